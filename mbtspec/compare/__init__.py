@@ -1,0 +1,107 @@
+"""Stage 4: judge a step. Model vs candidate differences, invariants, per-action ``expect``.
+
+``make_judge(plan)`` returns the function the executor calls after every step; it returns
+``Finding``\\ s and never raises for a user's expression (a failing evaluation is a finding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mbtspec.compare._conformance import conformance_problems
+from mbtspec.compare._diff import ABSENT, compare_responses
+from mbtspec.compiler import ActionPlan, Plan, State
+from mbtspec.executor.records import Finding, Step
+from mbtspec.spec.expressions import ExpressionEvaluationError, make_context
+from mbtspec.spec.model import Check
+
+__all__ = ["ABSENT", "compare_responses", "make_judge"]
+
+
+def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]:
+    """The judge of ``plan``'s steps."""
+    differential = len(plan.targets) == 2
+    primary = plan.targets[-1]
+    dialect = plan.spec.openapi.dialect if plan.spec.openapi else "json-schema"
+    invariants = plan.spec.invariants
+
+    def judge(step: Step, action: ActionPlan, state: State) -> list[Finding]:
+        findings: list[Finding] = []
+        if differential:
+            differences = compare_responses(
+                step.response("model"), step.response("candidate"), action.action.compare,
+                state.pairs("model", "candidate"))
+            if differences:
+                findings.append(Finding(
+                    "difference", f"'{action.name}' answered differently",
+                    tuple(differences)))
+        notes: list[str] = []
+        functions = _functions(action, dialect, notes)
+        shared: dict[str, Any] = {"action": action.name, **state.view(primary)}
+        for name in plan.targets:
+            shared[name] = {**step.response(name).as_context(),
+                            "request": step.request(name).as_context()}
+        shared["request"] = step.request(primary).as_context()
+        for check in invariants:
+            problem = _evaluate(check, shared, functions, notes)
+            if problem:
+                findings.append(Finding("invariant", f"invariant '{check.name}' broken",
+                                        details=tuple(problem)))
+        for check in action.action.expect:
+            for name in plan.targets:
+                own = {**shared, "target": name,
+                       "response": step.response(name).as_context(),
+                       "request": step.request(name).as_context()}
+                problem = _evaluate(check, own, functions, notes)
+                if problem:
+                    findings.append(Finding("expect", f"expectation '{check.name}' of "
+                                            f"'{action.name}' failed on {name}",
+                                            details=tuple(problem), target=name))
+        return findings
+
+    return judge
+
+
+def _functions(action: ActionPlan, dialect: str,
+               notes: list[str]) -> dict[str, Callable[..., Any]]:
+    operation = action.action.operation
+
+    def conforms(response: Any) -> bool:
+        problems = conformance_problems(operation, dialect, _as_dict(response))
+        notes.extend(problems)
+        return not problems
+
+    def problems_of(response: Any) -> list[str]:
+        return conformance_problems(operation, dialect, _as_dict(response))
+
+    def header(response: Any, name: Any) -> str:
+        headers = _as_dict(response).get("headers") or {}
+        return str(headers.get(str(name).lower(), ""))
+
+    return {"conforms_to_openapi": conforms, "openapi_problems": problems_of, "header": header}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _evaluate(check: Check, variables: dict[str, Any],
+              functions: dict[str, Callable[..., Any]], notes: list[str]) -> list[str] | None:
+    """None when the check holds (or its ``when`` is false), else why it does not."""
+    context = make_context(variables, functions)
+    if check.when is not None:
+        try:
+            if check.when.evaluate(context) is not True:
+                return None
+        except ExpressionEvaluationError:
+            return None
+    del notes[:]
+    try:
+        result = check.check.evaluate(context)
+    except ExpressionEvaluationError as err:
+        return [f"{check.check.source}: could not be evaluated: {err}"]
+    if result is True:
+        return None
+    shown = "false" if result is False else f"{result!r}, not true"
+    return [f"{check.check.source}: {shown}", *notes]

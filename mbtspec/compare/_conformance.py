@@ -1,0 +1,65 @@
+"""Does a response conform to its operation in the OpenAPI document?
+
+The status must be documented (exactly, as ``4XX``, or by ``default``) and the body must match
+the documented schema of its media type. Validators are built once per schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft4Validator, Draft202012Validator
+
+from mbtspec.spec._openapi import Operation, to_json_schema
+
+_VALIDATORS: dict[int, Any] = {}
+
+
+def _validator(schema: Any, dialect: str) -> Any:
+    key = id(schema)
+    if key not in _VALIDATORS:
+        converted = to_json_schema(schema, dialect, direction="response")
+        cls = Draft4Validator if dialect == "openapi-3.0" else Draft202012Validator
+        _VALIDATORS[key] = (schema, cls(converted))  # keep ``schema`` alive: ids stay unique
+    return _VALIDATORS[key][1]
+
+
+def conformance_problems(operation: Operation | None, dialect: str,
+                         response: dict[str, Any]) -> list[str]:
+    """Why ``response`` (status/headers/body as expressions see it) breaks the document."""
+    if operation is None:
+        return ["the action has no OpenAPI operation to check against"]
+    status = response.get("status")
+    if not isinstance(status, int) or status == 0:
+        return [f"no HTTP response ({response.get('error') or 'no status'})"]
+    documented = operation.response_for(status)
+    if documented is None:
+        known = ", ".join(code for code, _ in operation.responses) or "none"
+        return [f"status {status} is not documented for {operation.key} (documented: {known})"]
+    code, media = documented
+    if not media:
+        return []
+    content_type = str((response.get("headers") or {}).get("content-type", ""))
+    base = content_type.split(";")[0].strip().lower()
+    schema = None
+    found = False
+    for media_type, media_schema in media:
+        if media_type.lower() == base or media_type in ("*/*",) or (
+                media_type.endswith("/*") and base.startswith(media_type[:-1])):
+            schema, found = media_schema, True
+            break
+    body = response.get("body")
+    if not found:
+        if body is None:
+            return []
+        shown = ", ".join(m for m, _ in media)
+        return [f"content-type {content_type or '(none)'} is not documented for status "
+                f"{code} of {operation.key} (documented: {shown})"]
+    if schema is None:
+        return []
+    problems = []
+    for error in sorted(_validator(schema, dialect).iter_errors(body), key=str)[:5]:
+        where = "body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                                 for p in error.absolute_path)
+        problems.append(f"{where}: {error.message}")
+    return problems

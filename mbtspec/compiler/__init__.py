@@ -1,0 +1,249 @@
+"""Stage 2: Spec -> Plan. Generators become Hypothesis strategies, actions become drawers.
+
+Pure: no I/O. ``compile_plan`` also fills what the spec leaves unset from the OpenAPI document
+(parameters and body properties the action does not give, drawn from their schemas).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from mbtspec.compiler._values import (
+    CompileError,
+    Compiler,
+    DrawContext,
+    Draws,
+    Node,
+    Pure,
+    Unsatisfiable,
+    text_of,
+)
+from mbtspec.compiler.state import PerTarget, State, resolve
+from mbtspec.errors import SpecError
+from mbtspec.spec import model as m
+from mbtspec.spec._values import iter_refs
+from mbtspec.spec.problems import Problem, format_path
+
+__all__ = [
+    "ActionPlan", "DrawContext", "Draws", "NO_BODY", "PerTarget", "Plan", "RequestDraft",
+    "State", "Unsatisfiable", "compile_plan", "resolve", "text_of",
+]
+
+#: Marks "send no body" (distinct from a JSON null body).
+NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY"})()
+_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    """An action's request before it is addressed to a target (may hold ``PerTarget``)."""
+
+    method: str
+    path: str  # the template, e.g. /orders/{id}
+    path_params: dict[str, Any]
+    query: list[tuple[str, Any]]
+    headers: dict[str, Any]
+    body: Any
+    media_type: str | None
+
+
+@dataclass(frozen=True)
+class _Part:
+    name: str
+    node: Node
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """One action, ready to draw requests."""
+
+    action: m.Action
+    needs: frozenset[str]  # variables that must hold something before it can run
+    lets: tuple[_Part, ...]
+    path_params: tuple[_Part, ...]
+    query: tuple[_Part, ...]
+    headers: tuple[_Part, ...]
+    body: _Part | None
+    media_type: str | None
+
+    @property
+    def name(self) -> str:
+        return self.action.name
+
+    def draw(self, ctx: DrawContext) -> RequestDraft:
+        """Draw one request; raises ``Unsatisfiable`` if a pick finds nothing stored."""
+        for part in self.lets:
+            ctx.scope[part.name] = part.node.draw(ctx)
+
+        def drawn(parts: tuple[_Part, ...]) -> list[tuple[str, Any]]:
+            out = []
+            for part in parts:
+                if part.optional and not ctx.draw(st.booleans()):
+                    continue
+                out.append((part.name, part.node.draw(ctx)))
+            return out
+
+        path_params = dict(drawn(self.path_params))
+        query = drawn(self.query)
+        headers = dict(drawn(self.headers))
+        body = NO_BODY
+        if self.body is not None and (not self.body.optional or ctx.draw(st.booleans())):
+            body = self.body.node.draw(ctx)
+        return RequestDraft(self.action.method, self.action.path, path_params, query,
+                            headers, body, self.media_type)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the executor needs to run a spec."""
+
+    spec: m.Spec
+    actions: tuple[ActionPlan, ...]
+    run: m.RunSettings
+    targets: tuple[str, ...]
+    secrets: frozenset[str]
+
+
+def compile_plan(
+    spec: m.Spec,
+    *,
+    sequences: int | None = None,
+    steps: int | None = None,
+    seed: int | None = None,
+    max_time: float | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """Compile ``spec``; the keyword arguments override its ``run:`` settings.
+
+    Raises ``SpecError`` when a value cannot be generated (an unusable schema in the OpenAPI
+    document, an environment variable that is not set).
+    """
+    dialect = spec.openapi.dialect if spec.openapi else "json-schema"
+    compiler = Compiler(dict(spec.generators), dialect,
+                        dict(environ if environ is not None else os.environ))
+    problems: list[Problem] = []
+    actions = []
+    for action in spec.actions:
+        try:
+            actions.append(_compile_action(action, compiler, dialect))
+        except CompileError as err:
+            mark = err.mark or action.mark
+            problems.append(Problem(str(spec.path), mark.line, mark.column,
+                                    format_path(("actions", action.name)), "cannot-generate",
+                                    err.message))
+    if problems:
+        raise SpecError(problems)
+    settings = dataclasses.replace(
+        spec.run,
+        **{k: v for k, v in {"sequences": sequences, "steps": steps, "seed": seed,
+                             "max_time": max_time}.items() if v is not None},
+    )
+    targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))
+    return Plan(spec, tuple(actions), settings, targets, frozenset(compiler.secrets))
+
+
+def _compile_action(action: m.Action, compiler: Compiler, dialect: str) -> ActionPlan:
+    lets: list[_Part] = []
+    visible: set[str] = set()
+    for name, value in action.let:
+        lets.append(_Part(name, compiler.compile(value, frozenset(visible))))
+        visible.add(name)
+    scope = frozenset(visible)
+
+    def given(items: tuple[tuple[str, m.Value], ...]) -> list[_Part]:
+        return [_Part(k, compiler.compile(v, scope)) for k, v in items]
+
+    path_params = given(action.path_params)
+    query = given(action.query)
+    headers = given(action.headers)
+    body = _Part("body", compiler.compile(action.body, scope)) if action.body is not None else None
+    op = action.operation
+    if op is not None and action.fill != "none":
+        everything = action.fill == "all"
+        set_names = {("path", p.name) for p in path_params} | {("query", p.name) for p in query}
+        set_names |= {("header", p.name.lower()) for p in headers}
+        for param in op.parameters:
+            key = (param.location, param.name.lower() if param.location == "header"
+                   else param.name)
+            if key in set_names or param.schema is None or param.location == "cookie":
+                continue
+            if param.location == "header" and param.name.lower() in _IGNORED_HEADERS:
+                continue
+            if not (param.required or everything):
+                continue
+            node = _schema_node(compiler, param.schema, dialect, f"parameter '{param.name}'",
+                                action, header=param.location == "header")
+            part = _Part(param.name, node, optional=not param.required)
+            {"path": path_params, "query": query, "header": headers}[param.location].append(part)
+        body = _fill_body(action, body, compiler, dialect, everything)
+    given_values = [*action.let, *action.path_params, *action.query, *action.headers]
+    if action.body is not None:
+        given_values.append(("body", action.body))
+    needs = frozenset(
+        ref.variable for _, value in given_values for ref in iter_refs(value)
+        if isinstance(ref, m.Pick) and ref.or_ is None
+    )
+    return ActionPlan(action, needs, tuple(lets), tuple(path_params), tuple(query),
+                      tuple(headers), body, op.body_media_type if op else None)
+
+
+def _schema_node(compiler: Compiler, schema: Any, dialect: str, what: str,
+                 action: m.Action, header: bool = False) -> Node:
+    try:
+        node = compiler.compile(m.SchemaGen(schema, dialect), frozenset())  # type: ignore[arg-type]
+    except CompileError as err:
+        raise CompileError(
+            f"{what} of {action.method} {action.path}: {err.message}; set it in the action "
+            "or fix its schema in the OpenAPI document", action.mark) from None
+    if header and node.strategy is not None:  # header values must be visible ASCII
+        return Pure(node.strategy.map(_header_safe))
+    return node
+
+
+def _header_safe(value: Any) -> str:
+    text = text_of(value)
+    return "".join(c for c in text if " " <= c <= "~")
+
+
+def _fill_body(action: m.Action, body: _Part | None, compiler: Compiler, dialect: str,
+               everything: bool) -> _Part | None:
+    op = action.operation
+    assert op is not None
+    schema = op.body_schema
+    if schema is None:
+        return body
+    if body is None:
+        if not (op.body_required or everything):
+            return None
+        node = _schema_node(compiler, schema, dialect, "request body", action)
+        return _Part("body", node, optional=not op.body_required)
+    value = action.body
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(value, m.ObjectValue) or not isinstance(props, dict):
+        return body
+    required = set(schema.get("required") or ())
+    given = {k for k, _ in value.fields}
+    extra: list[tuple[str, m.Value]] = []
+    optional = set(value.optional)
+    for name, sub in props.items():
+        if name in given or not isinstance(sub, dict) or sub.get("readOnly") is True:
+            continue
+        if name in required or everything:
+            extra.append((name, m.SchemaGen(sub, dialect)))  # type: ignore[arg-type]
+            if name not in required:
+                optional.add(name)
+    if not extra:
+        return body
+    filled = m.ObjectValue(value.fields + tuple(extra), frozenset(optional))
+    try:
+        return _Part("body", compiler.compile(filled, frozenset(n for n, _ in action.let)))
+    except CompileError as err:
+        raise CompileError(f"request body of {action.method} {action.path}: {err.message}",
+                           action.mark) from None

@@ -1,0 +1,323 @@
+"""Values -> things that draw: Hypothesis strategies where a value is pure, functions where it
+reads the run's state (``pick``) or the step's ``let`` values.
+
+A compiled ``Node`` draws through a ``Draws`` object, so the same node serves a Hypothesis run
+(draws recorded as they happen) and a replay (draws fed back in order). A subtree that reads no
+state is one Hypothesis strategy, drawn once: that is what lets Hypothesis shrink it well.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from mbtspec.compiler.state import PerTarget, State
+from mbtspec.spec import model as m
+from mbtspec.spec._openapi import to_json_schema
+
+
+class CompileError(Exception):
+    """A value cannot be turned into a generator (bad schema, missing environment variable)."""
+
+    def __init__(self, message: str, mark: m.Mark | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+class Draws(Protocol):
+    def draw(self, strategy: st.SearchStrategy[Any]) -> Any: ...
+
+
+class Unsatisfiable(Exception):  # noqa: N818 - a signal, not an error
+    """The step cannot be drawn now (a pick from an empty variable with no 'or')."""
+
+
+@dataclass
+class DrawContext:
+    draws: Draws
+    state: State
+    targets: tuple[str, ...]
+    scope: dict[str, Any] = field(default_factory=dict)
+    removals: list[tuple[str, int]] = field(default_factory=list)
+
+    def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
+        return self.draws.draw(strategy)
+
+
+class Node:
+    """A compiled value. ``strategy`` is set when the value reads no state."""
+
+    strategy: st.SearchStrategy[Any] | None = None
+
+    def draw(self, ctx: DrawContext) -> Any:
+        assert self.strategy is not None
+        return ctx.draw(self.strategy)
+
+
+class Pure(Node):
+    def __init__(self, strategy: st.SearchStrategy[Any]) -> None:
+        self.strategy = strategy
+
+
+class Dynamic(Node):
+    def __init__(self, function: Callable[[DrawContext], Any]) -> None:
+        self.function = function
+
+    def draw(self, ctx: DrawContext) -> Any:
+        return self.function(ctx)
+
+
+def text_of(value: Any) -> str:
+    """How a value reads inside a template or a URL."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def lift(function: Callable[..., Any], values: list[Any], targets: tuple[str, ...]) -> Any:
+    """Apply ``function`` to values, once per target if any value is per target."""
+    if not any(isinstance(v, PerTarget) for v in values):
+        return function(*values)
+    return PerTarget.of({
+        t: function(*[v.get(t) if isinstance(v, PerTarget) else v for v in values])
+        for t in targets
+    })
+
+
+@dataclass
+class Compiler:
+    """Compiles values; ``generators`` are compiled on first use and shared."""
+
+    generators: Mapping[str, m.Value]
+    dialect: str = "json-schema"
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    secrets: set[str] = field(default_factory=set)
+    _compiled: dict[str, Node] = field(default_factory=dict)
+
+    def generator(self, name: str) -> Node:
+        if name not in self._compiled:
+            self._compiled[name] = self.compile(self.generators[name], frozenset())
+        return self._compiled[name]
+
+    def compile(self, value: m.Value, lets: frozenset[str]) -> Node:
+        method = getattr(self, f"_{type(value).__name__.strip('_').lower()}")
+        node: Node = method(value, lets)
+        return node
+
+    # -- one method per value type ---------------------------------------------------------
+
+    def _literal(self, value: m.Literal_, lets: frozenset[str]) -> Node:
+        return Pure(st.just(value.value))
+
+    def _ref(self, value: m.Ref, lets: frozenset[str]) -> Node:
+        if value.env:
+            if value.name not in self.environ:
+                raise CompileError(
+                    f"environment variable {value.name} is not set (used as ${{env."
+                    f"{value.name}}}); export it before running", value.mark)
+            secret = self.environ[value.name]
+            if len(secret) >= 4:  # shorter values would blank out unrelated text
+                self.secrets.add(secret)
+            return Pure(st.just(secret))
+        if value.name in lets:
+            name = value.name
+            return Dynamic(lambda ctx: ctx.scope[name])
+        return self.generator(value.name)
+
+    def _template(self, value: m.Template, lets: frozenset[str]) -> Node:
+        parts = [p if isinstance(p, str) else self.compile(p, lets) for p in value.parts]
+        return self._join(parts)
+
+    def _join(self, parts: list[str | Node]) -> Node:
+        def render(*drawn: Any) -> str:
+            return "".join(text_of(d) for d in drawn)
+
+        nodes = [Pure(st.just(p)) if isinstance(p, str) else p for p in parts]
+        if all(n.strategy is not None for n in nodes):
+            return Pure(st.tuples(*[n.strategy for n in nodes]).map(  # type: ignore[misc]
+                lambda drawn: render(*drawn)))
+        return Dynamic(lambda ctx: lift(render, [n.draw(ctx) for n in nodes], ctx.targets))
+
+    def _listvalue(self, value: m.ListValue, lets: frozenset[str]) -> Node:
+        nodes = [self.compile(v, lets) for v in value.items]
+        if all(n.strategy is not None for n in nodes):
+            return Pure(st.tuples(*[n.strategy for n in nodes]).map(list))  # type: ignore[misc]
+        return Dynamic(lambda ctx: [n.draw(ctx) for n in nodes])
+
+    def _objectvalue(self, value: m.ObjectValue, lets: frozenset[str]) -> Node:
+        required = {k: self.compile(v, lets) for k, v in value.fields if k not in value.optional}
+        optional = {k: self.compile(v, lets) for k, v in value.fields if k in value.optional}
+        order = [k for k, _ in value.fields]
+        everything = {**required, **optional}
+        if all(n.strategy is not None for n in everything.values()):
+            strategy = st.fixed_dictionaries(
+                {k: n.strategy for k, n in required.items()},  # type: ignore[misc]
+                optional={k: n.strategy for k, n in optional.items()},  # type: ignore[misc]
+            ).map(lambda d: {k: d[k] for k in order if k in d})
+            return Pure(strategy)
+
+        def draw(ctx: DrawContext) -> dict[str, Any]:
+            out = {}
+            for key in order:
+                if key in optional and not ctx.draw(st.booleans()):
+                    continue
+                out[key] = everything[key].draw(ctx)
+            return out
+
+        return Dynamic(draw)
+
+    def _oneof(self, value: m.OneOf, lets: frozenset[str]) -> Node:
+        nodes = [self.compile(v, lets) for v in value.options]
+        if all(n.strategy is not None for n in nodes):
+            if all(isinstance(o, m.Literal_) for o in value.options):
+                return Pure(st.sampled_from([o.value for o in value.options]))  # type: ignore[union-attr]
+            return Pure(st.one_of(*[n.strategy for n in nodes]))  # type: ignore[misc]
+        return Dynamic(lambda ctx: nodes[ctx.draw(st.integers(0, len(nodes) - 1))].draw(ctx))
+
+    def _integergen(self, value: m.IntegerGen, lets: frozenset[str]) -> Node:
+        return Pure(st.integers(value.min, value.max))
+
+    def _numbergen(self, value: m.NumberGen, lets: frozenset[str]) -> Node:
+        return Pure(st.floats(value.min, value.max, allow_nan=value.allow_nan,
+                              allow_infinity=value.allow_infinity))
+
+    def _booleangen(self, value: m.BooleanGen, lets: frozenset[str]) -> Node:
+        return Pure(st.booleans())
+
+    def _stringgen(self, value: m.StringGen, lets: frozenset[str]) -> Node:
+        if value.pattern is not None:
+            strategy: st.SearchStrategy[str] = st.from_regex(value.pattern, fullmatch=True)
+            if value.min_size or value.max_size is not None:
+                lo, hi = value.min_size, value.max_size if value.max_size is not None else math.inf
+                strategy = strategy.filter(lambda s: lo <= len(s) <= hi)
+            return Pure(strategy)
+        alphabet = (st.sampled_from(sorted(set(value.alphabet))) if value.alphabet
+                    else st.characters(codec="utf-8", exclude_categories=("Cs",)))
+        return Pure(st.text(alphabet, min_size=value.min_size, max_size=value.max_size))
+
+    def _formatgen(self, value: m.FormatGen, lets: frozenset[str]) -> Node:
+        local = {name: self.compile(v, lets) for name, v in value.local}
+        parts: list[str | tuple[str, Node]] = []
+        for part in value.template.parts:
+            if isinstance(part, str):
+                parts.append(part)
+            elif not part.env and part.name in local:
+                parts.append((part.name, local[part.name]))
+            else:
+                parts.append(("", self.compile(part, lets)))
+
+        def draw(ctx: DrawContext) -> Any:
+            drawn_locals: dict[str, Any] = {}
+            pieces: list[Any] = []
+            for part in parts:
+                if isinstance(part, str):
+                    pieces.append(part)
+                    continue
+                name, node = part
+                if name:
+                    if name not in drawn_locals:  # a local reads the same in one template
+                        drawn_locals[name] = node.draw(ctx)
+                    pieces.append(drawn_locals[name])
+                else:
+                    pieces.append(node.draw(ctx))
+            return lift(lambda *p: "".join(text_of(x) for x in p), pieces, ctx.targets)
+
+        nodes = [p[1] for p in parts if not isinstance(p, str)]
+        if all(n.strategy is not None for n in nodes):
+            through = st.composite(lambda draw_fn: draw(_Through(draw_fn)))  # type: ignore[arg-type]
+            return Pure(through())
+        return Dynamic(draw)
+
+    def _listgen(self, value: m.ListGen, lets: frozenset[str]) -> Node:
+        element = self.compile(value.element, lets)
+        if element.strategy is not None:
+            kwargs: dict[str, Any] = {"min_size": value.min_size, "max_size": value.max_size}
+            if value.unique:
+                kwargs["unique_by"] = _freeze
+            return Pure(st.lists(element.strategy, **kwargs))
+
+        def draw(ctx: DrawContext) -> list[Any]:
+            size = ctx.draw(st.integers(value.min_size,
+                                        value.max_size if value.max_size is not None
+                                        else value.min_size + 5))
+            return [element.draw(ctx) for _ in range(size)]
+
+        return Dynamic(draw)
+
+    def _schemagen(self, value: m.SchemaGen, lets: frozenset[str]) -> Node:
+        return Pure(schema_strategy(value.schema, value.dialect))
+
+    def _pick(self, value: m.Pick, lets: frozenset[str]) -> Node:
+        fallback = self.compile(value.or_, lets) if value.or_ is not None else None
+        variable, remove = value.variable, value.remove
+
+        def draw(ctx: DrawContext) -> Any:
+            bag = ctx.state.bag(variable)
+            if not bag:
+                if fallback is None:
+                    raise Unsatisfiable(variable)
+                return fallback.draw(ctx)
+            index = ctx.draw(st.integers(0, len(bag) - 1))
+            if remove:
+                ctx.removals.append((variable, index))
+            return bag[index]
+
+        return Dynamic(draw)
+
+
+class _Through:
+    """Lets a pure ``format`` draw its parts inside one composite strategy."""
+
+    def __init__(self, draw_fn: Callable[[st.SearchStrategy[Any]], Any]) -> None:
+        self.draw = draw_fn
+        self.targets: tuple[str, ...] = ()
+
+
+def _freeze(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def schema_strategy(schema: Any, dialect: str) -> st.SearchStrategy[Any]:
+    """Values of a (OpenAPI or JSON) schema, through hypothesis-jsonschema."""
+    from hypothesis_jsonschema import from_schema
+
+    converted = to_json_schema(schema, dialect, direction="request")
+    converted = _bound_formats(converted)
+    try:
+        return from_schema(converted)
+    except (InvalidArgument, Exception) as err:  # the library raises several kinds
+        raise CompileError(f"cannot draw values from this schema: {err}") from None
+
+
+_FORMAT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def _bound_formats(schema: Any) -> Any:
+    """OpenAPI's int32/int64 formats bound integers; JSON Schema generators ignore them."""
+    if isinstance(schema, list):
+        return [_bound_formats(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _bound_formats(v) for k, v in schema.items()}
+    bounds = _FORMAT_BOUNDS.get(str(schema.get("format")))
+    if bounds and "integer" in (schema.get("type") or ()):
+        out.setdefault("minimum", bounds[0])
+        out.setdefault("maximum", bounds[1])
+    if isinstance(out.get("properties"), dict) and "additionalProperties" not in out:
+        # only documented properties: undocumented ones would be noise in every request
+        out["additionalProperties"] = False
+    return out

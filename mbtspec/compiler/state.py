@@ -1,0 +1,90 @@
+"""What a sequence remembers between steps: stored variables, one value per target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PerTarget:
+    """A value that differs per target: the model's order id 5, the candidate's 1005.
+
+    When a step uses it, each target receives its own value; comparison treats the pair as
+    equal.
+    """
+
+    values: tuple[tuple[str, Any], ...]
+
+    @classmethod
+    def of(cls, mapping: Mapping[str, Any]) -> Any:
+        """A ``PerTarget``, or the plain value when every target has the same one."""
+        items = tuple(mapping.items())
+        first = items[0][1] if items else None
+        if all(_same(v, first) for _, v in items):
+            return first
+        return cls(items)
+
+    def get(self, target: str) -> Any:
+        for name, value in self.values:
+            if name == target:
+                return value
+        raise KeyError(target)
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self.values)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def resolve(value: Any, target: str) -> Any:
+    """``value`` as ``target`` sees it: every ``PerTarget`` inside replaced by its value."""
+    if isinstance(value, PerTarget):
+        return resolve(value.get(target), target)
+    if isinstance(value, dict):
+        return {k: resolve(v, target) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, target) for v in value]
+    if isinstance(value, tuple):
+        return tuple(resolve(v, target) for v in value)
+    return value
+
+
+@dataclass
+class State:
+    """The stored variables of the running sequence: name -> list of entries."""
+
+    bags: dict[str, list[Any]] = field(default_factory=dict)
+
+    def bag(self, name: str) -> list[Any]:
+        return self.bags.get(name, [])
+
+    def store(self, name: str, value: Any) -> None:
+        self.bags.setdefault(name, []).append(value)
+
+    def remove(self, name: str, index: int) -> None:
+        bag = self.bags.get(name, [])
+        if 0 <= index < len(bag):
+            del bag[index]
+
+    def view(self, target: str) -> dict[str, list[Any]]:
+        """The variables as ``target`` sees them (for expressions)."""
+        return {name: [resolve(v, target) for v in bag] for name, bag in self.bags.items()}
+
+    def pairs(self, first: str, second: str) -> set[tuple[Any, Any]]:
+        """Scalar values that correspond between two targets (stored per target)."""
+        out: set[tuple[Any, Any]] = set()
+        for bag in self.bags.values():
+            for entry in bag:
+                if isinstance(entry, PerTarget):
+                    a, b = entry.get(first), entry.get(second)
+                    if _hashable(a) and _hashable(b):
+                        out.add((a, b))
+        return out
+
+
+def _hashable(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None

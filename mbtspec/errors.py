@@ -1,0 +1,58 @@
+"""Errors that mbtspec raises on purpose.
+
+Every error a user can cause or meet derives from one root, so callers (the CLI, the pytest
+plugin) catch one type and never show a traceback for it::
+
+    MbtspecError
+    +-- SpecError         the spec file (or its OpenAPI document) is invalid; carries Problems
+    +-- UsageError        a command-line or API argument is wrong (missing file, bad flag value)
+    +-- TargetError       a target could not be started, reached or reset, or died mid-run
+
+Behaviour differences are not errors: they are results (see ``mbtspec.executor.Failure``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mbtspec.spec.problems import Problem
+
+
+class MbtspecError(Exception):
+    """Root of every error mbtspec raises deliberately."""
+
+
+class SpecError(MbtspecError):
+    """The spec is invalid. ``problems`` lists every problem found, sorted by position."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(sorted(problems))
+        first = self.problems[0].format() if self.problems else "invalid spec"
+        more = len(self.problems) - 1
+        super().__init__(first + (f" (and {more} more)" if more > 0 else ""))
+
+
+class UsageError(MbtspecError):
+    """A command-line or API argument is wrong."""
+
+
+@dataclass
+class TargetError(MbtspecError):
+    """A target could not be started, reached or reset, or stopped answering.
+
+    ``log_tail`` holds the last lines the target process wrote, when there is a process.
+    """
+
+    target: str
+    message: str
+    log_tail: list[str] = field(default_factory=list)
+    log_path: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(f"target '{self.target}': {self.message}")
+
+    def __str__(self) -> str:
+        return f"target '{self.target}': {self.message}"

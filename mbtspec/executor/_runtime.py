@@ -1,0 +1,239 @@
+"""The run loop: a Hypothesis state machine built from the plan, one rule per action.
+
+Hypothesis chooses actions and values and shrinks failing sequences; this module sends each
+step to every target concurrently, remembers stored values per target, asks the judge (the
+compare stage, injected) what is wrong, and raises from one place per kind of failure so that
+shrinking stays on the same kind of bug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hypothesis import reject
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from mbtspec.compiler import ActionPlan, DrawContext, Plan, State, Unsatisfiable
+from mbtspec.compiler.state import PerTarget
+from mbtspec.errors import TargetError
+from mbtspec.executor._http import build_request
+from mbtspec.executor.records import Finding, Progress, Response, Stats, Step
+from mbtspec.executor.targets import Target
+from mbtspec.spec.expressions import ExpressionEvaluationError, make_context
+
+Judge = Callable[[Step, ActionPlan, State], Sequence[Finding]]
+
+
+class StepFailed(Exception):
+    """A step broke something; carries the sequence up to and including that step."""
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        super().__init__(steps[-1].findings[0].title if steps and steps[-1].findings else "")
+        self.steps = tuple(steps)
+
+
+class DifferenceFound(StepFailed):
+    pass
+
+
+class InvariantBroken(StepFailed):
+    pass
+
+
+class ExpectationFailed(StepFailed):
+    pass
+
+
+class Abort(BaseException):  # noqa: N818 - BaseException so Hypothesis does not shrink it
+    """Stop the whole run now (a target died); carries the ``TargetError``."""
+
+    def __init__(self, error: TargetError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class TimeUp(BaseException):  # noqa: N818
+    """``max_time`` has passed: stop starting sequences."""
+
+
+class RecordingDraws:
+    """Draws through Hypothesis and remembers each value, for replays."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.values: list[Any] = []
+
+    def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
+        value = self.data.draw(strategy)
+        self.values.append(value)
+        return value
+
+
+class ReplayDraws:
+    """Feeds back recorded values in order."""
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        self.values = list(values)
+        self.position = 0
+
+    def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
+        if self.position >= len(self.values):
+            raise Unsatisfiable("replay ran out of recorded values")
+        value = self.values[self.position]
+        self.position += 1
+        return value
+
+
+class Runtime:
+    """State shared by every machine instance of one run."""
+
+    def __init__(self, plan: Plan, targets: dict[str, Target], judge: Judge,
+                 loop: asyncio.AbstractEventLoop, reset: Callable[[], None],
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
+        self.plan = plan
+        self.targets = targets
+        self.names = plan.targets
+        self.primary = plan.targets[-1] if len(plan.targets) == 1 else plan.targets[0]
+        self.judge = judge
+        self.loop = loop
+        self.reset = reset
+        self.on_progress = on_progress
+        self.stats = Stats()
+        self.state = State()
+        self.trace: list[Step] = []
+        self.failures = 0
+        self.started = time.monotonic()
+        self.max_time = plan.run.max_time
+
+    # -- sequence and step -----------------------------------------------------------------
+
+    def begin_sequence(self) -> None:
+        if (self.max_time is not None and not self.failures
+                and time.monotonic() - self.started > self.max_time):
+            raise TimeUp()
+        self.reset()
+        self.state = State()
+        self.trace = []
+        self.stats.sequences += 1
+        self.progress()
+
+    def progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(Progress(self.stats.sequences, self.stats.calls, self.failures,
+                                      time.monotonic() - self.started))
+
+    def enabled(self, plan: ActionPlan) -> bool:
+        if any(not self.state.bag(name) for name in plan.needs):
+            return False
+        when = plan.action.when
+        if when is None:
+            return True
+        try:
+            return when.evaluate(make_context(self.state.view(self.primary))) is True
+        except ExpressionEvaluationError:
+            return False
+
+    def step(self, plan: ActionPlan, draws: Any) -> Step:
+        """Run one action on every target; returns the recorded step (findings included)."""
+        ctx = DrawContext(draws, self.state, self.names)
+        try:
+            draft = plan.draw(ctx)
+        except Unsatisfiable:
+            reject()
+        requests = {
+            name: build_request(draft, name, target.base_url, target.headers)
+            for name, target in self.targets.items()
+        }
+        responses = self.loop.run_until_complete(self._send_all(requests))
+        self._store(plan, requests, responses)
+        for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
+            self.state.remove(variable, index)
+        step = Step(
+            index=len(self.trace) + 1,
+            action=plan.name,
+            draws=tuple(getattr(draws, "values", ())),
+            requests=tuple((n, requests[n]) for n in self.names),
+            responses=tuple((n, responses[n]) for n in self.names),
+        )
+        findings = tuple(self.judge(step, plan, self.state))
+        if findings:
+            step = Step(step.index, step.action, step.draws, step.requests, step.responses,
+                        findings)
+        self.trace.append(step)
+        self.stats.record(step)
+        self.progress()
+        return step
+
+    async def _send_all(self, requests: dict[str, Any]) -> dict[str, Response]:
+        names = list(requests)
+        try:
+            answers = await asyncio.gather(
+                *(self.targets[n].send(requests[n]) for n in names))
+        except TargetError as err:
+            raise Abort(err) from None
+        return dict(zip(names, answers, strict=True))
+
+    def _store(self, plan: ActionPlan, requests: dict[str, Any],
+               responses: dict[str, Response]) -> None:
+        for variable, expression in plan.action.store:
+            values = {}
+            for name in self.names:
+                context = make_context({
+                    "response": responses[name].as_context(),
+                    "request": requests[name].as_context(),
+                    "action": plan.name,
+                    "target": name,
+                    **self.state.view(name),
+                })
+                try:
+                    values[name] = expression.evaluate(context)
+                except ExpressionEvaluationError:
+                    values[name] = None
+            if all(v is not None for v in values.values()):
+                self.state.store(variable, PerTarget.of(values))
+
+    def raise_failure(self, step: Step) -> None:
+        """Raise for a step with findings -- one raise site per kind of failure."""
+        if not step.findings:
+            return
+        self.failures += 1
+        kind = step.findings[0].kind
+        if kind == "difference":
+            raise DifferenceFound(self.trace)
+        if kind == "invariant":
+            raise InvariantBroken(self.trace)
+        raise ExpectationFailed(self.trace)
+
+
+def build_machine(runtime: Runtime) -> type[RuleBasedStateMachine]:
+    """A ``RuleBasedStateMachine`` subclass for the plan: one rule per action (``weight``
+    copies of it, so heavier actions are chosen more often)."""
+
+    def __init__(self: RuleBasedStateMachine) -> None:
+        RuleBasedStateMachine.__init__(self)
+        runtime.begin_sequence()
+
+    namespace: dict[str, Any] = {"__init__": __init__}
+    for plan in runtime.plan.actions:
+        for copy in range(plan.action.weight):
+            suffix = f"__{copy + 1}" if copy else ""
+            namespace[f"action_{plan.name}{suffix}"] = _make_rule(plan, runtime)
+    return type("SpecMachine", (RuleBasedStateMachine,), namespace)
+
+
+def _make_rule(plan: ActionPlan, runtime: Runtime) -> Callable[..., None]:
+    # One factory call per rule, so each closure binds its own action.
+    def enabled(self: RuleBasedStateMachine) -> bool:
+        return runtime.enabled(plan)
+
+    def run_action(self: RuleBasedStateMachine, data: Any) -> None:
+        step = runtime.step(plan, RecordingDraws(data))
+        runtime.raise_failure(step)
+
+    run_action.__name__ = plan.name
+    run_action.__qualname__ = plan.name
+    return precondition(enabled)(rule(data=st.data())(run_action))  # type: ignore[no-any-return]

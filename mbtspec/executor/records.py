@@ -1,0 +1,159 @@
+"""What a run produces: exchanges, steps, findings, statistics. Plain frozen data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request exactly as sent to one target (secrets included; redact when showing)."""
+
+    method: str
+    url: str
+    path: str  # path and query string, without the target's base URL
+    headers: tuple[tuple[str, str], ...]
+    body: Any  # compiler.NO_BODY when there is none
+    content: bytes | None  # the encoded body
+    media_type: str | None
+
+    def as_context(self) -> dict[str, Any]:
+        """The request as expressions see it."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "url": self.url,
+            "headers": dict(self.headers),
+            "body": None if self.content is None else self.body,
+        }
+
+
+@dataclass(frozen=True)
+class Response:
+    """What one target answered. ``status`` is None when it did not answer (see ``error``)."""
+
+    status: int | None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: Any = None  # parsed JSON, else text, else None
+    elapsed_ms: float = 0.0
+    error: str | None = None
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def as_context(self) -> dict[str, Any]:
+        """The response as expressions see it."""
+        return {
+            "status": self.status if self.status is not None else 0,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "elapsed_ms": self.elapsed_ms,
+            "error": self.error or "",
+        }
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One place where model and candidate disagree. ``path`` is like ``body.items[2].name``."""
+
+    path: str
+    model: Any
+    candidate: Any
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something wrong with a step: a behaviour difference, or a failed invariant/expect."""
+
+    kind: Literal["difference", "invariant", "expect"]
+    title: str
+    differences: tuple[Difference, ...] = ()
+    details: tuple[str, ...] = ()
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action run against every target."""
+
+    index: int  # 1-based within its sequence
+    action: str
+    draws: tuple[Any, ...]
+    requests: tuple[tuple[str, Request], ...]
+    responses: tuple[tuple[str, Response], ...]
+    findings: tuple[Finding, ...] = ()
+
+    def request(self, target: str) -> Request:
+        return dict(self.requests)[target]
+
+    def response(self, target: str) -> Response:
+        return dict(self.responses)[target]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The minimal failing sequence. ``reproduced`` is False when a replay did not show it."""
+
+    kind: Literal["difference", "invariant", "expect"]
+    steps: tuple[Step, ...]
+    flaky: bool = False
+    note: str = ""
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.steps[-1].findings if self.steps else ()
+
+
+@dataclass
+class ActionStats:
+    runs: int = 0
+    statuses: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Stats:
+    """Counts for the summary: per action, how often it ran and what each target answered."""
+
+    sequences: int = 0
+    calls: int = 0  # requests sent, all targets together
+    steps: int = 0
+    actions: dict[str, ActionStats] = field(default_factory=dict)
+    time_ms: Counter[str] = field(default_factory=Counter)  # per target
+
+    def record(self, step: Step) -> None:
+        self.steps += 1
+        stats = self.actions.setdefault(step.action, ActionStats())
+        stats.runs += 1
+        for target, response in step.responses:
+            self.calls += 1
+            shown = str(response.status) if response.status is not None else "no answer"
+            stats.statuses.setdefault(target, Counter())[shown] += 1
+            self.time_ms[target] += response.elapsed_ms
+
+
+@dataclass(frozen=True)
+class Progress:
+    sequences: int
+    calls: int
+    failures: int
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of ``run_plan``."""
+
+    seed: int
+    elapsed: float
+    stats: Stats
+    failure: Failure | None
+    stopped: str = ""  # why the run ended before all sequences ran ("max-time"), if it did
+    warnings: tuple[str, ...] = ()
+    unreached: tuple[str, ...] = ()  # documented operations no step exercised

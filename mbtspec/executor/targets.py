@@ -1,0 +1,339 @@
+"""Targets: where requests go. An in-process ASGI/WSGI app, a running server, or a command
+that mbtspec starts (on a free port, in a per-run temporary folder) and stops.
+
+Every target answers ``send(Request) -> Response`` as a coroutine, so one step can go to model
+and candidate concurrently. A target that cannot be started, reached or reset raises
+``TargetError`` with what it printed last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mbtspec.errors import TargetError
+from mbtspec.executor._process import ManagedProcess, free_port
+from mbtspec.executor.records import Request, Response
+from mbtspec.spec.model import TargetDef
+
+_VAR = re.compile(r"\$\{([^}]*)\}")
+
+
+def interpolate(text: str, variables: dict[str, str], secrets: set[str] | None = None) -> str:
+    """Replace ``${port}``, ``${tmp}``, ``${python}`` and ``${env.NAME}`` (``${env.NAME:-x}``
+    gives ``x`` when NAME is not set). Environment values are added to ``secrets`` when a set
+    is given (header values: they are redacted wherever a request is shown)."""
+
+    def value(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name.startswith("env."):
+            env_name, has_default, default = name[4:].partition(":-")
+            if env_name in os.environ:
+                secret = os.environ[env_name]
+            elif has_default:
+                return default
+            else:
+                raise KeyError(f"environment variable {env_name} is not set (used as "
+                               f"${{{name}}}); export it, or write ${{env.{env_name}:-default}}")
+            if secrets is not None and len(secret) >= 4:
+                secrets.add(secret)
+            return secret
+        return variables[name]
+
+    return _VAR.sub(value, text)
+
+
+class Target:
+    """Common part: an httpx client and the request/response plumbing."""
+
+    name: str
+    client: httpx.AsyncClient
+    base_url: str
+    process: ManagedProcess | None = None
+
+    def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
+        self.definition = definition
+        self.name = definition.name
+        self.headers = headers
+        self.timeout = definition.timeout
+
+    async def start(self) -> None:
+        """Get ready to take requests (import, start, wait until ready)."""
+
+    async def stop(self) -> None:
+        await self.client.aclose()
+
+    async def send(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await self.client.request(
+                request.method, request.url, headers=list(request.headers),
+                content=request.content, timeout=self.timeout,
+            )
+            content = response.content
+        except httpx.TimeoutException:
+            return Response(None, elapsed_ms=_ms(started),
+                            error=f"no response within {self.timeout:g}s")
+        except httpx.ConnectError as err:
+            raise self.unreachable(err) from None
+        except httpx.TransportError as err:
+            if self.process is not None and self.process.exit_code is not None:
+                raise self.unreachable(err) from None
+            return Response(None, elapsed_ms=_ms(started),
+                            error=f"{type(err).__name__}: {err or 'connection broken'}")
+        return Response(
+            response.status_code,
+            tuple((k.lower(), v) for k, v in response.headers.items()),
+            parse_body(content, response.headers.get("content-type", "")),
+            _ms(started),
+        )
+
+    def unreachable(self, err: Exception) -> TargetError:
+        if self.process is not None and self.process.exit_code is not None:
+            return TargetError(
+                self.name, f"the process exited with code {self.process.exit_code} "
+                "during the run", self.process.log_tail(), str(self.process.log_path))
+        return TargetError(self.name, f"cannot reach {self.base_url}: {err}")
+
+
+def parse_body(content: bytes, content_type: str) -> Any:
+    if not content:
+        return None
+    text = content.decode("utf-8", errors="replace")
+    if "json" in content_type.lower():
+        try:
+            import json
+
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+class AppTarget(Target):
+    """An ASGI or WSGI callable, called in-process through httpx's transports."""
+
+    def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
+        super().__init__(definition, headers)
+        self.base_url = definition.base_url or "http://app"
+        self._lifespan: _Lifespan | None = None
+        self._wsgi: httpx.Client | None = None
+
+    async def start(self) -> None:
+        app = load_app(self.name, self.definition.app or "")
+        if _is_asgi(app):
+            self._lifespan = _Lifespan(app)
+            await self._lifespan.startup(self.name)
+            transport: httpx.AsyncBaseTransport = httpx.ASGITransport(
+                app=app, raise_app_exceptions=False)
+            self.client = httpx.AsyncClient(transport=transport, base_url=self.base_url)
+        else:
+            self._wsgi = httpx.Client(
+                transport=httpx.WSGITransport(app=app, raise_app_exceptions=False),
+                base_url=self.base_url)
+            self.client = httpx.AsyncClient(base_url=self.base_url,
+                                            transport=_ThreadedTransport(self._wsgi))
+
+    async def stop(self) -> None:
+        await self.client.aclose()
+        if self._wsgi is not None:
+            self._wsgi.close()
+        if self._lifespan is not None:
+            await self._lifespan.shutdown()
+
+
+class _ThreadedTransport(httpx.AsyncBaseTransport):
+    """Runs a synchronous (WSGI) client in a worker thread, so targets still overlap."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.sync = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        content = await request.aread()
+
+        def call() -> httpx.Response:
+            response = self.sync.request(request.method, request.url,
+                                         headers=request.headers, content=content)
+            response.read()
+            return response
+
+        response = await asyncio.to_thread(call)
+        return httpx.Response(response.status_code, headers=response.headers,
+                              content=response.content)
+
+
+def load_app(target: str, reference: str) -> Any:
+    """Import ``module:attribute`` (the current directory is importable, as with python -m)."""
+    module_name, _, attribute = reference.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # the user's module may raise anything while importing
+        raise TargetError(target, f"cannot import app module '{module_name}': "
+                          f"{type(err).__name__}: {err}") from None
+    app: Any = module
+    for part in attribute.split("."):
+        if not hasattr(app, part):
+            raise TargetError(target, f"module '{module_name}' has no attribute "
+                              f"'{attribute}'; check the 'app: module:attribute' value")
+        app = getattr(app, part)
+    if not callable(app):
+        raise TargetError(target, f"'{reference}' is not an ASGI or WSGI application")
+    return app
+
+
+def _is_asgi(app: Any) -> bool:
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(
+        app, "__call__", app)
+    if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app):
+        return True
+    try:
+        return len(inspect.signature(call).parameters) == 3
+    except (TypeError, ValueError):
+        return False
+
+
+class _Lifespan:
+    """Runs an ASGI app's lifespan protocol (startup/shutdown events) if it speaks it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.supported = False
+
+    async def _run(self) -> None:
+        try:
+            await self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                           self.inbox.get, self.outbox.put)
+        except Exception:  # apps without lifespan support raise on the unknown scope
+            await self.outbox.put({"type": "lifespan.unsupported"})
+
+    async def startup(self, target: str) -> None:
+        self.task = asyncio.ensure_future(self._run())
+        await self.inbox.put({"type": "lifespan.startup"})
+        message = await self.outbox.get()
+        if message["type"] == "lifespan.startup.failed":
+            raise TargetError(target, f"the app's startup failed: {message.get('message', '')}")
+        self.supported = message["type"] == "lifespan.startup.complete"
+
+    async def shutdown(self) -> None:
+        if self.supported:
+            await self.inbox.put({"type": "lifespan.shutdown"})
+            try:
+                await asyncio.wait_for(self.outbox.get(), timeout=5)
+            except TimeoutError:
+                pass
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+class UrlTarget(Target):
+    """A server that is already running at ``base_url``."""
+
+    def __init__(self, definition: TargetDef, headers: dict[str, str], base_url: str) -> None:
+        super().__init__(definition, headers)
+        self.base_url = base_url.rstrip("/")
+        self.client = httpx.AsyncClient(base_url=self.base_url)
+
+    async def start(self) -> None:
+        ready = self.definition.ready
+        if ready is not None:
+            await self.wait_ready()
+            return
+        try:  # fail fast and clearly when nothing listens there
+            await self.client.request("GET", self.base_url + "/", timeout=self.timeout)
+        except httpx.ConnectError as err:
+            raise TargetError(self.name, f"cannot reach {self.base_url}: {err}; is the "
+                              "server running?") from None
+        except httpx.HTTPError:
+            pass
+
+    async def wait_ready(self) -> None:
+        ready = self.definition.ready
+        assert ready is not None
+        deadline = time.monotonic() + ready.timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.exit_code is not None:
+                raise TargetError(
+                    self.name, f"the process exited with code {self.process.exit_code} "
+                    "before it was ready", self.process.log_tail(), str(self.process.log_path))
+            try:
+                response = await self.client.request(ready.method, self.base_url + ready.path,
+                                                     timeout=2.0)
+                if response.status_code == ready.status:
+                    return
+                last = f"{ready.method} {ready.path} answered {response.status_code}, " \
+                       f"waiting for {ready.status}"
+            except httpx.HTTPError as err:
+                last = f"{type(err).__name__}"
+            await asyncio.sleep(0.05)
+        raise TargetError(
+            self.name, f"not ready after {ready.timeout:g}s ({last}); raise ready.timeout or "
+            "check the ready path", self.process.log_tail() if self.process else [],
+            str(self.process.log_path) if self.process else None)
+
+
+class CommandTarget(UrlTarget):
+    """A server command started for this run and stopped with its whole process group."""
+
+    def __init__(self, definition: TargetDef, headers: dict[str, str], tmp: Path,
+                 secrets: set[str]) -> None:
+        port = str(free_port())
+        variables = {"port": port, "tmp": str(tmp), "python": sys.executable}
+        try:
+            self.argv = [interpolate(a, variables) for a in definition.command]
+            self.env = {**os.environ, **{k: interpolate(v, variables) for k, v in definition.env}}
+            self.cwd = interpolate(definition.cwd, variables) if definition.cwd else None
+            base_url = interpolate(definition.base_url or "http://127.0.0.1:${port}", variables)
+        except KeyError as err:
+            raise TargetError(definition.name, str(err.args[0])) from None
+        super().__init__(definition, headers, base_url)
+        self.log_path = tmp / f"{definition.name}.log"
+
+    async def start(self) -> None:
+        try:
+            self.process = ManagedProcess(self.argv, env=self.env, cwd=self.cwd,
+                                          log_path=self.log_path)
+        except OSError as err:
+            raise TargetError(self.name, f"cannot start {self.argv[0]!r}: {err.strerror}; "
+                              "check the command") from None
+        await self.wait_ready()
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.process is not None:
+            await asyncio.to_thread(self.process.stop)
+
+
+def make_target(definition: TargetDef, tmp: Path, secrets: set[str]) -> Target:
+    """The ``Target`` for a definition (not started yet)."""
+    try:
+        headers = {k: interpolate(v, {}, secrets) for k, v in definition.headers}
+    except KeyError as err:
+        raise TargetError(definition.name, str(err.args[0])) from None
+    if definition.kind == "app":
+        return AppTarget(definition, headers)
+    if definition.kind == "command":
+        return CommandTarget(definition, headers, tmp, secrets)
+    try:
+        base_url = interpolate(definition.base_url or "", {})
+    except KeyError as err:
+        raise TargetError(definition.name, str(err.args[0])) from None
+    return UrlTarget(definition, headers, base_url)

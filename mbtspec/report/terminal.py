@@ -1,0 +1,167 @@
+"""Render results for a terminal (or a CI log) with Rich. Rendering only: no decisions."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from mbtspec.compare import ABSENT
+from mbtspec.compiler import NO_BODY, Plan
+from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
+from mbtspec.spec.problems import Problem
+
+REDACTED = "***"
+
+
+class Redactor:
+    """Replaces secret values (from ``${env.NAME}``) wherever text is shown or saved."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        self.secrets = sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+
+def render_problems(console: Console, problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        style = "red" if problem.severity == "error" else "yellow"
+        console.print(Text(problem.format(), style=style), soft_wrap=True)
+
+
+def short_json(value: Any, limit: int = 120) -> str:
+    if value is ABSENT:
+        return "<absent>"
+    if value is NO_BODY:
+        return ""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _request_line(request: Request, redact: Redactor) -> str:
+    body = "" if request.content is None else " " + short_json(request.body, 80)
+    return redact(f"{request.method} {request.path}{body}")
+
+
+def _status(response: Response) -> str:
+    return str(response.status) if response.status is not None else f"✗ {response.error}"
+
+
+def render_sequence(console: Console, steps: Sequence[Step], targets: Sequence[str],
+                    redact: Redactor) -> None:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("action")
+    table.add_column("request")
+    for name in targets:
+        table.add_column(name, justify="center")
+    for step in steps:
+        lines = {_request_line(step.request(t), redact) for t in targets}
+        if len(lines) == 1:
+            shown = escape(lines.pop())
+        else:  # per-target values: each target received its own request
+            shown = "\n".join(
+                f"{escape(_request_line(step.request(t), redact))}  [dim]({t})[/dim]"
+                for t in targets)
+        mark = " [red]✗[/red]" if step.findings else ""
+        table.add_row(str(step.index), step.action + mark, shown,
+                      *(_status(step.response(t)) for t in targets))
+    console.print(table)
+
+
+def _pretty(response: Response, redact: Redactor) -> Any:
+    if response.status is None:
+        return Text(f"no answer: {response.error}", style="red")
+    body = response.body
+    text = json.dumps(body, indent=2, ensure_ascii=False) if not isinstance(body, str) else body
+    return Group(Text(f"status {response.status}", style="bold"),
+                 Syntax(redact(text), "json", word_wrap=True, theme="ansi_dark",
+                        background_color="default"))
+
+
+def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
+                   command: Sequence[str], redact: Redactor) -> None:
+    targets = plan.targets
+    calls = len(failure.steps)
+    if failure.flaky:
+        console.print(Text(f"FLAKY: a {failure.kind} was seen but does not reproduce: "
+                           f"{failure.note}", style="bold yellow"))
+    else:
+        noun = {"difference": "DIFFERENCE", "invariant": "INVARIANT BROKEN",
+                "expect": "EXPECTATION FAILED"}[failure.kind]
+        console.print(Text(f"✗ {noun} after {calls} call{'s' if calls != 1 else ''} "
+                           f"(seed {seed})", style="bold red"))
+    console.print()
+    console.print("[bold]Minimal sequence[/bold] (each step sent to "
+                  f"{' and '.join(targets)}):")
+    render_sequence(console, failure.steps, targets, redact)
+    last = failure.steps[-1]
+    console.print()
+    for finding in last.findings:
+        console.print(f"[bold]Step {last.index} ({escape(last.action)}): "
+                      f"{escape(finding.title)}[/bold]")
+        for line in finding.details:
+            console.print(f"  {escape(redact(line))}", soft_wrap=True)
+        for difference in finding.differences:
+            note = f"  [dim]({escape(difference.note)})[/dim]" if difference.note else ""
+            console.print(
+                f"  [cyan]{escape(difference.path)}[/cyan]: "
+                f"{escape(redact(short_json(difference.model)))} [red]≠[/red] "
+                f"{escape(redact(short_json(difference.candidate)))}{note}", soft_wrap=True)
+    side = Table(show_header=True, header_style="bold", expand=True)
+    for name in targets:
+        side.add_column(f"{name}: {escape(_request_line(last.request(name), redact))}",
+                        ratio=1, overflow="fold")
+    side.add_row(*(_pretty(last.response(t), redact) for t in targets))
+    console.print(side)
+    console.print(f"Reproduce: [bold]{escape(shlex.join(command))}[/bold]")
+
+
+def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
+    stats = result.stats
+    targets = plan.targets
+    table = Table(title=None, header_style="bold", box=None)
+    table.add_column("action")
+    table.add_column("runs", justify="right")
+    for name in targets:
+        table.add_column(f"{name} statuses")
+    for action in plan.actions:
+        entry = stats.actions.get(action.name)
+        runs = entry.runs if entry else 0
+        cells = []
+        for name in targets:
+            counts = entry.statuses.get(name, {}) if entry else {}
+            cells.append(", ".join(f"{code}×{n}" for code, n in sorted(counts.items())) or "-")
+        table.add_row(action.name, str(runs), *cells)
+    console.print(table)
+    timing = ", ".join(f"{name} {stats.time_ms[name] / max(stats.steps, 1):.1f} ms/call"
+                       for name in targets)
+    console.print(f"[dim]mean latency: {timing}[/dim]")
+    if result.unreached:
+        console.print(f"[yellow]never reached ({len(result.unreached)}):[/yellow] "
+                      + ", ".join(result.unreached))
+
+
+def verdict_line(result: RunResult, plan: Plan) -> str:
+    stats = result.stats
+    what = (f"{stats.sequences} sequence{'s' if stats.sequences != 1 else ''} / "
+            f"{stats.steps} call{'s' if stats.steps != 1 else ''}")
+    stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
+    if result.failure is None:
+        mode = "no difference" if len(plan.targets) == 2 else "no invariant broken"
+        return f"✓ {mode} in {what} in {result.elapsed:.1f}s{stopped} (seed {result.seed})"
+    if result.failure.flaky:
+        return f"✗ flaky {result.failure.kind} in {what} (seed {result.seed})"
+    return (f"✗ {result.failure.kind} found in {what}, shrunk to "
+            f"{len(result.failure.steps)} call(s) (seed {result.seed})")

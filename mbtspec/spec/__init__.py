@@ -1,0 +1,72 @@
+"""Stage 1: load and validate a spec file.
+
+``load_spec`` reads the YAML once (keeping positions), checks it against the format's JSON
+Schema, then builds the ``Spec`` model while checking what the schema cannot: references,
+operations of the OpenAPI document, expressions. No network, no Hypothesis, no HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+from mbtspec.errors import SpecError, UsageError
+from mbtspec.spec._build import Builder
+from mbtspec.spec._schema import iter_schema_problems, spec_schema
+from mbtspec.spec._yaml import parse_yaml
+from mbtspec.spec.model import Spec
+from mbtspec.spec.problems import Problem
+
+__all__ = ["Problem", "Spec", "iter_problems", "load_spec", "spec_schema"]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not a spec file") from None
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def _load(path: Path) -> tuple[Spec | None, list[Problem]]:
+    text = _read(path)
+    shown = str(path)
+    parsed = parse_yaml(text, shown)
+    problems = list(parsed.problems)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    if parsed.data is None:
+        problems.append(Problem(shown, 1, 1, "", "empty-spec",
+                                "the file is empty; start with 'version: 1'"))
+        return None, problems
+    schema_problems = list(iter_schema_problems(parsed.data, parsed.positions))
+    if schema_problems:
+        return None, problems + schema_problems
+    builder = Builder(parsed.data, parsed.positions, path)
+    spec = builder.build()
+    problems.extend(builder.problems)
+    if spec is not None:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        spec = dataclasses.replace(spec, sha256=digest)
+    return spec, problems
+
+
+def iter_problems(path: str | Path) -> list[Problem]:
+    """Every problem of the spec file at ``path``, sorted by position."""
+    _, problems = _load(Path(path))
+    return sorted(problems)
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Load and validate the spec at ``path``; raises ``SpecError`` listing every problem."""
+    spec, problems = _load(Path(path))
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or spec is None:
+        raise SpecError(errors or problems)
+    return spec

@@ -1,0 +1,449 @@
+"""Build the ``Spec`` model from schema-valid YAML data, reporting every problem on the way.
+
+Each ``_build_*`` function turns one part of the file into frozen dataclasses; problems go to
+``Builder.problems`` with their position, and building carries on so that one pass reports all.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from mbtspec.spec import model as m
+from mbtspec.spec._openapi import METHODS, OpenApiDocument, OpenApiLoadError, load_openapi
+from mbtspec.spec._paths import PathSyntaxError, parse_path
+from mbtspec.spec._values import ValueParser, iter_refs
+from mbtspec.spec._yaml import JsonPath, Positions
+from mbtspec.spec.expressions import (
+    Expression,
+    ExpressionSyntaxError,
+    compile_expression,
+    unknown_functions,
+)
+from mbtspec.spec.problems import Problem, did_you_mean
+
+_TARGET_VARS = re.compile(r"\$\{([^}]*)\}")
+_PATH_PARAM = re.compile(r"\{([^}/]+)\}")
+RESPONSE_VARS = frozenset({"response", "request", "action", "target"})
+STEP_VARS = frozenset({"model", "candidate", "request", "action"})
+
+
+class Builder:
+    def __init__(self, data: dict[str, Any], positions: Positions, path: Path) -> None:
+        self.data = data
+        self.positions = positions
+        self.path = path
+        self.problems: list[Problem] = []
+        self.values = ValueParser(positions)
+        self.openapi: OpenApiDocument | None = None
+        self.stored: dict[str, JsonPath] = {}  # variable -> where it is first stored
+        self.has_model = "model" in (data.get("targets") or {})
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def problem(self, path: JsonPath, code: str, message: str, **kw: Any) -> None:
+        self.problems.append(self.positions.problem(path, code, message, **kw))
+
+    def expression(self, source: str, path: JsonPath, allowed: frozenset[str],
+                   role: str) -> Expression | None:
+        mark = self.positions.of(path)
+        try:
+            expr = compile_expression(source, mark)
+        except ExpressionSyntaxError as err:
+            self.problem(path, "expression-syntax",
+                         f"cannot parse {role} expression: {err.message}",
+                         offset=(err.line, err.column))
+            return None
+        known = allowed | frozenset(self.stored)
+        for name in sorted(expr.variables - known):
+            column = _find_word(source, name)
+            self.problem(
+                path, "undefined-variable",
+                f"'{name}' is not defined in {role}{did_you_mean(name, known)}; "
+                f"available here: {', '.join(sorted(known)) or 'nothing'}",
+                offset=(1, column) if column else None,
+            )
+        for name in unknown_functions(expr):
+            column = _find_word(source, name)
+            self.problem(path, "unknown-function", f"no function '{name}' in expressions"
+                         f"{did_you_mean(name, _function_names())}",
+                         offset=(1, column) if column else None)
+        return expr
+
+    # -- the parts of the file -------------------------------------------------------------
+
+    def build(self) -> m.Spec | None:
+        data = self.data
+        self.openapi = self._build_openapi()
+        # Which variables exist is known before anything that uses them is checked.
+        for name, action in (data.get("actions") or {}).items():
+            for var in (action.get("store") or {}):
+                self.stored.setdefault(var, ("actions", name, "store", var))
+        targets = tuple(
+            self._build_target(name, spec) for name, spec in data["targets"].items()
+        )
+        reset = self._build_reset(data.get("reset") or [], ("reset",))
+        generators = tuple(
+            (name, self.values.parse(value, ("generators", name)))
+            for name, value in (data.get("generators") or {}).items()
+        )
+        generator_names = {name for name, _ in generators}
+        self._check_generator_refs(generators)
+        compare = self._build_compare(data.get("compare") or {}, ("compare",), m.CompareRules())
+        actions = tuple(
+            self._build_action(name, spec, generator_names, compare)
+            for name, spec in data["actions"].items()
+        )
+        invariants = tuple(
+            check for i, item in enumerate(data.get("invariants") or [])
+            if (check := self._build_check(item, ("invariants", i), STEP_VARS, "invariant"))
+        )
+        run = data.get("run") or {}
+        for issue in self.values.issues:
+            self.problem(issue.path, issue.code, issue.message, key=issue.key,
+                         offset=issue.offset)
+        if self.problems:
+            return None
+        return m.Spec(
+            path=self.path,
+            sha256="",
+            openapi=self.openapi,
+            targets=targets,
+            reset=reset,
+            generators=generators,
+            actions=actions,
+            compare=compare,
+            invariants=invariants,
+            run=m.RunSettings(
+                sequences=run.get("sequences", 100),
+                steps=run.get("steps", 20),
+                seed=run.get("seed"),
+                max_time=run.get("max_time"),
+            ),
+            variables=tuple(sorted(self.stored)),
+        )
+
+    def _build_openapi(self) -> OpenApiDocument | None:
+        ref = self.data.get("openapi")
+        if ref is None:
+            return None
+        location = (self.path.parent / ref)
+        try:
+            return load_openapi(location)
+        except OpenApiLoadError as err:
+            where = f" ({location}:{err.line}:{err.column})" if err.line > 1 else ""
+            self.problem(("openapi",), "openapi-invalid",
+                         f"cannot use OpenAPI document '{ref}': {err.message}{where}")
+            return None
+
+    def _build_target(self, name: str, spec: dict[str, Any]) -> m.TargetDef:
+        path: JsonPath = ("targets", name)
+        mark = self.positions.of(path)
+        kinds = [k for k in ("app", "command") if k in spec]
+        if len(kinds) > 1:
+            self.problem(path, "target-kind",
+                         "a target is either an in-process 'app' or a 'command' to start, "
+                         "not both: remove one")
+        if not kinds and "base_url" not in spec:
+            self.problem(path, "target-kind",
+                         f"target '{name}' needs one of: app (module:attribute), base_url "
+                         "(a running server) or command (a server to start)")
+        kind = kinds[0] if kinds else "base_url"
+        for key in ("env", "cwd"):
+            if key in spec and kind != "command":
+                self.problem((*path, key), "target-option",
+                             f"'{key}' applies to a 'command' target only", key=True)
+        if "ready" in spec and kind == "app":
+            self.problem((*path, "ready"), "target-option",
+                         "'ready' applies to 'command' and 'base_url' targets, not to an "
+                         "in-process app", key=True)
+        self._check_target_strings(spec, path, kind)
+        if kind == "command" and not _mentions_port(spec):
+            self.problem((*path, "command"), "command-port",
+                         "the command must listen on ${port} (a free port mbtspec picks), or "
+                         "set base_url to where it listens")
+        ready = spec.get("ready")
+        headers = tuple((k, str(v)) for k, v in (spec.get("headers") or {}).items())
+        return m.TargetDef(
+            name=name,
+            kind=kind,  # type: ignore[arg-type]
+            mark=mark,
+            app=spec.get("app"),
+            base_url=spec.get("base_url"),
+            command=tuple(spec.get("command") or ()),
+            env=tuple((k, str(v)) for k, v in (spec.get("env") or {}).items()),
+            cwd=spec.get("cwd"),
+            ready=m.ReadyCheck(**ready) if isinstance(ready, dict) else (
+                m.ReadyCheck() if kind == "command" else None),
+            headers=headers,
+            timeout=float(spec.get("timeout", 10.0)),
+            reset=(self._build_reset(spec["reset"], (*path, "reset"))
+                   if "reset" in spec else None),
+        )
+
+    def _check_target_strings(self, spec: dict[str, Any], path: JsonPath, kind: str) -> None:
+        allowed = {"port", "tmp", "python"} if kind == "command" else set()
+        places: list[tuple[JsonPath, str]] = []
+        for key in ("base_url", "cwd"):
+            if isinstance(spec.get(key), str):
+                places.append(((*path, key), spec[key]))
+        for i, arg in enumerate(spec.get("command") or []):
+            places.append(((*path, "command", i), arg))
+        for group in ("env", "headers"):
+            for k, v in (spec.get(group) or {}).items():
+                places.append(((*path, group, k), str(v)))
+        for where, text in places:
+            for found in _TARGET_VARS.finditer(text):
+                inner = found.group(1)
+                if inner in allowed or re.fullmatch(r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
+                    continue
+                options = ", ".join(f"${{{a}}}" for a in sorted(allowed))
+                self.problem(where, "invalid-reference",
+                             f"'${{{inner}}}' is not available here; use "
+                             f"{options + ' or ' if options else ''}${{env.NAME}}",
+                             offset=(1, found.start() + 1))
+
+    def _build_reset(self, items: list[dict[str, Any]], path: JsonPath) -> tuple[m.ResetStep, ...]:
+        steps = []
+        for i, item in enumerate(items):
+            where = (*path, i)
+            has = [k for k in ("request", "command") if k in item]
+            if len(has) != 1:
+                self.problem(where, "reset-step",
+                             "each reset step is either 'request: METHOD /path' or "
+                             "'command: [program, args...]'")
+                continue
+            if "command" in item:
+                steps.append(m.ResetStep(self.positions.of(where),
+                                         command=tuple(item["command"])))
+                continue
+            method, _, target_path = item["request"].partition(" ")
+            if method.lower() not in METHODS:
+                self.problem((*where, "request"), "invalid-method",
+                             f"'{method}' is not an HTTP method"
+                             f"{did_you_mean(method.upper(), [x.upper() for x in METHODS])}")
+            steps.append(m.ResetStep(
+                self.positions.of(where), method=method.upper(), path=target_path.strip(),
+                body=item.get("body"),
+                headers=tuple((k, str(v)) for k, v in (item.get("headers") or {}).items()),
+                status=item.get("status"),
+            ))
+        return tuple(steps)
+
+    def _check_generator_refs(self, generators: tuple[tuple[str, m.Value], ...]) -> None:
+        names = {name for name, _ in generators}
+        graph: dict[str, set[str]] = {}
+        for name, value in generators:
+            graph[name] = set()
+            for ref in iter_refs(value):
+                if isinstance(ref, m.Ref) and not ref.env:
+                    if ref.name in names:
+                        graph[name].add(ref.name)
+                    else:
+                        self._unknown_generator(ref.at or ("generators", name), ref.name,
+                                                names, ref.column)
+                elif isinstance(ref, m.Pick):
+                    self.problem(("generators", name), "pick-in-generator",
+                                 "'pick' reads stored values, which exist only inside an "
+                                 "action: use it in an action's path, query, headers, body or "
+                                 "let, not in a generator")
+        for name in graph:  # a generator that (indirectly) refers to itself never ends
+            stack, seen = list(graph[name]), set()
+            while stack:
+                current = stack.pop()
+                if current == name:
+                    self.problem(("generators", name), "recursive-generator",
+                                 f"generator '{name}' refers to itself (through "
+                                 f"{', '.join(sorted(seen)) or name}); break the cycle")
+                    break
+                if current not in seen:
+                    seen.add(current)
+                    stack.extend(graph.get(current, ()))
+
+    def _unknown_generator(self, path: JsonPath, name: str, known: set[str],
+                           column: int = 0) -> None:
+        self.problem(path, "unknown-generator",
+                     f"no generator '{name}'{did_you_mean(name, known)}; define it under "
+                     "'generators:' (or in this action's 'let:')",
+                     offset=(1, column) if column else None)
+
+    def _build_compare(self, spec: dict[str, Any], path: JsonPath,
+                       base: m.CompareRules) -> m.CompareRules:
+        def patterns(key: str) -> tuple[m.PathPattern, ...]:
+            out = []
+            for i, text in enumerate(spec.get(key) or []):
+                try:
+                    out.append(parse_path(text))
+                except PathSyntaxError as err:
+                    self.problem((*path, key, i), "invalid-path", str(err))
+            return tuple(out)
+
+        return m.CompareRules(
+            status=spec.get("status", base.status),
+            body=spec.get("body", base.body),
+            headers=tuple(h.lower() for h in spec["headers"]) if "headers" in spec
+            else base.headers,
+            ignore=base.ignore + patterns("ignore"),
+            unordered=base.unordered + patterns("unordered"),
+        )
+
+    def _build_check(self, item: Any, path: JsonPath, allowed: frozenset[str],
+                     role: str) -> m.Check | None:
+        if isinstance(item, str):
+            item = {"check": item}
+            check_path: JsonPath = path
+        else:
+            check_path = (*path, "check")
+        if not self.has_model and "model" in allowed:
+            allowed = allowed - {"model"}
+        expr = self.expression(item["check"], check_path, allowed, role)
+        when = (self.expression(item["when"], (*path, "when"), allowed, f"{role} 'when'")
+                if "when" in item else None)
+        if expr is None:
+            return None
+        return m.Check(item.get("name") or item["check"], expr, when)
+
+    def _build_action(self, name: str, spec: dict[str, Any], generators: set[str],
+                      compare: m.CompareRules) -> m.Action:
+        path: JsonPath = ("actions", name)
+        method, target_path, operation = self._resolve_request(spec["request"],
+                                                               (*path, "request"))
+        let = tuple(
+            (k, self.values.parse(v, (*path, "let", k))) for k, v in (spec.get("let") or {}).items()
+        )
+        scope = set(generators)
+        for let_name, let_value in let:
+            self._check_refs(let_value, (*path, "let", let_name), scope)
+            scope.add(let_name)
+        parts: dict[str, tuple[tuple[str, m.Value], ...]] = {}
+        for part in ("path", "query", "headers"):
+            parts[part] = tuple(
+                (k, self.values.parse(v, (*path, part, k)))
+                for k, v in (spec.get(part) or {}).items()
+            )
+            for key, value in parts[part]:
+                self._check_refs(value, (*path, part, key), scope)
+        body = self.values.parse(spec["body"], (*path, "body")) if "body" in spec else None
+        if body is not None:
+            self._check_refs(body, (*path, "body"), scope)
+        fill = spec.get("fill", "all")
+        self._check_path_params(target_path, operation, parts["path"], fill, path)
+        store = tuple(
+            (var, expr) for var, source in (spec.get("store") or {}).items()
+            if (expr := self.expression(source, (*path, "store", var), RESPONSE_VARS, "store"))
+        )
+        when = (self.expression(spec["when"], (*path, "when"), frozenset(), "when")
+                if "when" in spec else None)
+        expect = tuple(
+            check for i, item in enumerate(spec.get("expect") or [])
+            if (check := self._build_check(item, (*path, "expect", i),
+                                           RESPONSE_VARS | STEP_VARS, "expect"))
+        )
+        return m.Action(
+            name=name,
+            mark=self.positions.of(path),
+            method=method,
+            path=target_path,
+            operation=operation,
+            path_params=parts["path"],
+            query=parts["query"],
+            headers=parts["headers"],
+            body=body,
+            let=let,
+            when=when,
+            store=store,
+            weight=spec.get("weight", 1),
+            compare=self._build_compare(spec.get("compare") or {}, (*path, "compare"), compare),
+            expect=expect,
+            fill=fill,
+        )
+
+    def _check_refs(self, value: m.Value, path: JsonPath, scope: set[str]) -> None:
+        for ref in iter_refs(value):
+            if isinstance(ref, m.Pick):
+                if ref.variable not in self.stored:
+                    self.problem(ref.at or path, "unstored-variable",
+                                 f"nothing stores '{ref.variable}'"
+                                 f"{did_you_mean(ref.variable, self.stored)}; add "
+                                 f"'store: {{{ref.variable}: response.body...}}' to the action "
+                                 "that creates it")
+            elif not ref.env and ref.name not in scope:
+                self._unknown_generator(ref.at or path, ref.name, scope, ref.column)
+
+    def _resolve_request(self, request: str,
+                         path: JsonPath) -> tuple[str, str, m.Operation | None]:
+        request = request.strip()
+        method, _, target_path = request.partition(" ")
+        target_path = target_path.strip()
+        doc = self.openapi
+        if target_path:
+            if method.lower() not in METHODS:
+                self.problem(path, "invalid-method", f"'{method}' is not an HTTP method"
+                             f"{did_you_mean(method.upper(), [x.upper() for x in METHODS])}")
+            if not target_path.startswith("/"):
+                self.problem(path, "invalid-request",
+                             f"the path '{target_path}' must start with '/'")
+            if doc is None:
+                return method.upper(), target_path, None
+            operation = doc.find(f"{method.upper()} {target_path}")
+            if operation is None:
+                loose = doc.find_loosely(method, target_path)
+                hint = (f" (did you mean '{loose.key}'?)" if loose else
+                        did_you_mean(f"{method.upper()} {target_path}",
+                                     [op.key for op in doc.operations]))
+                self.problem(path, "unknown-operation",
+                             f"no operation '{method.upper()} {target_path}' in "
+                             f"{doc.file.name}{hint}")
+            return method.upper(), target_path, operation
+        if doc is None:
+            self.problem(path, "invalid-request",
+                         f"'{request}' is neither 'METHOD /path' nor usable as an operationId "
+                         "(operationIds need 'openapi:' at the top of the spec)")
+            return "GET", "/", None
+        operation = doc.find(request)
+        if operation is None:
+            ids = [op.operation_id for op in doc.operations if op.operation_id]
+            self.problem(path, "unknown-operation",
+                         f"no operation with operationId '{request}' in {doc.file.name}"
+                         f"{did_you_mean(request, ids)}")
+            return "GET", "/", None
+        return operation.method, operation.path, operation
+
+    def _check_path_params(self, target_path: str, operation: m.Operation | None,
+                           given: tuple[tuple[str, m.Value], ...], fill: str,
+                           path: JsonPath) -> None:
+        wanted = _PATH_PARAM.findall(target_path)
+        given_names = {k for k, _ in given}
+        for key in given_names - set(wanted):
+            self.problem((*path, "path", key), "unknown-parameter",
+                         f"'{key}' is not a parameter of the path {target_path}"
+                         f"{did_you_mean(key, wanted)}", key=True)
+        for name in wanted:
+            if name in given_names:
+                continue
+            documented = operation.parameter("path", name) if operation else None
+            if documented is None or documented.schema is None or fill == "none":
+                why = ("fill is none" if documented is not None and fill == "none"
+                       else "the OpenAPI document gives no schema to draw it from")
+                self.problem((*path, "request"), "missing-path-parameter",
+                             f"path parameter '{name}' has no value ({why}); set it under "
+                             f"'path: {{{name}: ...}}'")
+
+
+def _mentions_port(spec: dict[str, Any]) -> bool:
+    texts = [*(spec.get("command") or []), str(spec.get("base_url") or ""),
+             *map(str, (spec.get("env") or {}).values())]
+    return any("${port}" in t for t in texts) or (
+        "base_url" in spec and "${port}" not in str(spec.get("base_url")))
+
+
+def _find_word(source: str, word: str) -> int:
+    found = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", source)
+    return found.start() + 1 if found else 0
+
+
+def _function_names() -> list[str]:
+    from mbtspec.spec.expressions import KNOWN_FUNCTIONS
+
+    return sorted(KNOWN_FUNCTIONS)

@@ -1,0 +1,315 @@
+"""Parse the value grammar shared by ``generators`` and actions' ``path/query/headers/body/let``.
+
+A value is a literal, a string with ``${name}`` references, a list or object of values, or a
+mapping with exactly one generator keyword (``integer``, ``one_of``, ``pick`` ...). Problems are
+yielded with the JSON path they stand at; the caller turns them into positioned ``Problem``\\ s.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mbtspec.spec import model as m
+from mbtspec.spec._yaml import JsonPath, Mark, Positions
+
+GENERATOR_KEYWORDS = (
+    "one_of", "integer", "number", "boolean", "string", "format", "list", "object", "schema",
+    "pick", "const",
+)
+_EXTRA_KEYS = {
+    "pick": {"or", "remove"},
+    "list": {"min_size", "max_size", "unique"},
+    "object": {"optional"},
+}
+_OPTIONS = {
+    "integer": {"min", "max"},
+    "number": {"min", "max", "allow_nan", "allow_infinity"},
+    "boolean": set(),
+    "string": {"min_size", "max_size", "alphabet", "pattern"},
+}
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+#: Named alphabets for ``string: {alphabet: ...}``; anything else is a literal set of characters.
+ALPHABETS = {
+    "ascii_letters": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "lowercase": "abcdefghijklmnopqrstuvwxyz",
+    "uppercase": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "digits": "0123456789",
+    "alphanumeric": "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    "ascii": "".join(chr(c) for c in range(32, 127)),
+}
+
+
+@dataclass(frozen=True)
+class ValueIssue:
+    path: JsonPath
+    code: str
+    message: str
+    key: bool = False
+    offset: tuple[int, int] | None = None
+
+
+class ValueParser:
+    """Turns YAML data into ``Value`` trees; collects ``ValueIssue``\\ s in ``issues``."""
+
+    def __init__(self, positions: Positions) -> None:
+        self.positions = positions
+        self.issues: list[ValueIssue] = []
+
+    def mark(self, path: JsonPath) -> Mark:
+        return self.positions.of(path)
+
+    def issue(self, path: JsonPath, code: str, message: str, **kw: Any) -> None:
+        self.issues.append(ValueIssue(path, code, message, **kw))
+
+    def parse(self, data: Any, path: JsonPath) -> m.Value:
+        if isinstance(data, str):
+            return self.parse_string(data, path)
+        if isinstance(data, list):
+            return m.ListValue(tuple(self.parse(v, (*path, i)) for i, v in enumerate(data)))
+        if isinstance(data, dict):
+            return self.parse_mapping(data, path)
+        return m.Literal_(data)
+
+    def parse_string(self, text: str, path: JsonPath) -> m.Value:
+        template = self.template(text, path)
+        parts = template.parts
+        if not parts:
+            return m.Literal_("")
+        if len(parts) == 1 and isinstance(parts[0], str):
+            return m.Literal_(parts[0])
+        if len(parts) == 1 and isinstance(parts[0], m.Ref):
+            return parts[0]
+        return template
+
+    def template(self, text: str, path: JsonPath) -> m.Template:
+        parts: list[str | m.Ref] = []
+        last = 0
+        literal = ""
+        for found in _REF.finditer(text):
+            literal += text[last:found.start()]
+            last = found.end()
+            if found.group(0) == "$${":
+                literal += "${"
+                continue
+            if literal:
+                parts.append(literal)
+                literal = ""
+            inner = found.group(1).strip()
+            column = found.start() + 1
+            if inner.startswith("env."):
+                env_name = inner[4:]
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_name):
+                    self.issue(path, "invalid-reference",
+                               f"'${{{inner}}}' is not a valid environment variable name",
+                               offset=(1, column))
+                parts.append(m.Ref(env_name, self.mark(path), True, path, column))
+            elif NAME.fullmatch(inner):
+                parts.append(m.Ref(inner, self.mark(path), False, path, column))
+            else:
+                self.issue(
+                    path, "invalid-reference",
+                    f"'${{{found.group(1)}}}' is not a name: write ${{generator_name}} (letters, "
+                    "digits, _), or $${ for a literal '${'",
+                    offset=(1, column),
+                )
+        literal += text[last:]
+        if literal:
+            parts.append(literal)
+        return m.Template(tuple(parts))
+
+    def parse_mapping(self, data: dict[str, Any], path: JsonPath) -> m.Value:
+        keywords = [k for k in data if k in GENERATOR_KEYWORDS]
+        if not keywords:
+            return m.ObjectValue(tuple((k, self.parse(v, (*path, k))) for k, v in data.items()))
+        if len(keywords) > 1:
+            self.issue(
+                (*path, keywords[1]), "ambiguous-generator",
+                f"a value can use one generator, not {' and '.join(keywords)}; to send an "
+                "object with these keys literally, wrap it in {const: ...}",
+                key=True,
+            )
+            return m.Literal_(None)
+        keyword = keywords[0]
+        extra = set(data) - {keyword} - _EXTRA_KEYS.get(keyword, set())
+        if keyword != "format":
+            for key in sorted(extra):
+                allowed = sorted(_EXTRA_KEYS.get(keyword, set()))
+                hint = f" (allowed beside it: {', '.join(allowed)})" if allowed else ""
+                self.issue((*path, key), "unknown-key",
+                           f"'{key}' is not an option of the '{keyword}' generator{hint}",
+                           key=True)
+        return getattr(self, f"_gen_{keyword}")(data, data[keyword], (*path, keyword), path)
+
+    # One method per generator keyword; ``arg`` is the keyword's value, ``path`` points at it.
+
+    def _options(self, keyword: str, arg: Any, path: JsonPath) -> dict[str, Any]:
+        if arg is None or arg is True:
+            return {}
+        if not isinstance(arg, dict):
+            self.issue(path, "invalid-generator",
+                       f"'{keyword}' takes a mapping of options "
+                       f"({', '.join(sorted(_OPTIONS[keyword])) or 'none'}) or {{}}")
+            return {}
+        for key in arg:
+            if key not in _OPTIONS[keyword]:
+                self.issue((*path, key), "unknown-key",
+                           f"'{key}' is not an option of '{keyword}' "
+                           f"(options: {', '.join(sorted(_OPTIONS[keyword])) or 'none'})",
+                           key=True)
+        return arg
+
+    def _gen_const(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        return m.Literal_(arg)
+
+    def _gen_one_of(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        if not isinstance(arg, list) or not arg:
+            self.issue(path, "invalid-generator", "'one_of' takes a non-empty list of values")
+            return m.Literal_(None)
+        return m.OneOf(tuple(self.parse(v, (*path, i)) for i, v in enumerate(arg)))
+
+    def _gen_integer(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        opts = self._options("integer", arg, path)
+        lo, hi = opts.get("min"), opts.get("max")
+        for name, bound in (("min", lo), ("max", hi)):
+            if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
+                self.issue((*path, name), "invalid-generator", f"'{name}' must be an integer")
+                return m.IntegerGen()
+        if lo is not None and hi is not None and lo > hi:
+            self.issue(path, "invalid-generator", f"min ({lo}) is greater than max ({hi})")
+        return m.IntegerGen(lo, hi)
+
+    def _gen_number(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        opts = self._options("number", arg, path)
+        lo, hi = opts.get("min"), opts.get("max")
+        for name, bound in (("min", lo), ("max", hi)):
+            if bound is not None and (not isinstance(bound, int | float) or isinstance(bound, bool)):
+                self.issue((*path, name), "invalid-generator", f"'{name}' must be a number")
+                return m.NumberGen()
+        if lo is not None and hi is not None and lo > hi:
+            self.issue(path, "invalid-generator", f"min ({lo}) is greater than max ({hi})")
+        return m.NumberGen(
+            lo, hi, bool(opts.get("allow_nan", False)), bool(opts.get("allow_infinity", False))
+        )
+
+    def _gen_boolean(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        self._options("boolean", arg, path)
+        return m.BooleanGen()
+
+    def _gen_string(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        opts = self._options("string", arg, path)
+        min_size = opts.get("min_size", 0)
+        max_size = opts.get("max_size")
+        if not isinstance(min_size, int) or min_size < 0:
+            self.issue((*path, "min_size"), "invalid-generator",
+                       "'min_size' must be a whole number >= 0")
+            min_size = 0
+        if max_size is not None and (not isinstance(max_size, int) or max_size < min_size):
+            self.issue((*path, "max_size"), "invalid-generator",
+                       f"'max_size' must be a whole number >= min_size ({min_size})")
+            max_size = None
+        alphabet = opts.get("alphabet")
+        if alphabet is not None:
+            if not isinstance(alphabet, str) or not alphabet:
+                self.issue((*path, "alphabet"), "invalid-generator",
+                           "'alphabet' must be a non-empty string of characters or one of "
+                           + ", ".join(ALPHABETS))
+                alphabet = None
+            else:
+                alphabet = ALPHABETS.get(alphabet, alphabet)
+        pattern = opts.get("pattern")
+        if pattern is not None:
+            try:
+                re.compile(str(pattern))
+            except re.error as err:
+                self.issue((*path, "pattern"), "invalid-pattern",
+                           f"'pattern' is not a valid regular expression: {err}")
+                pattern = None
+        return m.StringGen(min_size, max_size, alphabet, pattern)
+
+    def _gen_format(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
+        if not isinstance(arg, str):
+            self.issue(path, "invalid-generator", "'format' takes a template string such as "
+                       "\"${department}-${n}\"")
+            return m.Literal_(None)
+        local = tuple((k, self.parse(v, (*base, k))) for k, v in data.items() if k != "format")
+        for name, _value in local:
+            if not NAME.fullmatch(name):
+                self.issue((*base, name), "invalid-name",
+                           f"'{name}' cannot be used as a name in ${{...}}: use letters, "
+                           "digits and _", key=True)
+        return m.FormatGen(self.template(arg, path), local)
+
+    def _gen_list(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
+        min_size = data.get("min_size", 0)
+        max_size = data.get("max_size")
+        if not isinstance(min_size, int) or min_size < 0:
+            self.issue((*base, "min_size"), "invalid-generator",
+                       "'min_size' must be a whole number >= 0")
+            min_size = 0
+        if max_size is not None and (not isinstance(max_size, int) or max_size < min_size):
+            self.issue((*base, "max_size"), "invalid-generator",
+                       f"'max_size' must be a whole number >= min_size ({min_size})")
+            max_size = None
+        return m.ListGen(self.parse(arg, path), min_size, max_size, bool(data.get("unique")))
+
+    def _gen_object(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
+        if not isinstance(arg, dict):
+            self.issue(path, "invalid-generator", "'object' takes a mapping of keys to values")
+            return m.Literal_(None)
+        optional = data.get("optional") or []
+        if not isinstance(optional, list) or not all(isinstance(o, str) for o in optional):
+            self.issue((*base, "optional"), "invalid-generator",
+                       "'optional' takes a list of the object's keys")
+            optional = []
+        for name in optional:
+            if name not in arg:
+                self.issue((*base, "optional"), "invalid-generator",
+                           f"optional key '{name}' is not a key of the object")
+        fields = tuple((k, self.parse(v, (*path, k))) for k, v in arg.items())
+        return m.ObjectValue(fields, frozenset(optional))
+
+    def _gen_schema(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        if not isinstance(arg, dict | bool):
+            self.issue(path, "invalid-generator", "'schema' takes a JSON Schema (a mapping)")
+            return m.Literal_(None)
+        return m.SchemaGen(arg)
+
+    def _gen_pick(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
+        if not isinstance(arg, str) or not NAME.fullmatch(arg):
+            self.issue(path, "invalid-generator",
+                       "'pick' takes the name of a variable that an action stores")
+            return m.Literal_(None)
+        fallback = self.parse(data["or"], (*base, "or")) if "or" in data else None
+        return m.Pick(arg, self.mark(path), fallback, bool(data.get("remove", False)), path)
+
+
+def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
+    """Every ``${name}`` reference and ``pick`` in a value tree (not inside ``format`` locals'
+    own scope resolution: the caller decides what names are visible)."""
+    if isinstance(value, m.Ref | m.Pick):
+        yield value
+        if isinstance(value, m.Pick) and value.or_ is not None:
+            yield from iter_refs(value.or_)
+    elif isinstance(value, m.Template):
+        for part in value.parts:
+            if isinstance(part, m.Ref):
+                yield part
+    elif isinstance(value, m.ListValue | m.OneOf):
+        for item in value.items if isinstance(value, m.ListValue) else value.options:
+            yield from iter_refs(item)
+    elif isinstance(value, m.ObjectValue):
+        for _, item in value.fields:
+            yield from iter_refs(item)
+    elif isinstance(value, m.ListGen):
+        yield from iter_refs(value.element)
+    elif isinstance(value, m.FormatGen):
+        local = {name for name, _ in value.local}
+        for part in value.template.parts:
+            if isinstance(part, m.Ref) and (part.env or part.name not in local):
+                yield part
+        for _, item in value.local:
+            yield from iter_refs(item)

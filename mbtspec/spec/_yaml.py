@@ -1,0 +1,212 @@
+"""Parse a YAML document once, keeping where every node stands.
+
+``parse_yaml`` returns plain Python data (dicts, lists, scalars) and a ``Positions`` index that
+maps each JSON path (a tuple of keys and indexes) to the line and column of its value and of its
+key. YAML's own quirks that hide mistakes are reported as problems instead of being followed
+silently: duplicate keys (PyYAML keeps the last one), non-string keys, tabs in indentation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from mbtspec.spec.problems import Problem, format_path
+
+try:  # libyaml is much faster; fall back to the pure-Python parser where it is missing
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined]
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A 1-based position in a file, plus how the scalar there was written."""
+
+    line: int
+    column: int
+    style: str | None = None  # None (plain), "'", '"', "|", ">"
+    end_line: int = 0
+
+
+@dataclass
+class Positions:
+    """Where each value (and each mapping key) of a parsed document stands."""
+
+    file: str
+    values: dict[JsonPath, Mark] = field(default_factory=dict)
+    keys: dict[JsonPath, Mark] = field(default_factory=dict)
+
+    def of(self, path: JsonPath, *, key: bool = False) -> Mark:
+        """The closest known position of ``path``: itself, else its nearest ancestor."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if key and probe in self.values:
+                return self.values[probe]
+            probe = probe[:-1]
+        return self.values.get((), Mark(1, 1))
+
+    def problem(
+        self,
+        path: JsonPath,
+        code: str,
+        message: str,
+        *,
+        key: bool = False,
+        severity: str = "error",
+        offset: tuple[int, int] | None = None,
+    ) -> Problem:
+        """A Problem located at ``path`` (its key when ``key``), optionally shifted by
+        ``offset`` = (line, column) within a scalar, e.g. the position of a CEL error."""
+        mark = self.of(path, key=key)
+        line, column = mark.line, mark.column
+        if offset is not None:
+            line, column = _shift(mark, *offset)
+        return Problem(
+            self.file, line, column, format_path(path), code, message,
+            severity,  # type: ignore[arg-type]
+        )
+
+
+def _shift(mark: Mark, line: int, column: int) -> tuple[int, int]:
+    """Position of (line, column) inside a scalar's text, for single-line plain/quoted ones."""
+    if mark.style in (None, "'", '"') and line == 1:
+        return mark.line, mark.column + column - 1 + (1 if mark.style else 0)
+    if mark.style in ("|", ">"):
+        return mark.line + line, column  # block scalars start on the next line
+    return mark.line, mark.column
+
+
+@dataclass
+class ParsedYaml:
+    data: Any
+    positions: Positions
+    problems: list[Problem]
+
+
+class _Scalars(yaml.constructor.SafeConstructor):
+    """Turns scalar nodes into Python values with YAML 1.1 core-schema rules, as safe_load."""
+
+
+def parse_yaml(text: str, file: str) -> ParsedYaml:
+    """Parse ``text``; never raises for bad YAML: problems come back with positions."""
+    positions = Positions(file)
+    problems: list[Problem] = []
+    problems.extend(_tab_problems(text, file))
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        reason = err.problem or err.context or "invalid YAML"
+        if problems and "'\\t'" in str(reason):  # the tab problem above already says it
+            return ParsedYaml(None, positions, problems)
+        problems.append(
+            Problem(file, line, column, "", "yaml-syntax",
+                    f"{reason}; fix the YAML syntax here (check indentation, quotes, colons)")
+        )
+        return ParsedYaml(None, positions, problems)
+    except yaml.YAMLError as err:  # pragma: no cover - non-marked errors are rare
+        problems.append(Problem(file, 1, 1, "", "yaml-syntax", str(err)))
+        return ParsedYaml(None, positions, problems)
+    if node is None:
+        return ParsedYaml(None, positions, problems)
+    builder = _Builder(positions, problems)
+    data = builder.build(node, ())
+    return ParsedYaml(data, positions, problems)
+
+
+def _tab_problems(text: str, file: str) -> Iterator[Problem]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            yield Problem(
+                file, number, indent.index("\t") + 1, "", "yaml-tab",
+                "tab character in indentation; YAML indents with spaces only: replace it "
+                "with spaces",
+            )
+
+
+class _Builder:
+    def __init__(self, positions: Positions, problems: list[Problem]) -> None:
+        self.positions = positions
+        self.problems = problems
+        self.scalars = _Scalars()
+        self.active: set[int] = set()
+
+    def mark(self, node: yaml.Node) -> Mark:
+        style = getattr(node, "style", None)
+        return Mark(node.start_mark.line + 1, node.start_mark.column + 1,
+                    style or None, node.end_mark.line + 1)
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.positions.values[path] = self.mark(node)
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return self.scalars.construct_object(node)
+            except yaml.YAMLError as err:
+                self.problems.append(self.positions.problem(path, "yaml-syntax", str(err)))
+                return None
+        if id(node) in self.active:  # an alias that contains itself
+            self.problems.append(self.positions.problem(
+                path, "yaml-syntax", "recursive alias; a spec cannot contain itself"))
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            assert isinstance(node, yaml.MappingNode)
+            return self.build_mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def build_mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        explicit: set[Any] = set()
+        merged: list[yaml.Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged.append(value_node)
+                continue
+            key = self.scalars.construct_object(key_node) if isinstance(
+                key_node, yaml.ScalarNode) else None
+            kmark = self.mark(key_node)
+            if not isinstance(key, str):
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                self.problems.append(_at(
+                    self.positions.file, kmark, path, "yaml-key-type",
+                    f"key {shown!r} is not a string; quote it (\"{shown}\") so it reads as text",
+                ))
+                key = str(shown)
+            if key in explicit:
+                first = self.positions.keys[(*path, key)]
+                self.problems.append(_at(
+                    self.positions.file, kmark, (*path, key), "yaml-duplicate-key",
+                    f"duplicate key '{key}' (first defined at line {first.line}); "
+                    f"YAML would silently keep only the last one: remove or rename one",
+                ))
+                continue
+            explicit.add(key)
+            self.positions.keys[(*path, key)] = kmark
+            out[key] = self.build(value_node, (*path, key))
+        for source in merged:  # YAML merge keys (<<: *anchor): explicit keys win
+            sources = source.value if isinstance(source, yaml.SequenceNode) else [source]
+            for item in sources:
+                value = self.build(item, path)
+                if isinstance(value, dict):
+                    for k, v in value.items():
+                        out.setdefault(k, v)
+        self.positions.values[path] = self.mark(node)
+        return out
+
+
+def _at(file: str, mark: Mark, path: JsonPath, code: str, message: str) -> Problem:
+    return Problem(file, mark.line, mark.column, format_path(path), code, message)

@@ -1,0 +1,267 @@
+"""The validated spec: frozen dataclasses, one per element of the spec file format.
+
+Everything here is data: no I/O, no Hypothesis, no HTTP. Each element keeps the ``Mark`` of
+where it was written so that later stages can point back into the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from mbtspec.spec._openapi import OpenApiDocument, Operation
+from mbtspec.spec._yaml import Mark
+from mbtspec.spec.expressions import Expression
+
+# --------------------------------------------------------------------------------------------
+# Values: what an action sends and what a generator produces. Parsed from YAML into this small
+# tree; the compiler turns it into Hypothesis strategies.
+
+
+@dataclass(frozen=True)
+class Literal_:
+    """A constant: a number, boolean, null, or a string without ``${...}``."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``${name}``: a value from the generator (or ``let``) called ``name``; ``${env.NAME}``
+    when ``env`` is set: an environment variable, read once when the run starts."""
+
+    name: str
+    mark: Mark
+    env: bool = False
+    at: tuple[str | int, ...] = ()  # JSON path of the string it stands in
+    column: int = 0  # 1-based column of "${" within that string
+
+
+@dataclass(frozen=True)
+class Template:
+    """A string with ``${...}`` parts: the text of each part is pasted in."""
+
+    parts: tuple[str | Ref, ...]
+
+
+@dataclass(frozen=True)
+class ListValue:
+    """A fixed list: one value per element."""
+
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class ObjectValue:
+    """A fixed object: one value per key; ``optional`` keys are sometimes left out."""
+
+    fields: tuple[tuple[str, Value], ...]
+    optional: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of several values, chosen at random; shrinks towards the first."""
+
+    options: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class IntegerGen:
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class NumberGen:
+    min: float | None = None
+    max: float | None = None
+    allow_nan: bool = False
+    allow_infinity: bool = False
+
+
+@dataclass(frozen=True)
+class BooleanGen:
+    pass
+
+
+@dataclass(frozen=True)
+class StringGen:
+    min_size: int = 0
+    max_size: int | None = None
+    alphabet: str | None = None
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class FormatGen:
+    """``format: "${a}-${b}"`` with local generators ``a``/``b`` beside it."""
+
+    template: Template
+    local: tuple[tuple[str, Value], ...]
+
+
+@dataclass(frozen=True)
+class ListGen:
+    element: Value
+    min_size: int = 0
+    max_size: int | None = None
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class SchemaGen:
+    """Values drawn from a JSON Schema (inline, or a parameter's schema from OpenAPI)."""
+
+    schema: Any
+    dialect: Literal["openapi-3.0", "openapi-3.1", "json-schema"] = "json-schema"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A value stored by an earlier step (one per target); ``or_`` when nothing is stored."""
+
+    variable: str
+    mark: Mark
+    or_: Value | None = None
+    remove: bool = False
+    at: tuple[str | int, ...] = ()
+
+
+Value = (
+    Literal_ | Ref | Template | ListValue | ObjectValue | OneOf | IntegerGen | NumberGen
+    | BooleanGen | StringGen | FormatGen | ListGen | SchemaGen | Pick
+)
+
+# --------------------------------------------------------------------------------------------
+# Targets
+
+
+@dataclass(frozen=True)
+class ReadyCheck:
+    path: str = "/"
+    status: int = 200
+    timeout: float = 20.0
+    method: str = "GET"
+
+
+@dataclass(frozen=True)
+class TargetDef:
+    """One implementation under test. Strings may hold ``${port}``, ``${tmp}``, ``${env.X}``."""
+
+    name: str
+    kind: Literal["app", "base_url", "command"]
+    mark: Mark
+    app: str | None = None
+    base_url: str | None = None
+    command: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+    ready: ReadyCheck | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout: float = 10.0
+    reset: tuple[ResetStep, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ResetStep:
+    """``request: POST /path`` (optional body/headers, expected status) or ``command: [...]``."""
+
+    mark: Mark
+    method: str | None = None
+    path: str | None = None
+    body: Any = None
+    headers: tuple[tuple[str, str], ...] = ()
+    status: int | None = None
+    command: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+
+
+@dataclass(frozen=True)
+class PathPattern:
+    """A place in a response: ``body.items[*].id``, ``headers.etag``, ``body.**.createdAt``.
+
+    Segments are keys, indexes, ``*`` (any one key or index) and ``**`` (any depth).
+    """
+
+    text: str
+    segments: tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class CompareRules:
+    status: Literal["exact", "class", "ignore"] = "exact"
+    body: Literal["exact", "ignore"] = "exact"
+    headers: tuple[str, ...] = ()
+    ignore: tuple[PathPattern, ...] = ()
+    unordered: tuple[PathPattern, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Actions, invariants, run settings
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named CEL expression that must be true (invariants and per-action ``expect``)."""
+
+    name: str
+    check: Expression
+    when: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    mark: Mark
+    method: str
+    path: str
+    operation: Operation | None
+    path_params: tuple[tuple[str, Value], ...] = ()
+    query: tuple[tuple[str, Value], ...] = ()
+    headers: tuple[tuple[str, Value], ...] = ()
+    body: Value | None = None
+    let: tuple[tuple[str, Value], ...] = ()
+    when: Expression | None = None
+    store: tuple[tuple[str, Expression], ...] = ()
+    weight: int = 1
+    compare: CompareRules = field(default_factory=CompareRules)
+    expect: tuple[Check, ...] = ()
+    fill: Literal["all", "required", "none"] = "all"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    sequences: int = 100
+    steps: int = 20
+    seed: int | None = None
+    max_time: float | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A spec file, validated: what to run, against what, and what must hold."""
+
+    path: Path
+    sha256: str
+    openapi: OpenApiDocument | None
+    targets: tuple[TargetDef, ...]
+    reset: tuple[ResetStep, ...]
+    generators: tuple[tuple[str, Value], ...]
+    actions: tuple[Action, ...]
+    compare: CompareRules
+    invariants: tuple[Check, ...]
+    run: RunSettings
+    variables: tuple[str, ...]  # names that some action stores
+
+    @property
+    def model(self) -> TargetDef | None:
+        return next((t for t in self.targets if t.name == "model"), None)
+
+    @property
+    def candidate(self) -> TargetDef:
+        return next(t for t in self.targets if t.name == "candidate")
