@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mbtspec.errors import SpecError, TargetError, UsageError
+from mbtspec.errors import RunError, SpecError, TargetError, UsageError
 
 if TYPE_CHECKING:
     from mbtspec.compiler import Plan
@@ -92,6 +92,7 @@ def check(
         progress.update(task, completed=update.sequences, calls=update.calls,
                         failures=update.failures)
 
+    _hypothesis_home(no_database)
     try:
         with progress:
             outcome = run_check(
@@ -104,7 +105,7 @@ def check(
         err.print(f"{spec}: invalid spec ({len(error.problems)} problem"
                   f"{'s' if len(error.problems) != 1 else ''}); nothing was run")
         raise typer.Exit(EXIT_INVALID) from None
-    except UsageError as error:
+    except (UsageError, RunError) as error:
         err.print(f"error: {error}", style="red", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID) from None
     except TargetError as error:
@@ -132,6 +133,22 @@ def check(
     render_summary(out, result, plan)
     out.print(verdict_line(result, plan), style="bold red" if result.failure else "bold green")
     raise typer.Exit(EXIT_FAILURE if result.failure is not None else EXIT_OK)
+
+
+def _hypothesis_home(no_database: bool) -> None:
+    """Keep Hypothesis' own files (e.g. its character tables) out of the user's folder."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    if no_database:
+        home = tempfile.mkdtemp(prefix="mbtspec-home-")
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        set_hypothesis_home_dir(home)
+    else:
+        set_hypothesis_home_dir(Path(".mbtspec"))
 
 
 def main() -> None:

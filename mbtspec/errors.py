@@ -7,6 +7,7 @@ plugin) catch one type and never show a traceback for it::
     +-- SpecError         the spec file (or its OpenAPI document) is invalid; carries Problems
     +-- UsageError        a command-line or API argument is wrong (missing file, bad flag value)
     +-- TargetError       a target could not be started, reached or reset, or died mid-run
+    +-- RunError          the run cannot proceed (e.g. no action can ever start)
 
 Behaviour differences are not errors: they are results (see ``mbtspec.executor.Failure``).
 """
@@ -37,6 +38,10 @@ class SpecError(MbtspecError):
 
 class UsageError(MbtspecError):
     """A command-line or API argument is wrong."""
+
+
+class RunError(MbtspecError):
+    """The spec is valid but cannot be run as it is; the message says why and what to do."""
 
 
 @dataclass

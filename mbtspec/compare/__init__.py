@@ -50,7 +50,7 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
                                         details=tuple(problem)))
         for check in action.action.expect:
             for name in plan.targets:
-                own = {**shared, "target": name,
+                own = {**shared, **state.view(name), "target": name,
                        "response": step.response(name).as_context(),
                        "request": step.request(name).as_context()}
                 problem = _evaluate(check, own, functions, notes)

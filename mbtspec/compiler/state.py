@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,9 @@ class State:
     """The stored variables of the running sequence: name -> list of entries."""
 
     bags: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self.bags = {name: [] for name in names}  # every variable exists, empty at first
 
     def bag(self, name: str) -> list[Any]:
         return self.bags.get(name, [])

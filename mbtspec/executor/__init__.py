@@ -27,7 +27,7 @@ from hypothesis.errors import Flaky, HypothesisException, UnsatisfiedAssumption
 from hypothesis.stateful import run_state_machine_as_test
 
 from mbtspec.compiler import NO_BODY, Plan, State, Unsatisfiable
-from mbtspec.errors import TargetError
+from mbtspec.errors import RunError, TargetError
 from mbtspec.executor._runtime import (
     Abort,
     Judge,
@@ -73,29 +73,43 @@ def run_plan(
     secrets = set(plan.secrets)
     tmp = Path(tempfile.mkdtemp(prefix="mbtspec-"))
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet_on_interrupt)
     targets: dict[str, Target] = {}
     keep_tmp = False
-    try:
-        with _sigterm_as_interrupt():
+    with _Interrupts() as interrupts:
+        try:
             for name in plan.targets:
                 definition = next(t for t in plan.spec.targets if t.name == name)
                 targets[name] = make_target(definition, tmp, secrets)
             loop.run_until_complete(_start_all(targets))
-            return _run(plan, targets, judge, loop, seed, on_progress, database)
-    except TargetError:
-        keep_tmp = True  # the log files stay for the user to read
-        raise
-    finally:
-        with contextlib.suppress(Exception):
-            loop.run_until_complete(_stop_all(targets))
-        loop.close()
-        if not keep_tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+            return _run(plan, targets, judge, loop, seed, on_progress, database,
+                        interrupts.check)
+        except TargetError:
+            keep_tmp = True  # the log files stay for the user to read
+            raise
+        finally:
+            interrupts.shielded = True
+            _stop_everything(loop, targets)
+            if not keep_tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop_everything(loop: asyncio.AbstractEventLoop, targets: dict[str, Target]) -> None:
+    """Stop every target (processes first: they matter most), then the event loop."""
+    for target in targets.values():
+        if target.process is not None:
+            target.process.stop()
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
+    with contextlib.suppress(BaseException):
+        loop.run_until_complete(_stop_all(targets))
+    loop.close()
 
 
 def _run(plan: Plan, targets: dict[str, Target], judge: Judge,
          loop: asyncio.AbstractEventLoop, seed: int,
-         on_progress: Callable[[Progress], None] | None, database: Path | None) -> RunResult:
+         on_progress: Callable[[Progress], None] | None, database: Path | None,
+         checkpoint: Callable[[], None]) -> RunResult:
     spec = plan.spec
     warnings: list[str] = []
     if not spec.reset and not any(t.reset for t in spec.targets):
@@ -106,7 +120,12 @@ def _run(plan: Plan, targets: dict[str, Target], judge: Judge,
     def reset() -> None:
         loop.run_until_complete(_reset_all(targets, plan))
 
-    runtime = Runtime(plan, targets, judge, loop, reset, on_progress)
+    runtime = Runtime(plan, targets, judge, loop, reset, on_progress, checkpoint)
+    if not any(runtime.enabled(action) for action in plan.actions):
+        raise RunError(
+            "no action can run at the start of a sequence: each one has a 'when' that is "
+            "false, or picks a variable that nothing has stored yet; give at least one action "
+            "(the one that creates things) no precondition")
     machine = hypothesis_seed(seed)(build_machine(runtime))
     db = (DirectoryBasedExampleDatabase(str(database / spec.sha256[:16]))
           if database is not None else None)
@@ -139,7 +158,7 @@ def _run(plan: Plan, targets: dict[str, Target], judge: Judge,
     except Abort as err:
         raise err.error from None
     except HypothesisException as err:
-        raise TargetError("run", f"the engine stopped: {err}") from None
+        raise RunError(f"the run could not proceed: {err}") from None
     if failure is not None and not failure.flaky:
         failure = _confirm(runtime, failure) if warnings else _minimize(runtime, failure)
     unreached = _unreached(plan, runtime.stats)
@@ -150,8 +169,8 @@ def _run(plan: Plan, targets: dict[str, Target], judge: Judge,
 def _replay(runtime: Runtime, steps: tuple[Step, ...], kind: str) -> tuple[Step, ...] | None:
     """Run recorded steps again from a clean start (same drawn values, picks re-resolved
     against what this replay stores); the new trace if it fails the same way, else None."""
-    runtime.reset()
-    runtime.state = State()
+    runtime.reset_targets()
+    runtime.state = State(runtime.variables)
     runtime.trace = []
     by_name = {p.name: p for p in runtime.plan.actions}
     try:
@@ -207,6 +226,13 @@ def _unreached(plan: Plan, stats: Stats) -> tuple[str, ...]:
     return tuple(op.key for op in doc.operations if op.key not in reached)
 
 
+def _quiet_on_interrupt(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Tasks cut short by Ctrl-C or an aborted run are expected: do not log them."""
+    if isinstance(context.get("exception"), KeyboardInterrupt | Abort | asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
+
+
 async def _start_all(targets: dict[str, Target]) -> None:
     results = await asyncio.gather(*(t.start() for t in targets.values()),
                                    return_exceptions=True)
@@ -249,18 +275,15 @@ async def _reset(target: Target, steps: tuple[ResetStep, ...]) -> None:
         request = Request(step.method, target.base_url.rstrip("/") + step.path, step.path,
                           tuple(headers.items()), step.body if step.body is not None
                           else NO_BODY, content, None)
-        try:
-            response = await target.send(request)
-        except TargetError as err:
-            raise Abort(err) from None
+        response = await target.send(request)
         ok = (response.status == step.status if step.status is not None
               else response.status is not None and response.status < 400)
         if not ok:
             answered = response.status if response.status is not None else response.error
-            raise Abort(TargetError(
+            raise TargetError(
                 target.name, f"reset step '{step.method} {step.path}' answered {answered}"
                 f"{f', expected {step.status}' if step.status else ''}; check the reset "
-                "request (the target must offer a way to start clean)"))
+                "request (the target must offer a way to start clean)")
 
 
 async def _reset_command(target: Target, step: ResetStep) -> None:
@@ -275,26 +298,46 @@ async def _reset_command(target: Target, step: ResetStep) -> None:
         done = await asyncio.to_thread(subprocess.run, argv, env=env, cwd=cwd,
                                        capture_output=True, timeout=120, check=False)
     except (OSError, KeyError, subprocess.TimeoutExpired) as err:
-        raise Abort(TargetError(target.name, f"reset command {step.command[0]!r} failed: "
-                                f"{err}")) from None
+        raise TargetError(target.name, f"reset command {step.command[0]!r} failed: "
+                          f"{err}") from None
     if done.returncode != 0:
         tail = (done.stdout + done.stderr).decode(errors="replace").splitlines()[-10:]
-        raise Abort(TargetError(target.name, f"reset command {' '.join(step.command)!r} "
-                                f"exited with code {done.returncode}", tail))
+        raise TargetError(target.name, f"reset command {' '.join(step.command)!r} "
+                          f"exited with code {done.returncode}", tail)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the run like Ctrl-C, so the finally-blocks stop every target."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+class _Interrupts:
+    """Ctrl-C (SIGINT) and SIGTERM stop the run, and every target with it.
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    The first signal raises ``KeyboardInterrupt`` at once (to cut a slow request short) and
+    sets a flag; ``check`` raises again at the next safe point in case Python swallowed the
+    first one (it does inside weakref callbacks and functions called from native code). While
+    targets are being stopped, further signals only set the flag.
+    """
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __init__(self) -> None:
+        self.flag = False
+        self.shielded = False
+        self.previous: dict[int, Any] = {}
+
+    def handler(self, signum: int, frame: Any) -> None:
+        first = not self.flag
+        self.flag = True
+        if first and not self.shielded:
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.flag and not self.shielded:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.previous[signum] = signal.signal(signum, self.handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self.previous.items():
+            signal.signal(signum, previous)
+        if self.flag and exc[0] is None:
+            raise KeyboardInterrupt

@@ -48,16 +48,19 @@ class ExpectationFailed(StepFailed):
     pass
 
 
-class Abort(BaseException):  # noqa: N818 - BaseException so Hypothesis does not shrink it
-    """Stop the whole run now (a target died); carries the ``TargetError``."""
+class Abort(KeyboardInterrupt):  # noqa: N818
+    """Stop the whole run now (a target died); carries the ``TargetError``.
+
+    A ``KeyboardInterrupt`` because that is the one exception Hypothesis lets through without
+    treating it as a failure to shrink."""
 
     def __init__(self, error: TargetError) -> None:
         super().__init__(str(error))
         self.error = error
 
 
-class TimeUp(BaseException):  # noqa: N818
-    """``max_time`` has passed: stop starting sequences."""
+class TimeUp(KeyboardInterrupt):  # noqa: N818
+    """``max_time`` has passed: stop starting sequences (see ``Abort`` for the base)."""
 
 
 class RecordingDraws:
@@ -93,7 +96,8 @@ class Runtime:
 
     def __init__(self, plan: Plan, targets: dict[str, Target], judge: Judge,
                  loop: asyncio.AbstractEventLoop, reset: Callable[[], None],
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 checkpoint: Callable[[], None] = lambda: None) -> None:
         self.plan = plan
         self.targets = targets
         self.names = plan.targets
@@ -102,8 +106,10 @@ class Runtime:
         self.loop = loop
         self.reset = reset
         self.on_progress = on_progress
+        self.checkpoint = checkpoint  # raises KeyboardInterrupt once the user asked to stop
+        self.variables = plan.spec.variables
+        self.state = State(self.variables)
         self.stats = Stats()
-        self.state = State()
         self.trace: list[Step] = []
         self.failures = 0
         self.started = time.monotonic()
@@ -112,14 +118,23 @@ class Runtime:
     # -- sequence and step -----------------------------------------------------------------
 
     def begin_sequence(self) -> None:
+        self.checkpoint()
         if (self.max_time is not None and not self.failures
                 and time.monotonic() - self.started > self.max_time):
             raise TimeUp()
-        self.reset()
-        self.state = State()
+        self.reset_targets()
+        self.state = State(self.variables)
         self.trace = []
         self.stats.sequences += 1
+        if self.failures:
+            self.stats.shrinking += 1
         self.progress()
+
+    def reset_targets(self) -> None:
+        try:
+            self.reset()
+        except TargetError as err:
+            raise Abort(err) from None
 
     def progress(self) -> None:
         if self.on_progress is not None:
@@ -127,6 +142,7 @@ class Runtime:
                                       time.monotonic() - self.started))
 
     def enabled(self, plan: ActionPlan) -> bool:
+        self.checkpoint()
         if any(not self.state.bag(name) for name in plan.needs):
             return False
         when = plan.action.when
@@ -135,10 +151,11 @@ class Runtime:
         try:
             return when.evaluate(make_context(self.state.view(self.primary))) is True
         except ExpressionEvaluationError:
-            return False
+            return False  # e.g. a field missing from a stored value: the action cannot run
 
     def step(self, plan: ActionPlan, draws: Any) -> Step:
         """Run one action on every target; returns the recorded step (findings included)."""
+        self.checkpoint()
         ctx = DrawContext(draws, self.state, self.names)
         try:
             draft = plan.draw(ctx)
@@ -148,7 +165,10 @@ class Runtime:
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
         }
-        responses = self.loop.run_until_complete(self._send_all(requests))
+        try:
+            responses = self.loop.run_until_complete(self._send_all(requests))
+        except TargetError as err:
+            raise Abort(err) from None
         self._store(plan, requests, responses)
         for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
             self.state.remove(variable, index)
@@ -170,11 +190,7 @@ class Runtime:
 
     async def _send_all(self, requests: dict[str, Any]) -> dict[str, Response]:
         names = list(requests)
-        try:
-            answers = await asyncio.gather(
-                *(self.targets[n].send(requests[n]) for n in names))
-        except TargetError as err:
-            raise Abort(err) from None
+        answers = await asyncio.gather(*(self.targets[n].send(requests[n]) for n in names))
         return dict(zip(names, answers, strict=True))
 
     def _store(self, plan: ActionPlan, requests: dict[str, Any],

@@ -122,6 +122,7 @@ class Stats:
     """Counts for the summary: per action, how often it ran and what each target answered."""
 
     sequences: int = 0
+    shrinking: int = 0  # of which run while shrinking a failure
     calls: int = 0  # requests sent, all targets together
     steps: int = 0
     actions: dict[str, ActionStats] = field(default_factory=dict)

@@ -319,7 +319,7 @@ class CommandTarget(UrlTarget):
     async def stop(self) -> None:
         await super().stop()
         if self.process is not None:
-            await asyncio.to_thread(self.process.stop)
+            self.process.stop()
 
 
 def make_target(definition: TargetDef, tmp: Path, secrets: set[str]) -> Target:

@@ -77,6 +77,8 @@ class Expression:
         except KeyError as err:
             raise ExpressionEvaluationError(f"no field {err.args[0]!r}") from None
         except Exception as err:  # CEL runtime errors come back as several builtin types
+            if "KeyboardInterrupt" in str(err):  # Ctrl-C inside a function CEL called
+                raise KeyboardInterrupt from None
             raise ExpressionEvaluationError(_clean(str(err))) from None
 
 
