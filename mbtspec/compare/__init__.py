@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-from mbtspec.compare._conformance import conformance_problems
 from mbtspec.compare._diff import ABSENT, compare_responses
 from mbtspec.compiler import ActionPlan, Plan, State
 from mbtspec.executor.records import Finding, Step
 from mbtspec.spec.expressions import ExpressionEvaluationError, make_context
+from mbtspec.spec.conformance import response_functions
 from mbtspec.spec.model import Check
 
 __all__ = ["ABSENT", "compare_responses", "make_judge"]
@@ -37,7 +38,7 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
                     "difference", f"'{action.name}' answered differently",
                     tuple(differences)))
         notes: list[str] = []
-        functions = _functions(action, dialect, notes)
+        functions = response_functions(action.action.operation, dialect, notes)
         shared: dict[str, Any] = {"action": action.name, **state.view(primary)}
         for name in plan.targets:
             shared[name] = {**step.response(name).as_context(),
@@ -63,29 +64,6 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
     return judge
 
 
-def _functions(action: ActionPlan, dialect: str,
-               notes: list[str]) -> dict[str, Callable[..., Any]]:
-    operation = action.action.operation
-
-    def conforms(response: Any) -> bool:
-        problems = conformance_problems(operation, dialect, _as_dict(response))
-        notes.extend(problems)
-        return not problems
-
-    def problems_of(response: Any) -> list[str]:
-        return conformance_problems(operation, dialect, _as_dict(response))
-
-    def header(response: Any, name: Any) -> str:
-        headers = _as_dict(response).get("headers") or {}
-        return str(headers.get(str(name).lower(), ""))
-
-    return {"conforms_to_openapi": conforms, "openapi_problems": problems_of, "header": header}
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _evaluate(check: Check, variables: dict[str, Any],
               functions: dict[str, Callable[..., Any]], notes: list[str]) -> list[str] | None:
     """None when the check holds (or its ``when`` is false), else why it does not."""
@@ -103,5 +81,5 @@ def _evaluate(check: Check, variables: dict[str, Any],
         return [f"{check.check.source}: could not be evaluated: {err}"]
     if result is True:
         return None
-    shown = "false" if result is False else f"{result!r}, not true"
+    shown = "false" if result is False else f"{json.dumps(result, default=str)}, not true"
     return [f"{check.check.source}: {shown}", *notes]

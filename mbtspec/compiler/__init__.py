@@ -27,7 +27,7 @@ from mbtspec.compiler._values import (
 from mbtspec.compiler.state import PerTarget, State, resolve
 from mbtspec.errors import SpecError
 from mbtspec.spec import model as m
-from mbtspec.spec._values import iter_refs
+from mbtspec.spec._values import iter_needed_picks
 from mbtspec.spec.problems import Problem, format_path
 
 __all__ = [
@@ -134,10 +134,12 @@ def compile_plan(
         try:
             actions.append(_compile_action(action, compiler, dialect))
         except CompileError as err:
-            mark = err.mark or action.mark
-            problems.append(Problem(str(spec.path), mark.line, mark.column,
-                                    format_path(("actions", action.name)), "cannot-generate",
-                                    err.message))
+            compiler.errors.append(CompileError(err.message, err.mark or action.mark,
+                                                err.at or ("actions", action.name)))
+    for err in compiler.errors:
+        mark = err.mark or spec.actions[0].mark
+        problems.append(Problem(str(spec.path), mark.line, mark.column, format_path(err.at),
+                                "cannot-generate", err.message))
     if problems:
         raise SpecError(problems)
     settings = dataclasses.replace(
@@ -186,10 +188,8 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str) -> Actio
     given_values = [*action.let, *action.path_params, *action.query, *action.headers]
     if action.body is not None:
         given_values.append(("body", action.body))
-    needs = frozenset(
-        ref.variable for _, value in given_values for ref in iter_refs(value)
-        if isinstance(ref, m.Pick) and ref.or_ is None
-    )
+    needs = frozenset(pick.variable for _, value in given_values
+                      for pick in iter_needed_picks(value))
     return ActionPlan(action, needs, tuple(lets), tuple(path_params), tuple(query),
                       tuple(headers), body, op.body_media_type if op else None)
 

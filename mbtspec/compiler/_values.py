@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,10 +27,12 @@ from mbtspec.spec._openapi import to_json_schema
 class CompileError(Exception):
     """A value cannot be turned into a generator (bad schema, missing environment variable)."""
 
-    def __init__(self, message: str, mark: m.Mark | None = None) -> None:
+    def __init__(self, message: str, mark: m.Mark | None = None,
+                 at: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.mark = mark
+        self.at = at  # JSON path of the value, when known
 
 
 class Draws(Protocol):
@@ -106,6 +109,7 @@ class Compiler:
     dialect: str = "json-schema"
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     secrets: set[str] = field(default_factory=set)
+    errors: list[CompileError] = field(default_factory=list)
     _compiled: dict[str, Node] = field(default_factory=dict)
 
     def generator(self, name: str) -> Node:
@@ -125,10 +129,15 @@ class Compiler:
 
     def _ref(self, value: m.Ref, lets: frozenset[str]) -> Node:
         if value.env:
+            if value.name not in self.environ and value.default is not None:
+                return Pure(st.just(value.default))
             if value.name not in self.environ:
-                raise CompileError(
+                # collected, not raised: every missing variable is reported in one go
+                self.errors.append(CompileError(
                     f"environment variable {value.name} is not set (used as ${{env."
-                    f"{value.name}}}); export it before running", value.mark)
+                    f"{value.name}}}); export it, or write ${{env.{value.name}:-default}}",
+                    value.mark, value.at))
+                return Pure(st.just(""))
             secret = self.environ[value.name]
             if len(secret) >= 4:  # shorter values would blank out unrelated text
                 self.secrets.add(secret)
@@ -250,11 +259,45 @@ class Compiler:
                 kwargs["unique_by"] = _freeze
             return Pure(st.lists(element.strategy, **kwargs))
 
+        if value.unique and isinstance(value.element, m.Pick) and value.element.or_ is None:
+            return self._unique_picks(value)
+
         def draw(ctx: DrawContext) -> list[Any]:
             size = ctx.draw(st.integers(value.min_size,
                                         value.max_size if value.max_size is not None
                                         else value.min_size + 5))
-            return [element.draw(ctx) for _ in range(size)]
+            out: list[Any] = []
+            seen: set[str] = set()
+            for _ in range(size * (10 if value.unique else 1)):
+                if len(out) == size:
+                    break
+                item = element.draw(ctx)
+                key = _freeze(item)
+                if value.unique and key in seen:
+                    continue  # a repeat: draw again (a few tries per element)
+                seen.add(key)
+                out.append(item)
+            if len(out) < value.min_size:
+                raise Unsatisfiable(f"no {value.min_size} distinct values")
+            return out
+
+        return Dynamic(draw)
+
+    def _unique_picks(self, value: m.ListGen) -> Node:
+        """Distinct stored entries: distinct indexes, which Hypothesis draws natively."""
+        pick = value.element
+        assert isinstance(pick, m.Pick)
+
+        def draw(ctx: DrawContext) -> list[Any]:
+            bag = ctx.state.bag(pick.variable)
+            if len(bag) < value.min_size:
+                raise Unsatisfiable(pick.variable)
+            top = len(bag) if value.max_size is None else min(len(bag), value.max_size)
+            indexes = ctx.draw(st.lists(st.integers(0, len(bag) - 1), min_size=value.min_size,
+                                        max_size=top, unique=True)) if bag else []
+            if pick.remove:
+                ctx.removals.extend((pick.variable, i) for i in indexes)
+            return [bag[i] for i in indexes]
 
         return Dynamic(draw)
 
@@ -287,20 +330,36 @@ class _Through:
         self.targets: tuple[str, ...] = ()
 
 
-def _freeze(value: Any) -> Any:
-    return json.dumps(value, sort_keys=True, default=str)
+def _freeze(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)
 
 
 def schema_strategy(schema: Any, dialect: str) -> st.SearchStrategy[Any]:
     """Values of a (OpenAPI or JSON) schema, through hypothesis-jsonschema."""
     from hypothesis_jsonschema import from_schema
 
-    converted = to_json_schema(schema, dialect, direction="request")
-    converted = _bound_formats(converted)
+    converted = _bound_formats(to_json_schema(schema, dialect, direction="request"))
+    from jsonschema import Draft7Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
-        return from_schema(converted)
+        Draft7Validator.check_schema(converted)
+    except SchemaError as err:
+        where = "/".join(map(str, err.absolute_path))
+        raise CompileError(f"invalid schema{f' at {where}' if where else ''}: "
+                           f"{err.message}") from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            strategy = from_schema(converted)
+            strategy.validate()  # the library is lazy: surface its errors now
+            empty = strategy.is_empty
     except (InvalidArgument, Exception) as err:  # the library raises several kinds
         raise CompileError(f"cannot draw values from this schema: {err}") from None
+    if empty:
+        raise CompileError("no value satisfies this schema (contradictory constraints, "
+                           "e.g. minimum above maximum)")
+    return strategy
 
 
 _FORMAT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}

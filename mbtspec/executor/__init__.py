@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import shutil
 import signal
@@ -266,15 +267,17 @@ async def _reset(target: Target, steps: tuple[ResetStep, ...]) -> None:
         assert step.method is not None and step.path is not None
         content = None
         headers = dict(target.headers)
-        headers.update(dict(step.headers))
-        if step.body is not None:
-            import json
-
-            content = json.dumps(step.body).encode()
+        try:  # ${env.NAME} may stand in a reset request's headers and body
+            headers.update({k: interpolate(v, {}) for k, v in step.headers})
+            body = _interpolate_strings(step.body)
+        except KeyError as err:
+            raise TargetError(target.name, f"reset step: {err.args[0]}") from None
+        if body is not None:
+            content = json.dumps(body).encode()
             headers.setdefault("content-type", "application/json")
         request = Request(step.method, target.base_url.rstrip("/") + step.path, step.path,
-                          tuple(headers.items()), step.body if step.body is not None
-                          else NO_BODY, content, None)
+                          tuple(headers.items()), body if body is not None else NO_BODY,
+                          content, None)
         response = await target.send(request)
         ok = (response.status == step.status if step.status is not None
               else response.status is not None and response.status < 400)
@@ -286,18 +289,27 @@ async def _reset(target: Target, steps: tuple[ResetStep, ...]) -> None:
                 "request (the target must offer a way to start clean)")
 
 
+def _interpolate_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return interpolate(value, {})
+    if isinstance(value, dict):
+        return {k: _interpolate_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate_strings(v) for v in value]
+    return value
+
+
 async def _reset_command(target: Target, step: ResetStep) -> None:
-    variables: dict[str, Any] = {}
-    env = None
-    cwd = None
-    if isinstance(target, CommandTarget):
-        variables = {"port": target.base_url.rsplit(":", 1)[-1], "tmp": str(target.log_path.parent)}
-        env, cwd = target.env, target.cwd
+    env = target.env if isinstance(target, CommandTarget) else None
+    cwd = target.cwd if isinstance(target, CommandTarget) else None
     try:
-        argv = [interpolate(a, variables) for a in step.command]
+        argv = [interpolate(a, target.variables) for a in step.command]
         done = await asyncio.to_thread(subprocess.run, argv, env=env, cwd=cwd,
                                        capture_output=True, timeout=120, check=False)
-    except (OSError, KeyError, subprocess.TimeoutExpired) as err:
+    except KeyError as err:
+        raise TargetError(target.name, f"reset command {step.command[0]!r}: "
+                          f"{err.args[0]} is not available for this target") from None
+    except (OSError, subprocess.TimeoutExpired) as err:
         raise TargetError(target.name, f"reset command {step.command[0]!r} failed: "
                           f"{err}") from None
     if done.returncode != 0:

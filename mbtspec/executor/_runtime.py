@@ -23,6 +23,7 @@ from mbtspec.errors import TargetError
 from mbtspec.executor._http import build_request
 from mbtspec.executor.records import Finding, Progress, Response, Stats, Step
 from mbtspec.executor.targets import Target
+from mbtspec.spec.conformance import response_functions
 from mbtspec.spec.expressions import ExpressionEvaluationError, make_context
 
 Judge = Callable[[Step, ActionPlan, State], Sequence[Finding]]
@@ -108,6 +109,7 @@ class Runtime:
         self.on_progress = on_progress
         self.checkpoint = checkpoint  # raises KeyboardInterrupt once the user asked to stop
         self.variables = plan.spec.variables
+        self.dialect = plan.spec.openapi.dialect if plan.spec.openapi else "json-schema"
         self.state = State(self.variables)
         self.stats = Stats()
         self.trace: list[Step] = []
@@ -195,6 +197,7 @@ class Runtime:
 
     def _store(self, plan: ActionPlan, requests: dict[str, Any],
                responses: dict[str, Response]) -> None:
+        functions = response_functions(plan.action.operation, self.dialect)
         for variable, expression in plan.action.store:
             values = {}
             for name in self.names:
@@ -204,7 +207,7 @@ class Runtime:
                     "action": plan.name,
                     "target": name,
                     **self.state.view(name),
-                })
+                }, functions)
                 try:
                     values[name] = expression.evaluate(context)
                 except ExpressionEvaluationError:

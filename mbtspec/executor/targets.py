@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import os
 import re
 import sys
@@ -59,6 +60,7 @@ class Target:
     client: httpx.AsyncClient
     base_url: str
     process: ManagedProcess | None = None
+    variables: dict[str, str]  # what ${...} means in this target's strings
 
     def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
         self.definition = definition
@@ -111,8 +113,6 @@ def parse_body(content: bytes, content_type: str) -> Any:
     text = content.decode("utf-8", errors="replace")
     if "json" in content_type.lower():
         try:
-            import json
-
             return json.loads(text)
         except ValueError:
             return text
@@ -128,7 +128,7 @@ class AppTarget(Target):
 
     def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
         super().__init__(definition, headers)
-        self.base_url = definition.base_url or "http://app"
+        self.base_url = interpolate(definition.base_url or "http://app", {})
         self._lifespan: _Lifespan | None = None
         self._wsgi: httpx.Client | None = None
 
@@ -306,6 +306,7 @@ class CommandTarget(UrlTarget):
             raise TargetError(definition.name, str(err.args[0])) from None
         super().__init__(definition, headers, base_url)
         self.log_path = tmp / f"{definition.name}.log"
+        self.port = port
 
     async def start(self) -> None:
         try:
@@ -328,12 +329,17 @@ def make_target(definition: TargetDef, tmp: Path, secrets: set[str]) -> Target:
         headers = {k: interpolate(v, {}, secrets) for k, v in definition.headers}
     except KeyError as err:
         raise TargetError(definition.name, str(err.args[0])) from None
-    if definition.kind == "app":
-        return AppTarget(definition, headers)
-    if definition.kind == "command":
-        return CommandTarget(definition, headers, tmp, secrets)
+    target: Target
     try:
-        base_url = interpolate(definition.base_url or "", {})
+        if definition.kind == "app":
+            target = AppTarget(definition, headers)
+        elif definition.kind == "command":
+            target = CommandTarget(definition, headers, tmp, secrets)
+        else:
+            target = UrlTarget(definition, headers, interpolate(definition.base_url or "", {}))
     except KeyError as err:
         raise TargetError(definition.name, str(err.args[0])) from None
-    return UrlTarget(definition, headers, base_url)
+    target.variables = {"tmp": str(tmp), "python": sys.executable}
+    if isinstance(target, CommandTarget):
+        target.variables["port"] = target.port
+    return target

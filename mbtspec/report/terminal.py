@@ -157,6 +157,8 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     stats = result.stats
     what = (f"{stats.sequences} sequence{'s' if stats.sequences != 1 else ''} / "
             f"{stats.steps} call{'s' if stats.steps != 1 else ''}")
+    if stats.shrinking:
+        what += f" ({stats.shrinking} of the sequences while shrinking)"
     stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
     if result.failure is None:
         mode = "no difference" if len(plan.targets) == 2 else "no invariant broken"

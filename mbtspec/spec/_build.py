@@ -18,6 +18,7 @@ from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.expressions import (
     Expression,
     ExpressionSyntaxError,
+    MBTSPEC_FUNCTIONS,
     compile_expression,
     unknown_functions,
 )
@@ -35,9 +36,10 @@ class Builder:
         self.positions = positions
         self.path = path
         self.problems: list[Problem] = []
-        self.values = ValueParser(positions)
+        self.values = ValueParser(positions, frozenset(data.get("generators") or {}))
         self.openapi: OpenApiDocument | None = None
         self.stored: dict[str, JsonPath] = {}  # variable -> where it is first stored
+        self.unresolved: set[JsonPath] = set()  # requests naming no operation of the document
         self.has_model = "model" in (data.get("targets") or {})
 
     # -- helpers ---------------------------------------------------------------------------
@@ -58,16 +60,24 @@ class Builder:
         known = allowed | frozenset(self.stored)
         for name in sorted(expr.variables - known):
             column = _find_word(source, name)
+            why = did_you_mean(name, known)
+            if name == "model" and not self.has_model and role in ("invariant", "expect"):
+                why = (": this spec has no model target (add one under 'targets:', or check "
+                       "only candidate)")
             self.problem(
                 path, "undefined-variable",
-                f"'{name}' is not defined in {role}{did_you_mean(name, known)}; "
+                f"'{name}' is not defined in {role}{why}; "
                 f"available here: {', '.join(sorted(known)) or 'nothing'}",
                 offset=(1, column) if column else None,
             )
-        for name in unknown_functions(expr):
+        for name in unknown_functions(expr, response_functions=role != "when"):
             column = _find_word(source, name)
-            self.problem(path, "unknown-function", f"no function '{name}' in expressions"
-                         f"{did_you_mean(name, _function_names())}",
+            hint = (" (did you mean 'size'?)" if name in ("len", "length", "count")
+                    else did_you_mean(name, _function_names()))
+            if name in MBTSPEC_FUNCTIONS:
+                hint = (": it checks a response, and 'when' runs before the request; use it "
+                        "in invariants, expect or store")
+            self.problem(path, "unknown-function", f"no function '{name}' in expressions{hint}",
                          offset=(1, column) if column else None)
         return expr
 
@@ -132,7 +142,7 @@ class Builder:
         try:
             return load_openapi(location)
         except OpenApiLoadError as err:
-            where = f" ({location}:{err.line}:{err.column})" if err.line > 1 else ""
+            where = f" ({ref}:{err.line}:{err.column})" if err.line else ""
             self.problem(("openapi",), "openapi-invalid",
                          f"cannot use OpenAPI document '{ref}': {err.message}{where}")
             return None
@@ -158,13 +168,14 @@ class Builder:
             self.problem((*path, "ready"), "target-option",
                          "'ready' applies to 'command' and 'base_url' targets, not to an "
                          "in-process app", key=True)
-        self._check_target_strings(spec, path, kind)
+        if len(kinds) < 2:  # with both, the kind is unclear: the problem above says so
+            self._check_target_strings(spec, path, kind)
         if kind == "command" and not _mentions_port(spec):
             self.problem((*path, "command"), "command-port",
                          "the command must listen on ${port} (a free port mbtspec picks), or "
                          "set base_url to where it listens")
         ready = spec.get("ready")
-        headers = tuple((k, str(v)) for k, v in (spec.get("headers") or {}).items())
+        headers = tuple((k, _text(v)) for k, v in (spec.get("headers") or {}).items())
         return m.TargetDef(
             name=name,
             kind=kind,  # type: ignore[arg-type]
@@ -172,7 +183,7 @@ class Builder:
             app=spec.get("app"),
             base_url=spec.get("base_url"),
             command=tuple(spec.get("command") or ()),
-            env=tuple((k, str(v)) for k, v in (spec.get("env") or {}).items()),
+            env=tuple((k, _text(v)) for k, v in (spec.get("env") or {}).items()),
             cwd=spec.get("cwd"),
             ready=m.ReadyCheck(**ready) if isinstance(ready, dict) else (
                 m.ReadyCheck() if kind == "command" else None),
@@ -183,17 +194,21 @@ class Builder:
         )
 
     def _check_target_strings(self, spec: dict[str, Any], path: JsonPath, kind: str) -> None:
-        allowed = {"port", "tmp", "python"} if kind == "command" else set()
-        places: list[tuple[JsonPath, str]] = []
+        process = {"port", "tmp", "python"} if kind == "command" else set()
+        places: list[tuple[JsonPath, str, set[str]]] = []
         for key in ("base_url", "cwd"):
             if isinstance(spec.get(key), str):
-                places.append(((*path, key), spec[key]))
+                places.append(((*path, key), spec[key], process))
         for i, arg in enumerate(spec.get("command") or []):
-            places.append(((*path, "command", i), arg))
-        for group in ("env", "headers"):
-            for k, v in (spec.get(group) or {}).items():
-                places.append(((*path, group, k), str(v)))
-        for where, text in places:
+            places.append(((*path, "command", i), arg, process))
+        for k, v in (spec.get("env") or {}).items():
+            places.append(((*path, "env", k), str(v), process))
+        for k, v in (spec.get("headers") or {}).items():  # sent with requests: env only
+            places.append(((*path, "headers", k), str(v), set()))
+        for i, step in enumerate(spec.get("reset") or []):
+            for j, arg in enumerate(step.get("command") or []):
+                places.append(((*path, "reset", i, "command", j), arg, process | {"tmp", "python"}))
+        for where, text, allowed in places:
             for found in _TARGET_VARS.finditer(text):
                 inner = found.group(1)
                 if inner in allowed or re.fullmatch(r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
@@ -226,7 +241,7 @@ class Builder:
             steps.append(m.ResetStep(
                 self.positions.of(where), method=method.upper(), path=target_path.strip(),
                 body=item.get("body"),
-                headers=tuple((k, str(v)) for k, v in (item.get("headers") or {}).items()),
+                headers=tuple((k, _text(v)) for k, v in (item.get("headers") or {}).items()),
                 status=item.get("status"),
             ))
         return tuple(steps)
@@ -242,31 +257,25 @@ class Builder:
                         graph[name].add(ref.name)
                     else:
                         self._unknown_generator(ref.at or ("generators", name), ref.name,
-                                                names, ref.column)
+                                                names, ref.column, in_action=False)
                 elif isinstance(ref, m.Pick):
-                    self.problem(("generators", name), "pick-in-generator",
+                    self.problem(ref.at or ("generators", name), "pick-in-generator",
                                  "'pick' reads stored values, which exist only inside an "
                                  "action: use it in an action's path, query, headers, body or "
                                  "let, not in a generator")
         for name in graph:  # a generator that (indirectly) refers to itself never ends
-            stack, seen = list(graph[name]), set()
-            while stack:
-                current = stack.pop()
-                if current == name:
-                    self.problem(("generators", name), "recursive-generator",
-                                 f"generator '{name}' refers to itself (through "
-                                 f"{', '.join(sorted(seen)) or name}); break the cycle")
-                    break
-                if current not in seen:
-                    seen.add(current)
-                    stack.extend(graph.get(current, ()))
+            cycle = _cycle(graph, name)
+            if cycle:
+                self.problem(("generators", name), "recursive-generator",
+                             f"generator '{name}' refers to itself ({' -> '.join(cycle)}); "
+                             "break the cycle")
 
     def _unknown_generator(self, path: JsonPath, name: str, known: set[str],
-                           column: int = 0) -> None:
+                           column: int = 0, in_action: bool = True) -> None:
+        where = "'generators:' (or in this action's 'let:')" if in_action else "'generators:'"
         self.problem(path, "unknown-generator",
                      f"no generator '{name}'{did_you_mean(name, known)}; define it under "
-                     "'generators:' (or in this action's 'let:')",
-                     offset=(1, column) if column else None)
+                     f"{where}", offset=(1, column) if column else None)
 
     def _build_compare(self, spec: dict[str, Any], path: JsonPath,
                        base: m.CompareRules) -> m.CompareRules:
@@ -328,7 +337,8 @@ class Builder:
         if body is not None:
             self._check_refs(body, (*path, "body"), scope)
         fill = spec.get("fill", "all")
-        self._check_path_params(target_path, operation, parts["path"], fill, path)
+        if (*path, "request") not in self.unresolved:
+            self._check_path_params(target_path, operation, parts["path"], fill, path)
         store = tuple(
             (var, expr) for var, source in (spec.get("store") or {}).items()
             if (expr := self.expression(source, (*path, "store", var), RESPONSE_VARS, "store"))
@@ -381,6 +391,7 @@ class Builder:
             if method.lower() not in METHODS:
                 self.problem(path, "invalid-method", f"'{method}' is not an HTTP method"
                              f"{did_you_mean(method.upper(), [x.upper() for x in METHODS])}")
+                return method.upper(), target_path, None
             if not target_path.startswith("/"):
                 self.problem(path, "invalid-request",
                              f"the path '{target_path}' must start with '/'")
@@ -392,6 +403,9 @@ class Builder:
                 hint = (f" (did you mean '{loose.key}'?)" if loose else
                         did_you_mean(f"{method.upper()} {target_path}",
                                      [op.key for op in doc.operations]))
+                if not hint:
+                    hint = f"; its operations: {_some([op.key for op in doc.operations])}"
+                self.unresolved.add(tuple(path))
                 self.problem(path, "unknown-operation",
                              f"no operation '{method.upper()} {target_path}' in "
                              f"{doc.file.name}{hint}")
@@ -404,9 +418,9 @@ class Builder:
         operation = doc.find(request)
         if operation is None:
             ids = [op.operation_id for op in doc.operations if op.operation_id]
+            hint = did_you_mean(request, ids) or f"; its operationIds: {_some(ids)}"
             self.problem(path, "unknown-operation",
-                         f"no operation with operationId '{request}' in {doc.file.name}"
-                         f"{did_you_mean(request, ids)}")
+                         f"no operation with operationId '{request}' in {doc.file.name}{hint}")
             return "GET", "/", None
         return operation.method, operation.path, operation
 
@@ -424,11 +438,49 @@ class Builder:
                 continue
             documented = operation.parameter("path", name) if operation else None
             if documented is None or documented.schema is None or fill == "none":
-                why = ("fill is none" if documented is not None and fill == "none"
-                       else "the OpenAPI document gives no schema to draw it from")
+                if self.openapi is None:
+                    why = "the spec has no OpenAPI document to draw it from"
+                elif documented is not None and fill == "none":
+                    why = "fill is none"
+                else:
+                    why = "the OpenAPI document gives no schema to draw it from"
                 self.problem((*path, "request"), "missing-path-parameter",
                              f"path parameter '{name}' has no value ({why}); set it under "
                              f"'path: {{{name}: ...}}'")
+
+
+def _text(value: Any) -> str:
+    """A header or environment value as written: true, not Python's True."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _cycle(graph: dict[str, set[str]], start: str) -> list[str]:
+    """The shortest path start -> ... -> start in ``graph``, or [] if there is none."""
+    parents: dict[str, str] = {}
+    queue = sorted(graph.get(start, ()))
+    for node in queue:
+        parents.setdefault(node, start)
+    while queue:
+        node = queue.pop(0)
+        if node == start:
+            path = [start]
+            current = parents[start]
+            while current != start:
+                path.append(current)
+                current = parents[current]
+            return [start, *reversed(path[1:]), start] if len(path) > 1 else [start, start]
+        for following in sorted(graph.get(node, ())):
+            if following not in parents:
+                parents[following] = node
+                queue.append(following)
+    return []
+
+
+def _some(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" ... ({len(names) - limit} more)" if len(names) > limit else "") or "none"
 
 
 def _mentions_port(spec: dict[str, Any]) -> bool:

@@ -26,7 +26,7 @@ _SCHEMA_ONLY_KEYS = frozenset({
 class OpenApiLoadError(Exception):
     """The document cannot be used; ``message`` says why and how to fix it."""
 
-    def __init__(self, message: str, line: int = 1, column: int = 1) -> None:
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.line = line

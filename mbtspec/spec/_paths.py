@@ -56,6 +56,7 @@ def matches(pattern: tuple[str | int, ...], path: tuple[str | int, ...]) -> bool
         return any(matches(rest, path[i:]) for i in range(len(path) + 1))
     if not path:
         return False
-    if head == "*" or head == path[0]:
-        return matches(rest, path[1:])
+    if head == "*" or head == path[0] or (
+            isinstance(head, str) and head.isdigit() and path[0] == int(head)):
+        return matches(rest, path[1:])  # body.items.0 reads like body.items[0]
     return False

@@ -12,6 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from mbtspec.spec._values import GENERATOR_KEYWORDS
 from mbtspec.spec._yaml import Positions
 from mbtspec.spec.problems import Problem, did_you_mean
 
@@ -85,6 +86,12 @@ def _reword(error: Any, path: tuple[Any, ...], positions: Positions) -> list[Pro
     if kind == "additionalProperties":
         allowed = list((error.schema.get("properties") or {}).keys())
         extras = [k for k in value if k not in allowed] if isinstance(value, dict) else []
+        keywords = [k for k in value if k in GENERATOR_KEYWORDS] if isinstance(value, dict) else []
+        if len(keywords) > 1 and set(extras) & set(keywords):
+            return positions.problem(
+                (*path, keywords[-1]), "ambiguous-generator",
+                f"a value can use one generator, not {' and '.join(keywords)}; to send an "
+                "object with these keys literally, wrap it in {const: ...}", key=True)
         problems = [
             positions.problem((*path, extra), "unknown-key",
                               f"unknown key '{extra}'{did_you_mean(extra, allowed)}"
@@ -107,9 +114,12 @@ def _reword(error: Any, path: tuple[Any, ...], positions: Positions) -> list[Pro
         hint = did_you_mean(str(value), [str(o) for o in options]) if isinstance(value, str) else ""
         return positions.problem(path, "invalid-value",
                                  f"{value!r} is not allowed here{hint}; use one of: {shown}")
+    if kind == "pattern" and "propertyNames" in error.absolute_schema_path:
+        return positions.problem(
+            (*path, value), "invalid-value",
+            f"'{value}' is not a valid name: use letters, digits and _, not starting with a "
+            "digit", key=True)
     if kind == "pattern":
-        if path and path[-1] == "propertyNames":
-            path = path[:-1]
         hint = _hint(path) or f"it must match the pattern {error.validator_value}"
         return positions.problem(path, "invalid-value", f"{value!r} is not valid here: {hint}")
     if kind == "propertyNames":

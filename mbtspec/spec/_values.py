@@ -55,8 +55,9 @@ class ValueIssue:
 class ValueParser:
     """Turns YAML data into ``Value`` trees; collects ``ValueIssue``\\ s in ``issues``."""
 
-    def __init__(self, positions: Positions) -> None:
+    def __init__(self, positions: Positions, generator_names: frozenset[str] = frozenset()) -> None:
         self.positions = positions
+        self.generator_names = generator_names
         self.issues: list[ValueIssue] = []
 
     def mark(self, path: JsonPath) -> Mark:
@@ -101,12 +102,13 @@ class ValueParser:
             inner = found.group(1).strip()
             column = found.start() + 1
             if inner.startswith("env."):
-                env_name = inner[4:]
+                env_name, has_default, default = inner[4:].partition(":-")
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env_name):
                     self.issue(path, "invalid-reference",
                                f"'${{{inner}}}' is not a valid environment variable name",
                                offset=(1, column))
-                parts.append(m.Ref(env_name, self.mark(path), True, path, column))
+                parts.append(m.Ref(env_name, self.mark(path), True, path, column,
+                                   default if has_default else None))
             elif NAME.fullmatch(inner):
                 parts.append(m.Ref(inner, self.mark(path), False, path, column))
             else:
@@ -191,6 +193,12 @@ class ValueParser:
                 return m.NumberGen()
         if lo is not None and hi is not None and lo > hi:
             self.issue(path, "invalid-generator", f"min ({lo}) is greater than max ({hi})")
+        if opts.get("allow_nan") and (lo is not None or hi is not None):
+            self.issue((*path, "allow_nan"), "invalid-generator",
+                       "NaN is outside any range: use allow_nan without min and max")
+        if opts.get("allow_infinity") and lo is not None and hi is not None:
+            self.issue((*path, "allow_infinity"), "invalid-generator",
+                       "infinity is outside a range with both min and max: drop one bound")
         return m.NumberGen(
             lo, hi, bool(opts.get("allow_nan", False)), bool(opts.get("allow_infinity", False))
         )
@@ -221,6 +229,10 @@ class ValueParser:
             else:
                 alphabet = ALPHABETS.get(alphabet, alphabet)
         pattern = opts.get("pattern")
+        if pattern is not None and opts.get("alphabet") is not None:
+            self.issue((*path, "alphabet"), "invalid-generator",
+                       "'alphabet' and 'pattern' cannot be combined: put the allowed characters "
+                       "in the pattern (e.g. [a-z]+)")
         if pattern is not None:
             try:
                 re.compile(str(pattern))
@@ -283,8 +295,35 @@ class ValueParser:
             self.issue(path, "invalid-generator",
                        "'pick' takes the name of a variable that an action stores")
             return m.Literal_(None)
-        fallback = self.parse(data["or"], (*base, "or")) if "or" in data else None
+        fallback = None
+        if "or" in data:
+            alternative = data["or"]
+            if isinstance(alternative, str) and alternative in self.generator_names:
+                # `or: employee_no` names a generator: read it as ${employee_no}
+                fallback = m.Ref(alternative, self.mark((*base, "or")), False, (*base, "or"), 1)
+            else:
+                fallback = self.parse(alternative, (*base, "or"))
         return m.Pick(arg, self.mark(path), fallback, bool(data.get("remove", False)), path)
+
+
+def iter_needed_picks(value: m.Value) -> Iterator[m.Pick]:
+    """Picks without a fallback that every draw of ``value`` makes (so their variable must
+    hold something): not those inside a pick's ``or`` or one option of a ``one_of``."""
+    if isinstance(value, m.Pick):
+        if value.or_ is None:
+            yield value
+    elif isinstance(value, m.ListValue | m.ObjectValue):
+        items = value.items if isinstance(value, m.ListValue) else [v for _, v in value.fields]
+        optional = value.optional if isinstance(value, m.ObjectValue) else frozenset()
+        for key, item in (zip(range(len(items)), items) if isinstance(value, m.ListValue)
+                          else value.fields):
+            if key not in optional:
+                yield from iter_needed_picks(item)
+    elif isinstance(value, m.FormatGen):
+        for _, item in value.local:
+            yield from iter_needed_picks(item)
+    elif isinstance(value, m.ListGen) and value.min_size > 0:
+        yield from iter_needed_picks(value.element)
 
 
 def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:

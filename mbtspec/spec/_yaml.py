@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import datetime
+
 import yaml
 
 from mbtspec.spec.problems import Problem, format_path
@@ -32,6 +34,7 @@ class Mark:
     column: int
     style: str | None = None  # None (plain), "'", '"', "|", ">"
     end_line: int = 0
+    indent: int = 0  # for block scalars: the indentation of their text
 
 
 @dataclass
@@ -80,8 +83,8 @@ def _shift(mark: Mark, line: int, column: int) -> tuple[int, int]:
     """Position of (line, column) inside a scalar's text, for single-line plain/quoted ones."""
     if mark.style in (None, "'", '"') and line == 1:
         return mark.line, mark.column + column - 1 + (1 if mark.style else 0)
-    if mark.style in ("|", ">"):
-        return mark.line + line, column  # block scalars start on the next line
+    if mark.style in ("|", ">"):  # block scalars start on the next line, indented
+        return mark.line + line, mark.indent + column
     return mark.line, mark.column
 
 
@@ -100,32 +103,53 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
     """Parse ``text``; never raises for bad YAML: problems come back with positions."""
     positions = Positions(file)
     problems: list[Problem] = []
-    problems.extend(_tab_problems(text, file))
+    lines = text.splitlines()
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = err.problem or err.context or "invalid YAML"
-        if problems and "'\\t'" in str(reason):  # the tab problem above already says it
-            return ParsedYaml(None, positions, problems)
-        problems.append(
-            Problem(file, line, column, "", "yaml-syntax",
-                    f"{reason}; fix the YAML syntax here (check indentation, quotes, colons)")
-        )
+        tabs = list(_tab_problems(lines, file))  # the usual cause: report it as such
+        if tabs:
+            return ParsedYaml(None, positions, tabs)
+        problems.append(_syntax_problem(err, file, len(lines)))
         return ParsedYaml(None, positions, problems)
     except yaml.YAMLError as err:  # pragma: no cover - non-marked errors are rare
-        problems.append(Problem(file, 1, 1, "", "yaml-syntax", str(err)))
+        problems.append(Problem(file, 1, 1, "", "yaml-syntax", _one_line(str(err))))
         return ParsedYaml(None, positions, problems)
     if node is None:
         return ParsedYaml(None, positions, problems)
-    builder = _Builder(positions, problems)
+    builder = _Builder(positions, problems, lines)
     data = builder.build(node, ())
     return ParsedYaml(data, positions, problems)
 
 
-def _tab_problems(text: str, file: str) -> Iterator[Problem]:
-    for number, line in enumerate(text.splitlines(), start=1):
+def _syntax_problem(err: yaml.MarkedYAMLError, file: str, line_count: int) -> Problem:
+    mark = err.problem_mark or err.context_mark
+    reason = str(err.problem or err.context or "invalid YAML")
+    if mark is not None and mark.line >= line_count and err.context_mark is not None:
+        mark = err.context_mark  # "unexpected end of stream": point at what was left open
+        if err.context and "quoted scalar" in err.context:
+            reason = "this quoted text is never closed: add the closing quote"
+        elif err.context:
+            reason = f"{err.context.replace('while ', '')}: it is never closed"
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    if "never closed" in reason:
+        return Problem(file, *(mark.line + 1, mark.column + 1) if mark else (1, 1), "",
+                       "yaml-syntax", reason)
+    if "another document" in reason:
+        reason = "a second YAML document starts here"
+        hint = "a spec file holds one document: remove this '---' and what follows"
+    else:
+        hint = "fix the YAML syntax here (check indentation, quotes, colons)"
+    return Problem(file, line, column, "", "yaml-syntax", f"{_one_line(reason)}; {hint}")
+
+
+def _one_line(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else "invalid YAML"
+    return first.split(' in "<unicode string>"')[0].strip()
+
+
+def _tab_problems(lines: list[str], file: str) -> Iterator[Problem]:
+    for number, line in enumerate(lines, start=1):
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         if "\t" in indent:
             yield Problem(
@@ -136,25 +160,36 @@ def _tab_problems(text: str, file: str) -> Iterator[Problem]:
 
 
 class _Builder:
-    def __init__(self, positions: Positions, problems: list[Problem]) -> None:
+    def __init__(self, positions: Positions, problems: list[Problem], lines: list[str]) -> None:
         self.positions = positions
         self.problems = problems
+        self.lines = lines
         self.scalars = _Scalars()
         self.active: set[int] = set()
 
     def mark(self, node: yaml.Node) -> Mark:
-        style = getattr(node, "style", None)
+        style = getattr(node, "style", None) or None
+        indent = 0
+        if style in ("|", ">"):  # block scalar text starts on the next line, indented
+            following = self.lines[node.start_mark.line + 1: node.end_mark.line + 1]
+            content = next((ln for ln in following if ln.strip()), "")
+            indent = len(content) - len(content.lstrip(" "))
         return Mark(node.start_mark.line + 1, node.start_mark.column + 1,
-                    style or None, node.end_mark.line + 1)
+                    style, node.end_mark.line + 1, indent)
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
         self.positions.values[path] = self.mark(node)
         if isinstance(node, yaml.ScalarNode):
             try:
-                return self.scalars.construct_object(node)
-            except yaml.YAMLError as err:
-                self.problems.append(self.positions.problem(path, "yaml-syntax", str(err)))
+                value = self.scalars.construct_object(node)
+            except Exception as err:  # e.g. an impossible date, bad base64 in !!binary
+                self.problems.append(self.positions.problem(
+                    path, "yaml-syntax", f"cannot read {node.value!r}: {_one_line(str(err))}; "
+                    "quote it to use it as text"))
                 return None
+            if isinstance(value, datetime.date | bytes):
+                return node.value  # YAML timestamps and binaries: keep the text as written
+            return value
         if id(node) in self.active:  # an alias that contains itself
             self.problems.append(self.positions.problem(
                 path, "yaml-syntax", "recursive alias; a spec cannot contain itself"))
@@ -170,21 +205,35 @@ class _Builder:
 
     def build_mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
+        # YAML merge keys (<<: *anchor) first: explicit keys then override them, values and
+        # positions alike.
+        for key_node, value_node in node.value:
+            if key_node.tag != "tag:yaml.org,2002:merge":
+                continue
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [
+                value_node]
+            for item in sources:
+                value = self.build(item, path)
+                if isinstance(value, dict):
+                    for k, v in value.items():
+                        out.setdefault(k, v)
         explicit: set[Any] = set()
-        merged: list[yaml.Node] = []
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                merged.append(value_node)
                 continue
             key = self.scalars.construct_object(key_node) if isinstance(
                 key_node, yaml.ScalarNode) else None
             kmark = self.mark(key_node)
             if not isinstance(key, str):
-                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
-                self.problems.append(_at(
-                    self.positions.file, kmark, path, "yaml-key-type",
-                    f"key {shown!r} is not a string; quote it (\"{shown}\") so it reads as text",
-                ))
+                if isinstance(key_node, yaml.ScalarNode):
+                    shown = key_node.value
+                    message = (f"key {shown!r} is not a string; quote it (\"{shown}\") so it "
+                               "reads as text")
+                else:
+                    shown = f"<line {kmark.line}>"
+                    message = "a list or mapping cannot be a key; write a plain name"
+                self.problems.append(_at(self.positions.file, kmark, path, "yaml-key-type",
+                                         message))
                 key = str(shown)
             if key in explicit:
                 first = self.positions.keys[(*path, key)]
@@ -197,13 +246,6 @@ class _Builder:
             explicit.add(key)
             self.positions.keys[(*path, key)] = kmark
             out[key] = self.build(value_node, (*path, key))
-        for source in merged:  # YAML merge keys (<<: *anchor): explicit keys win
-            sources = source.value if isinstance(source, yaml.SequenceNode) else [source]
-            for item in sources:
-                value = self.build(item, path)
-                if isinstance(value, dict):
-                    for k, v in value.items():
-                        out.setdefault(k, v)
         self.positions.values[path] = self.mark(node)
         return out
 

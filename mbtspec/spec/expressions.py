@@ -31,7 +31,9 @@ CEL_FUNCTIONS = frozenset({
 #: Functions that mbtspec adds; the executor binds their implementations per step.
 MBTSPEC_FUNCTIONS = frozenset({"conforms_to_openapi", "openapi_problems", "header"})
 _NAMESPACES = frozenset({"math", "sets", "base64", "strings", "lists"})
-KNOWN_FUNCTIONS = CEL_FUNCTIONS | MBTSPEC_FUNCTIONS | frozenset(stdlib.STDLIB_FUNCTIONS)
+#: Names as the parser reports them: ``math.abs(x)`` calls ``abs`` on the namespace ``math``.
+KNOWN_FUNCTIONS = (CEL_FUNCTIONS | MBTSPEC_FUNCTIONS | frozenset(stdlib.STDLIB_FUNCTIONS)
+                   | frozenset(name.rsplit(".", 1)[-1] for name in stdlib.STDLIB_FUNCTIONS))
 _TYPE_NAMES = frozenset({
     "int", "uint", "double", "string", "bytes", "bool", "list", "map", "null_type", "type",
     "dyn", "null", "true", "false",
@@ -101,8 +103,10 @@ def compile_expression(source: str, mark: Mark) -> Expression:
     return Expression(source, mark, program, variables, functions)
 
 
-def unknown_functions(expression: Expression) -> list[str]:
-    return sorted(f for f in expression.functions if f not in KNOWN_FUNCTIONS)
+def unknown_functions(expression: Expression, *, response_functions: bool = True) -> list[str]:
+    """Functions the expression calls that do not exist (where it stands)."""
+    known = KNOWN_FUNCTIONS if response_functions else KNOWN_FUNCTIONS - MBTSPEC_FUNCTIONS
+    return sorted(f for f in expression.functions if f not in known)
 
 
 def make_context(
@@ -121,4 +125,6 @@ def _clean(text: str) -> str:
     text = text.replace("Syntax error: ", "")
     text = re.sub(r"mismatched input '<EOF>'.*", "the expression ends too early", text)
     text = re.sub(r"(mismatched|extraneous) input ('[^']*').*", r"unexpected \2", text)
+    text = re.sub(r"token recognition error at: '(\S*)\s*'", r"unexpected '\1'", text)
+    text = re.sub(r"missing ('[^']*') at '<EOF>'", r"missing \1 at the end of the expression", text)
     return re.sub(r"no viable alternative at input ('[^']*')", r"cannot read \1", text)

@@ -36,6 +36,7 @@ class Ref:
     env: bool = False
     at: tuple[str | int, ...] = ()  # JSON path of the string it stands in
     column: int = 0  # 1-based column of "${" within that string
+    default: str | None = None  # ${env.NAME:-default}
 
 
 @dataclass(frozen=True)

@@ -314,9 +314,6 @@ def test_response_record_helpers() -> None:
     assert failed.as_context()["error"] == "connection refused"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unquoted date in a value (YAML 1.1 timestamp) "
-                   "loads as datetime.date and then crashes build_request with TypeError "
-                   "(not JSON serializable); it should be a load problem or stay the text")
 def test_unquoted_date_in_a_body(tmp_path: Path) -> None:
     from hypothesis import find
 

@@ -163,9 +163,6 @@ def test_number_allows_nan_and_infinity_when_asked() -> None:
     assert math.isinf(find(inf.strategy, math.isinf, settings=FIND))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: number: {min, max, allow_nan: true} loads and "
-                   "compiles, then Hypothesis raises InvalidArgument at the first draw; the "
-                   "loader (or compile_plan) should report it")
 def test_nan_with_bounds_is_rejected_before_the_run(tmp_path: Path) -> None:
     text = HEAD.replace("openapi: openapi.yaml\n", "") + dedent("""\
         generators:
@@ -241,8 +238,6 @@ def test_string_pattern_with_sizes(data: Any) -> None:
     assert re.fullmatch("[a-c]+", value) and 2 <= len(value) <= 4
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with 'pattern', the 'alphabet' option is silently "
-                   "ignored (neither applied nor reported)")
 def test_string_pattern_and_alphabet_together() -> None:
     parsed = parse_yaml('v: {string: {pattern: "[a-z]+", alphabet: "ab"}}', "v.yaml")
     parser = ValueParser(parsed.positions)
@@ -416,8 +411,6 @@ def test_list_of_picks_reads_the_state(data: Any) -> None:
     assert 1 <= len(value) <= 3 and set(value) <= {10, 20, 30}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: 'unique: true' is ignored when the element reads "
-                   "state (a pick) or a let: the list is drawn element by element without it")
 def test_unique_list_of_picks_has_no_duplicates() -> None:
     node = compile_value("{list: {pick: ids}, min_size: 2, max_size: 2, unique: true}")
     state = State()
@@ -518,9 +511,6 @@ def test_int32_bounds_are_reached_and_not_exceeded() -> None:
     assert find(strategy, lambda x: x <= -(2**31), settings=FIND) == -(2**31)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unusable schema (minimum > maximum) compiles "
-                   "to Hypothesis' nothing(); compile_plan does not raise SpecError "
-                   "'cannot-generate' as documented, the run fails later")
 def test_unsatisfiable_openapi_schema_is_a_spec_error(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         plan_of(tmp_path, HEAD + "actions:\n  a: {request: GET /x}\n", openapi="""\
@@ -581,18 +571,12 @@ def test_missing_env_is_a_cannot_generate_spec_error(tmp_path: Path) -> None:
     assert problems[0].file == str(tmp_path / "spec.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: only the first missing environment variable of an "
-                   "action is reported (compiling stops at the first CompileError), so a user "
-                   "fixes them one run at a time")
 def test_every_missing_env_is_reported(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         plan_of(tmp_path, ENV_SPEC, environ={})
     assert len(caught.value.problems) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the cannot-generate problem for a generator's "
-                   "${env.X} is placed at the generator's line but its json path names the "
-                   "action (actions.call), so position and path disagree")
 def test_missing_env_problem_path_matches_its_position(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         plan_of(tmp_path, ENV_SPEC, environ={"OTHER": "x"})
@@ -896,9 +880,6 @@ def test_employees_pick_without_fallback(data: Any) -> None:
         "HR-1", PerTarget((("model", "HR-2"), ("candidate", "HR-9"))))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (example/README or parser): 'pick: known, or: "
-                   "employee_no' sends the literal text 'employee_no' when nothing is stored: "
-                   "'or' takes a value, so a generator must be written ${employee_no}")
 @SETTINGS
 @given(st.data())
 def test_employees_get_one_fallback_is_an_employee_number(data: Any) -> None:
@@ -967,9 +948,6 @@ def test_candidate_only_plan_has_one_target(tmp_path: Path) -> None:
         "candidate",)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a pick in the 'or' of another pick is counted in "
-                   "'needs', so {pick: a, or: {pick: b}} cannot run while b is empty even when "
-                   "a holds values")
 def test_nested_fallback_pick_is_not_a_need(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, HEAD.replace("openapi: openapi.yaml\n", "") + dedent("""\
         actions:

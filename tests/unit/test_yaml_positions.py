@@ -218,8 +218,6 @@ def test_quoted_keys_that_look_like_numbers_are_fine() -> None:
     assert parsed.data == {"responses": {"404": "x", "true": "y"}}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a list/mapping key is reported with the hint "
-                   "'quote it (\"a collection\")', which makes no sense for a collection")
 def test_collection_key_message_does_not_suggest_quoting_a_placeholder() -> None:
     parsed = parse_yaml("[a, b]: x\n", "s.yaml")
     assert codes(parsed) == ["yaml-key-type"]
@@ -243,16 +241,11 @@ def test_tab_after_content_is_not_an_indentation_problem() -> None:
     assert parsed.data == {"a": 1, "b": 2}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with libyaml (CSafeLoader) a tab in indentation "
-                   "is reported twice: yaml-tab and a yaml-syntax at the same place (the "
-                   "de-duplication looks for \"'\\t'\", which only the pure-Python parser says)")
 def test_tab_in_indentation_is_reported_once() -> None:
     parsed = parse_yaml("a:\n\t- x\n", "s.yaml")
     assert codes(parsed) == ["yaml-tab"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a tab inside a block scalar's text is valid YAML "
-                   "(it is content, not indentation) but is reported as yaml-tab")
 def test_tab_inside_block_scalar_text_is_fine() -> None:
     parsed = parse_yaml("a: |\n  x\n  \ty\n", "s.yaml")
     assert parsed.problems == []
@@ -294,18 +287,12 @@ def test_syntax_error_never_raises_and_keeps_the_file_name() -> None:
     assert parsed.problems and parsed.problems[0].file == "dir/spec.yaml"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unclosed quote is reported at the end of the "
-                   "stream, a line past the end of the file, instead of where the quoted "
-                   "scalar starts (YAML's context mark)")
 def test_unclosed_quote_points_at_the_quote() -> None:
     parsed = parse_yaml('x: "unterminated\ny: 1\n', "s.yaml")
     problem = parsed.problems[0]
     assert (problem.line, problem.column) == (1, 4)
 
 
-@pytest.mark.xfail(strict=True, reason="UNCLEAR: a second YAML document gives the message "
-                   "'but found another document' (YAML's problem without its context), with no "
-                   "hint that a spec is one document")
 def test_second_document_message_is_understandable() -> None:
     parsed = parse_yaml("a: 1\n---\nb: 2\n", "s.yaml")
     assert codes(parsed) == ["yaml-syntax"]
@@ -331,9 +318,6 @@ def test_python_tags_are_not_constructed() -> None:
     assert parsed.data == {"c": []}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a scalar that fails to construct gives a message "
-                   "with a newline and PyYAML's own '<unicode string>' location in it: a "
-                   "problem must be one line")
 def test_construction_error_message_is_one_line() -> None:
     parsed = parse_yaml("a: !!binary zz\n", "s.yaml")
     assert codes(parsed) == ["yaml-syntax"]
@@ -341,9 +325,6 @@ def test_construction_error_message_is_one_line() -> None:
     assert "<unicode string>" not in parsed.problems[0].message
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="BUG: an impossible date "
-                   "(2024-02-30, resolved as a YAML timestamp) makes parse_yaml raise "
-                   "ValueError instead of reporting a problem")
 def test_impossible_date_is_a_problem_not_a_crash() -> None:
     parsed = parse_yaml("a: 1\nseed: 2024-02-30\n", "s.yaml")
     assert [(p.line, p.column) for p in parsed.problems] == [(2, 7)]
@@ -417,9 +398,6 @@ def test_merged_key_is_located_where_it_is_written() -> None:
     assert where(v[("derived",)]) == (5, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: building the merged mapping overwrites the "
-                   "positions of explicit keys that override it: derived.y points at line 3 "
-                   "(the anchor) while its value is written at line 6")
 def test_explicit_key_keeps_its_position_after_a_merge() -> None:
     parsed = parse_yaml(MERGE, "s.yaml")
     assert where(parsed.positions.values[("derived", "y")]) == (6, 6)
@@ -471,8 +449,6 @@ def test_offset_line_in_a_block_scalar() -> None:
     assert line == 3
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: in a block scalar the offset's column is used "
-                   "as is, without the block's indentation, so the column is too small")
 def test_offset_column_in_a_block_scalar_includes_the_indentation() -> None:
     text = "check: |\n  a &&\n  b ++ c\n"
     line, column = _problem_at(text, ("check",), (2, 4))

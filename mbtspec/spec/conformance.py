@@ -2,10 +2,12 @@
 
 The status must be documented (exactly, as ``4XX``, or by ``default``) and the body must match
 the documented schema of its media type. Validators are built once per schema.
+``response_functions`` binds the expression functions that use it to one operation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from jsonschema import Draft4Validator, Draft202012Validator
@@ -63,3 +65,28 @@ def conformance_problems(operation: Operation | None, dialect: str,
                                  for p in error.absolute_path)
         problems.append(f"{where}: {error.message}")
     return problems
+
+
+def response_functions(operation: Operation | None, dialect: str,
+                       notes: list[str] | None = None) -> dict[str, Callable[..., Any]]:
+    """``conforms_to_openapi``, ``openapi_problems`` and ``header`` for one operation; the
+    problems ``conforms_to_openapi`` finds are appended to ``notes`` (for reports)."""
+
+    def conforms(response: Any) -> bool:
+        problems = conformance_problems(operation, dialect, _as_dict(response))
+        if notes is not None:
+            notes.extend(problems)
+        return not problems
+
+    def problems_of(response: Any) -> list[str]:
+        return conformance_problems(operation, dialect, _as_dict(response))
+
+    def header(response: Any, name: Any) -> str:
+        headers = _as_dict(response).get("headers") or {}
+        return str(headers.get(str(name).lower(), ""))
+
+    return {"conforms_to_openapi": conforms, "openapi_problems": problems_of, "header": header}
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
