@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mbtspec.compare._diff import ABSENT, compare_responses
 from mbtspec.compiler import ActionPlan, Plan, State
 from mbtspec.executor.records import Finding, Step
-from mbtspec.spec.expressions import ExpressionEvaluationError, make_context
+from mbtspec.spec.expressions import ExpressionEvaluationError, prepare_context
 from mbtspec.spec.conformance import response_functions
 from mbtspec.spec.model import Check
 
@@ -26,6 +27,7 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
     primary = plan.targets[-1]
     dialect = plan.spec.openapi.dialect if plan.spec.openapi else "json-schema"
     invariants = plan.spec.invariants
+    everything = [e for check in invariants for e in check.expressions]
 
     def judge(step: Step, action: ActionPlan, state: State) -> list[Finding]:
         findings: list[Finding] = []
@@ -39,22 +41,25 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
                     tuple(differences)))
         notes: list[str] = []
         functions = response_functions(action.action.operation, dialect, notes)
-        shared: dict[str, Any] = {"action": action.name, **state.view(primary)}
+        own_values: dict[str, Any] = {"action": action.name}
+        shared = ChainMap(own_values, state.view(primary))
         for name in plan.targets:
-            shared[name] = {**step.response(name).as_context(),
-                            "request": step.request(name).as_context()}
-        shared["request"] = step.request(primary).as_context()
+            own_values[name] = {**step.response(name).context,
+                            "request": step.request(name).context}
+        own_values["request"] = step.request(primary).context
+        context = prepare_context(everything, shared, functions) if everything else None
         for check in invariants:
-            problem = _evaluate(check, shared, functions, notes)
+            problem = _evaluate(check, context, notes)
             if problem:
                 findings.append(Finding("invariant", f"invariant '{check.name}' broken",
                                         details=tuple(problem)))
         for check in action.action.expect:
             for name in plan.targets:
-                own = {**shared, **state.view(name), "target": name,
-                       "response": step.response(name).as_context(),
-                       "request": step.request(name).as_context()}
-                problem = _evaluate(check, own, functions, notes)
+                own = ChainMap({"target": name, "response": step.response(name).context,
+                                "request": step.request(name).context},
+                               own_values, state.view(name))
+                problem = _evaluate(check, prepare_context(check.expressions, own, functions),
+                                    notes)
                 if problem:
                     findings.append(Finding("expect", f"expectation '{check.name}' of "
                                             f"'{action.name}' failed on {name}",
@@ -64,19 +69,17 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
     return judge
 
 
-def _evaluate(check: Check, variables: dict[str, Any],
-              functions: dict[str, Callable[..., Any]], notes: list[str]) -> list[str] | None:
+def _evaluate(check: Check, context: Any, notes: list[str]) -> list[str] | None:
     """None when the check holds (or its ``when`` is false), else why it does not."""
-    context = make_context(variables, functions)
     if check.when is not None:
         try:
-            if check.when.evaluate(context) is not True:
+            if check.when.run(context) is not True:
                 return None
         except ExpressionEvaluationError:
             return None
     del notes[:]
     try:
-        result = check.check.evaluate(context)
+        result = check.check.run(context)
     except ExpressionEvaluationError as err:
         return [f"{check.check.source}: could not be evaluated: {err}"]
     if result is True:

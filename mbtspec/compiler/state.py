@@ -73,9 +73,9 @@ class State:
         if 0 <= index < len(bag):
             del bag[index]
 
-    def view(self, target: str) -> dict[str, list[Any]]:
-        """The variables as ``target`` sees them (for expressions)."""
-        return {name: [resolve(v, target) for v in bag] for name, bag in self.bags.items()}
+    def view(self, target: str) -> Mapping[str, list[Any]]:
+        """The variables as ``target`` sees them (for expressions), resolved on access."""
+        return _View(self.bags, target)
 
     def pairs(self, first: str, second: str) -> set[tuple[Any, Any]]:
         """Scalar values that correspond between two targets (stored per target)."""
@@ -87,6 +87,21 @@ class State:
                     if _hashable(a) and _hashable(b):
                         out.add((a, b))
         return out
+
+
+class _View(Mapping[str, list[Any]]):
+    def __init__(self, bags: dict[str, list[Any]], target: str) -> None:
+        self.bags = bags
+        self.target = target
+
+    def __getitem__(self, name: str) -> list[Any]:
+        return [resolve(v, self.target) for v in self.bags[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.bags)
+
+    def __len__(self) -> int:
+        return len(self.bags)
 
 
 def _hashable(value: Any) -> bool:

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,20 +77,24 @@ def run_plan(
     loop.set_exception_handler(_quiet_on_interrupt)
     targets: dict[str, Target] = {}
     keep_tmp = False
-    with _Interrupts() as interrupts:
+    interrupts = _Interrupts(loop)
+    interrupts.install()
+    try:
+        for name in plan.targets:
+            definition = next(t for t in plan.spec.targets if t.name == name)
+            targets[name] = make_target(definition, tmp, secrets)
+        interrupts.run(_start_all(targets))
+        return _run(plan, targets, judge, interrupts, seed, on_progress, database)
+    except TargetError:
+        keep_tmp = True  # the log files stay for the user to read
+        raise
+    finally:
+        interrupts.shielded = True
         try:
-            for name in plan.targets:
-                definition = next(t for t in plan.spec.targets if t.name == name)
-                targets[name] = make_target(definition, tmp, secrets)
-            loop.run_until_complete(_start_all(targets))
-            return _run(plan, targets, judge, loop, seed, on_progress, database,
-                        interrupts.check)
-        except TargetError:
-            keep_tmp = True  # the log files stay for the user to read
-            raise
-        finally:
-            interrupts.shielded = True
             _stop_everything(loop, targets)
+        finally:
+            interrupts.uninstall()
+            loop.close()
             if not keep_tmp:
                 shutil.rmtree(tmp, ignore_errors=True)
 
@@ -100,17 +104,19 @@ def _stop_everything(loop: asyncio.AbstractEventLoop, targets: dict[str, Target]
     for target in targets.values():
         if target.process is not None:
             target.process.stop()
-    for task in asyncio.all_tasks(loop):
-        task.cancel()
     with contextlib.suppress(BaseException):
-        loop.run_until_complete(_stop_all(targets))
-    loop.close()
+        loop.run_until_complete(asyncio.wait_for(_stop_all(targets), timeout=10))
+    leftovers = asyncio.all_tasks(loop)  # e.g. requests cut short by Ctrl-C
+    for task in leftovers:
+        task.cancel()
+    if leftovers:  # (gather() of nothing would make a new event loop of its own)
+        with contextlib.suppress(BaseException):
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
 
 
-def _run(plan: Plan, targets: dict[str, Target], judge: Judge,
-         loop: asyncio.AbstractEventLoop, seed: int,
-         on_progress: Callable[[Progress], None] | None, database: Path | None,
-         checkpoint: Callable[[], None]) -> RunResult:
+def _run(plan: Plan, targets: dict[str, Target], judge: Judge, interrupts: _Interrupts,
+         seed: int, on_progress: Callable[[Progress], None] | None,
+         database: Path | None) -> RunResult:
     spec = plan.spec
     warnings: list[str] = []
     if not spec.reset and not any(t.reset for t in spec.targets):
@@ -119,9 +125,10 @@ def _run(plan: Plan, targets: dict[str, Target], judge: Judge,
             "difference may depend on earlier sequences; failures are replayed to confirm them")
 
     def reset() -> None:
-        loop.run_until_complete(_reset_all(targets, plan))
+        interrupts.run(_reset_all(targets, plan))
 
-    runtime = Runtime(plan, targets, judge, loop, reset, on_progress, checkpoint)
+    runtime = Runtime(plan, targets, judge, interrupts.run, reset, on_progress,
+                      interrupts.check)
     if not any(runtime.enabled(action) for action in plan.actions):
         raise RunError(
             "no action can run at the start of a sequence: each one has a 'when' that is "
@@ -321,35 +328,47 @@ async def _reset_command(target: Target, step: ResetStep) -> None:
 class _Interrupts:
     """Ctrl-C (SIGINT) and SIGTERM stop the run, and every target with it.
 
-    The first signal raises ``KeyboardInterrupt`` at once (to cut a slow request short) and
-    sets a flag; ``check`` raises again at the next safe point in case Python swallowed the
-    first one (it does inside weakref callbacks and functions called from native code). While
-    targets are being stopped, further signals only set the flag.
+    Signals are taken through the event loop (``add_signal_handler``): the handler sets a flag
+    and cancels what the loop is waiting for, and ``run`` turns that into ``KeyboardInterrupt``
+    at a known place. A ``KeyboardInterrupt`` raised at an arbitrary point could land in a
+    weakref callback or in a function CEL called, where Python prints and swallows it. While
+    targets are being stopped (``shielded``), signals only set the flag.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
         self.flag = False
         self.shielded = False
         self.previous: dict[int, Any] = {}
 
-    def handler(self, signum: int, frame: Any) -> None:
-        first = not self.flag
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.getsignal(signum)
+            self.loop.add_signal_handler(signum, self.handler)
+
+    def uninstall(self) -> None:
+        for signum, previous in self.previous.items():
+            self.loop.remove_signal_handler(signum)
+            signal.signal(signum, previous)
+
+    def handler(self) -> None:
         self.flag = True
-        if first and not self.shielded:
-            raise KeyboardInterrupt
+        if not self.shielded:
+            for task in asyncio.all_tasks(self.loop):
+                task.cancel()
 
     def check(self) -> None:
         if self.flag and not self.shielded:
             raise KeyboardInterrupt
 
-    def __enter__(self) -> _Interrupts:
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                self.previous[signum] = signal.signal(signum, self.handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, previous in self.previous.items():
-            signal.signal(signum, previous)
-        if self.flag and exc[0] is None:
-            raise KeyboardInterrupt
+    def run(self, awaitable: Any) -> Any:
+        """Run ``awaitable`` on the loop; ``KeyboardInterrupt`` if a signal stopped it."""
+        self.check()
+        try:
+            return self.loop.run_until_complete(awaitable)
+        except asyncio.CancelledError:
+            if self.flag:
+                raise KeyboardInterrupt from None
+            raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import ChainMap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ from mbtspec.executor._http import build_request
 from mbtspec.executor.records import Finding, Progress, Response, Stats, Step
 from mbtspec.executor.targets import Target
 from mbtspec.spec.conformance import response_functions
-from mbtspec.spec.expressions import ExpressionEvaluationError, make_context
+from mbtspec.spec.expressions import ExpressionEvaluationError
 
 Judge = Callable[[Step, ActionPlan, State], Sequence[Finding]]
 
@@ -96,7 +97,7 @@ class Runtime:
     """State shared by every machine instance of one run."""
 
     def __init__(self, plan: Plan, targets: dict[str, Target], judge: Judge,
-                 loop: asyncio.AbstractEventLoop, reset: Callable[[], None],
+                 run: Callable[[Any], Any], reset: Callable[[], None],
                  on_progress: Callable[[Progress], None] | None = None,
                  checkpoint: Callable[[], None] = lambda: None) -> None:
         self.plan = plan
@@ -104,7 +105,7 @@ class Runtime:
         self.names = plan.targets
         self.primary = plan.targets[-1] if len(plan.targets) == 1 else plan.targets[0]
         self.judge = judge
-        self.loop = loop
+        self.run = run  # runs a coroutine on the run's event loop
         self.reset = reset
         self.on_progress = on_progress
         self.checkpoint = checkpoint  # raises KeyboardInterrupt once the user asked to stop
@@ -151,7 +152,7 @@ class Runtime:
         if when is None:
             return True
         try:
-            return when.evaluate(make_context(self.state.view(self.primary))) is True
+            return when.evaluate(self.state.view(self.primary)) is True
         except ExpressionEvaluationError:
             return False  # e.g. a field missing from a stored value: the action cannot run
 
@@ -168,7 +169,7 @@ class Runtime:
             for name, target in self.targets.items()
         }
         try:
-            responses = self.loop.run_until_complete(self._send_all(requests))
+            responses = self.run(self._send_all(requests))
         except TargetError as err:
             raise Abort(err) from None
         self._store(plan, requests, responses)
@@ -201,15 +202,14 @@ class Runtime:
         for variable, expression in plan.action.store:
             values = {}
             for name in self.names:
-                context = make_context({
-                    "response": responses[name].as_context(),
-                    "request": requests[name].as_context(),
+                context = ChainMap({
+                    "response": responses[name].context,
+                    "request": requests[name].context,
                     "action": plan.name,
                     "target": name,
-                    **self.state.view(name),
-                }, functions)
+                }, self.state.view(name))
                 try:
-                    values[name] = expression.evaluate(context)
+                    values[name] = expression.evaluate(context, functions)
                 except ExpressionEvaluationError:
                     values[name] = None
             if all(v is not None for v in values.values()):

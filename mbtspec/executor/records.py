@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 
@@ -18,6 +19,11 @@ class Request:
     body: Any  # compiler.NO_BODY when there is none
     content: bytes | None  # the encoded body
     media_type: str | None
+
+    @cached_property
+    def context(self) -> dict[str, Any]:
+        """The request as expressions see it (computed once)."""
+        return self.as_context()
 
     def as_context(self) -> dict[str, Any]:
         """The request as expressions see it."""
@@ -46,6 +52,11 @@ class Response:
             if key == name:
                 return value
         return None
+
+    @cached_property
+    def context(self) -> dict[str, Any]:
+        """The response as expressions see it (computed once)."""
+        return self.as_context()
 
     def as_context(self) -> dict[str, Any]:
         """The response as expressions see it."""

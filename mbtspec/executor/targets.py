@@ -233,7 +233,7 @@ class _Lifespan:
         self.supported = message["type"] == "lifespan.startup.complete"
 
     async def shutdown(self) -> None:
-        if self.supported:
+        if self.supported and self.task is not None and not self.task.done():
             await self.inbox.put({"type": "lifespan.shutdown"})
             try:
                 await asyncio.wait_for(self.outbox.get(), timeout=5)

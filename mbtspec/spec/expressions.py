@@ -11,7 +11,7 @@ CEL cannot reach Python objects, files or the network: expressions see plain dat
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,12 +68,20 @@ class Expression:
     program: Any = field(compare=False, repr=False)
     variables: frozenset[str] = frozenset()
     functions: frozenset[str] = frozenset()
+    library: tuple[tuple[str, Callable[..., Any]], ...] = field(default=(), compare=False,
+                                                                repr=False)
 
-    def evaluate(self, context: Any) -> Any:
-        """Evaluate with a ``cel.Context`` (or a dict of variables).
+    def evaluate(self, variables: Mapping[str, Any],
+                 functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+        """Evaluate with the given variables (and mbtspec's functions).
 
-        Raises ``ExpressionEvaluationError`` with a readable reason when CEL fails.
+        Only what the expression names is handed to CEL: converting values is most of the
+        cost of an evaluation. Raises ``ExpressionEvaluationError`` with a readable reason.
         """
+        return self.run(prepare_context([self], variables, functions))
+
+    def run(self, context: Any) -> Any:
+        """Evaluate in a context from ``prepare_context`` (shared by several expressions)."""
         try:
             return self.program.execute(context)
         except KeyError as err:
@@ -82,6 +90,24 @@ class Expression:
             if "KeyboardInterrupt" in str(err):  # Ctrl-C inside a function CEL called
                 raise KeyboardInterrupt from None
             raise ExpressionEvaluationError(_clean(str(err))) from None
+
+
+def prepare_context(expressions: Iterable[Expression], variables: Mapping[str, Any],
+                    functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+    """One CEL context holding what any of ``expressions`` needs, and nothing more."""
+    context = cel.Context()
+    added: set[str] = set()
+    for expression in expressions:
+        for name in expression.variables - added:
+            if name in variables:
+                context.add_variable(name, variables[name])
+            added.add(name)
+        for name, function in expression.library:
+            context.add_function(name, function)
+        for name in expression.functions:
+            if functions and name in functions:
+                context.add_function(name, functions[name])
+    return context
 
 
 def compile_expression(source: str, mark: Mark) -> Expression:
@@ -100,24 +126,17 @@ def compile_expression(source: str, mark: Mark) -> Expression:
     functions = frozenset(
         f for f in program.functions() if not f.startswith(("_", "@", "!"))
     )
-    return Expression(source, mark, program, variables, functions)
+    library = tuple(
+        (full, function) for full, function in stdlib.STDLIB_FUNCTIONS.items()
+        if full.rsplit(".", 1)[-1] in functions
+    )
+    return Expression(source, mark, program, variables, functions, library)
 
 
 def unknown_functions(expression: Expression, *, response_functions: bool = True) -> list[str]:
     """Functions the expression calls that do not exist (where it stands)."""
     known = KNOWN_FUNCTIONS if response_functions else KNOWN_FUNCTIONS - MBTSPEC_FUNCTIONS
     return sorted(f for f in expression.functions if f not in known)
-
-
-def make_context(
-    variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None
-) -> Any:
-    """A ``cel.Context`` with the extended standard library and the given bindings."""
-    context = cel.Context(dict(variables))
-    stdlib.add_stdlib_to_context(context)
-    for name, function in (functions or {}).items():
-        context.add_function(name, function)
-    return context
 
 
 def _clean(text: str) -> str:

@@ -214,6 +214,10 @@ class Check:
     check: Expression
     when: Expression | None = None
 
+    @property
+    def expressions(self) -> tuple[Expression, ...]:
+        return (self.check,) if self.when is None else (self.when, self.check)
+
 
 @dataclass(frozen=True)
 class Action:
