@@ -214,7 +214,9 @@ class Compiler:
                 lo, hi = value.min_size, value.max_size if value.max_size is not None else math.inf
                 strategy = strategy.filter(lambda s: lo <= len(s) <= hi)
             return Pure(strategy)
-        alphabet = (st.sampled_from(sorted(set(value.alphabet))) if value.alphabet
+        # characters() (not sampled_from) lets Hypothesis draw the whole string in one choice
+        alphabet = (st.characters(categories=(), include_characters=value.alphabet)
+                    if value.alphabet
                     else st.characters(codec="utf-8", exclude_categories=("Cs",)))
         return Pure(st.text(alphabet, min_size=value.min_size, max_size=value.max_size))
 
@@ -247,8 +249,22 @@ class Compiler:
 
         nodes = [p[1] for p in parts if not isinstance(p, str)]
         if all(n.strategy is not None for n in nodes):
-            through = st.composite(lambda draw_fn: draw(_Through(draw_fn)))  # type: ignore[arg-type]
-            return Pure(through())
+            # One tuple: each local once, then each other reference, rendered by a map.
+            names = list(local)
+            others = [p[1] for p in parts if not isinstance(p, str) and not p[0]]
+            strategy = st.tuples(
+                st.tuples(*[local[n].strategy for n in names]),  # type: ignore[misc]
+                st.tuples(*[n.strategy for n in others]),  # type: ignore[misc]
+            )
+
+            def render(drawn: tuple[tuple[Any, ...], tuple[Any, ...]]) -> str:
+                values = dict(zip(names, drawn[0], strict=True))
+                rest = iter(drawn[1])
+                return "".join(
+                    p if isinstance(p, str) else text_of(values[p[0]] if p[0] else next(rest))
+                    for p in parts)
+
+            return Pure(strategy.map(render))
         return Dynamic(draw)
 
     def _listgen(self, value: m.ListGen, lets: frozenset[str]) -> Node:
@@ -320,14 +336,6 @@ class Compiler:
             return bag[index]
 
         return Dynamic(draw)
-
-
-class _Through:
-    """Lets a pure ``format`` draw its parts inside one composite strategy."""
-
-    def __init__(self, draw_fn: Callable[[st.SearchStrategy[Any]], Any]) -> None:
-        self.draw = draw_fn
-        self.targets: tuple[str, ...] = ()
 
 
 def _freeze(value: Any) -> str:

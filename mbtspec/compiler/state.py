@@ -61,17 +61,20 @@ class State:
 
     def __init__(self, names: Iterable[str] = ()) -> None:
         self.bags = {name: [] for name in names}  # every variable exists, empty at first
+        self._pairs: dict[tuple[str, str], set[tuple[Any, Any]]] = {}
 
     def bag(self, name: str) -> list[Any]:
         return self.bags.get(name, [])
 
     def store(self, name: str, value: Any) -> None:
         self.bags.setdefault(name, []).append(value)
+        self._pairs.clear()
 
     def remove(self, name: str, index: int) -> None:
         bag = self.bags.get(name, [])
         if 0 <= index < len(bag):
             del bag[index]
+            self._pairs.clear()
 
     def view(self, target: str) -> Mapping[str, list[Any]]:
         """The variables as ``target`` sees them (for expressions), resolved on access."""
@@ -79,6 +82,8 @@ class State:
 
     def pairs(self, first: str, second: str) -> set[tuple[Any, Any]]:
         """Scalar values that correspond between two targets (stored per target)."""
+        if (first, second) in self._pairs:
+            return self._pairs[(first, second)]
         out: set[tuple[Any, Any]] = set()
         for bag in self.bags.values():
             for entry in bag:
@@ -86,6 +91,7 @@ class State:
                     a, b = entry.get(first), entry.get(second)
                     if _hashable(a) and _hashable(b):
                         out.add((a, b))
+        self._pairs[(first, second)] = out
         return out
 
 

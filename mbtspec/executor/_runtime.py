@@ -69,11 +69,14 @@ class RecordingDraws:
     """Draws through Hypothesis and remembers each value, for replays."""
 
     def __init__(self, data: Any) -> None:
-        self.data = data
+        # Draw on the test case itself when Hypothesis exposes it: data.draw() adds checks
+        # for misuse of the random module that cost more than the draw (two full copies of
+        # the generator's state per draw). Same choices either way.
+        self.draw_on = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
         self.values: list[Any] = []
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
-        value = self.data.draw(strategy)
+        value = self.draw_on(strategy)
         self.values.append(value)
         return value
 

@@ -102,10 +102,10 @@ class Step:
     findings: tuple[Finding, ...] = ()
 
     def request(self, target: str) -> Request:
-        return dict(self.requests)[target]
+        return next(r for name, r in self.requests if name == target)
 
     def response(self, target: str) -> Response:
-        return dict(self.responses)[target]
+        return next(r for name, r in self.responses if name == target)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,143 @@
+"""Executor stage: target strings, processes, app loading, and runs over in-process apps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mbtspec import check
+from mbtspec.errors import TargetError
+from mbtspec.executor._process import ManagedProcess, free_port
+from mbtspec.executor.targets import _is_asgi, interpolate, load_app, parse_body
+
+
+def test_interpolate_variables_env_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MBT_TOKEN", "abcdef")
+    monkeypatch.delenv("MBT_MISSING", raising=False)
+    secrets: set[str] = set()
+    text = interpolate("${port}:${env.MBT_TOKEN}:${env.MBT_MISSING:-dflt}", {"port": "80"},
+                       secrets)
+    assert text == "80:abcdef:dflt"
+    assert secrets == {"abcdef"}  # environment values are secrets; defaults are not
+    with pytest.raises(KeyError, match="MBT_MISSING is not set"):
+        interpolate("${env.MBT_MISSING}", {})
+
+
+def test_short_environment_values_are_not_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MBT_FLAG", "1")
+    secrets: set[str] = set()
+    interpolate("${env.MBT_FLAG}", {}, secrets)
+    assert secrets == set()  # "1" would blank out every 1 in the output
+
+
+def test_parse_body() -> None:
+    assert parse_body(b'{"a": 1}', "application/json; charset=utf-8") == {"a": 1}
+    assert parse_body(b"not json", "application/json") == "not json"
+    assert parse_body(b"plain", "text/plain") == "plain"
+    assert parse_body(b"", "application/json") is None
+
+
+def test_load_app_errors_name_the_problem() -> None:
+    with pytest.raises(TargetError, match="cannot import app module 'no_such_module_x'"):
+        load_app("model", "no_such_module_x:app")
+    with pytest.raises(TargetError, match="has no attribute 'nope'"):
+        load_app("model", "tests.apps.wsgi_notes:nope")
+    assert callable(load_app("model", "tests.apps.wsgi_notes:model"))
+
+
+def test_asgi_and_wsgi_are_told_apart() -> None:
+    from tests.apps import orders, wsgi_notes
+
+    assert _is_asgi(orders.app)
+    assert not _is_asgi(wsgi_notes.model)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    script = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', "
+              f"'import time; time.sleep(60)']); open({str(pid_file)!r}, 'w').write(str(p.pid)); "
+              "time.sleep(60)")
+    process = ManagedProcess([sys.executable, "-c", script], env=dict(os.environ), cwd=None,
+                             log_path=tmp_path / "log")
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    assert _alive(grandchild)
+    process.stop(grace=2)
+    assert process.exit_code is not None
+    deadline = time.monotonic() + 5
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+def test_stop_kills_a_process_that_ignores_sigterm(tmp_path: Path) -> None:
+    script = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+              "print('ready', flush=True); time.sleep(60)")
+    process = ManagedProcess([sys.executable, "-c", script], env=dict(os.environ), cwd=None,
+                             log_path=tmp_path / "log")
+    deadline = time.monotonic() + 10
+    while "ready" not in " ".join(process.log_tail()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    started = time.monotonic()
+    process.stop(grace=0.5)
+    assert process.exit_code == -signal.SIGKILL
+    assert time.monotonic() - started < 5
+
+
+def test_free_port_is_bindable() -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+WSGI_SPEC = """\
+version: 1
+targets:
+  model: {app: tests.apps.wsgi_notes:model}
+  candidate: {app: tests.apps.wsgi_notes:candidate}
+reset:
+  - request: POST /__reset
+generators:
+  text: {string: {alphabet: abc, min_size: 1, max_size: 4}}
+actions:
+  add:
+    request: POST /notes
+    body: {text: "${text}"}
+    store: {notes: response.body.id}
+    expect: ["response.status == 201"]
+  read:
+    request: GET /notes/{id}
+    path: {id: {pick: notes}}
+  all:
+    request: GET /notes
+invariants:
+  - {name: found, check: "action != 'read' || candidate.status == 200"}
+"""
+
+
+def test_in_process_wsgi_targets_with_minted_ids(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(WSGI_SPEC)
+    result = check(spec, sequences=60, steps=15, seed=4, database=None).result
+    assert result.failure is None, result.failure
+    reads = result.stats.actions["read"].statuses
+    assert reads["candidate"]["200"] > 10 and set(reads["candidate"]) == {"200"}
