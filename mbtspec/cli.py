@@ -111,7 +111,8 @@ def check(
     except TargetError as error:
         err.print(f"error: {error}", style="red", soft_wrap=True)
         if error.log_tail:
-            err.print(f"last lines of its output{f' ({error.log_path})' if error.log_path else ''}:")
+            where = f" ({error.log_path})" if error.log_path else ""
+            err.print(f"last lines of its output{where}:")
             for line in error.log_tail:
                 err.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_TARGET) from None

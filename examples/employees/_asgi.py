@@ -129,7 +129,7 @@ def _match(segments: tuple[str, ...], parts: list[str]) -> dict[str, str] | None
     if len(segments) != len(parts):
         return None
     params: dict[str, str] = {}
-    for segment, part in zip(segments, parts):
+    for segment, part in zip(segments, parts, strict=False):
         if segment.startswith("{") and segment.endswith("}"):
             if not part:
                 return None

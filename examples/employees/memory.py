@@ -35,49 +35,43 @@ them in insertion order, the name filter is Python's ``needle in name`` and
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from examples.employees._asgi import INVALID, NOT_FOUND, Request, Response, Router, asgi_app
-from examples.employees._asgi import empty_response, is_unicode_text, json_or_404, json_response
-from examples.employees._asgi import parse_json
-
-_EMPLOYEE_NO = re.compile(r"[A-Za-z]+-[0-9]+")
-MAX_LEN = 40
+from examples.employees._asgi import (
+    INVALID,
+    NOT_FOUND,
+    Request,
+    Response,
+    Router,
+    asgi_app,
+    empty_response,
+    json_or_404,
+    json_response,
+    parse_json,
+)
+from examples.employees._contract import invalid, valid_employee_no, valid_name
 
 _employees: dict[str, dict[str, str]] = {}
 router = Router()
-
-
-def _invalid(field: str) -> Response:
-    return json_response(422, {"error": "invalid", "field": field})
-
-
-def valid_employee_no(value: object) -> bool:
-    return isinstance(value, str) and len(value) <= MAX_LEN and bool(_EMPLOYEE_NO.fullmatch(value))
-
-
-def valid_name(value: object) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= MAX_LEN and is_unicode_text(value)
 
 
 @router.route("/api/employees", "POST")
 def create_employee(request: Request) -> Response:
     body = parse_json(request.body)
     if body is INVALID or not isinstance(body, dict):
-        return _invalid("body")
+        return invalid("body")
     employee_no, name = body.get("employeeNo"), body.get("name")
     if not valid_employee_no(employee_no):
-        return _invalid("employeeNo")
+        return invalid("employeeNo")
     if not valid_name(name):
-        return _invalid("name")
+        return invalid("name")
     if employee_no in _employees:
         return json_response(409, {"error": "already_exists"})
     employee = {
         "employeeNo": employee_no,
         "name": name,
         "department": employee_no.split("-", 1)[0],
-        "createdAt": datetime.now(timezone.utc).isoformat(),
+        "createdAt": datetime.now(UTC).isoformat(),
     }
     _employees[employee_no] = employee
     return json_response(201, employee)
@@ -92,7 +86,7 @@ def get_employee(request: Request) -> Response:
 def rename_employee(request: Request) -> Response:
     name = request.query.get("name")
     if not valid_name(name):
-        return _invalid("name")
+        return invalid("name")
     employee = _employees.get(request.params["employeeNo"])
     if employee is None:
         return json_response(404, NOT_FOUND)

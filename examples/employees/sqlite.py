@@ -31,18 +31,25 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
-from examples.employees._asgi import INVALID, Request, Response, Router, asgi_app, empty_response
-from examples.employees._asgi import is_unicode_text, json_or_404, json_response, parse_json
+from examples.employees._asgi import (
+    INVALID,
+    Request,
+    Response,
+    Router,
+    asgi_app,
+    empty_response,
+    json_or_404,
+    json_response,
+    parse_json,
+)
+from examples.employees._contract import MAX_LEN, invalid, valid_employee_no, valid_name
 
-_EMPLOYEE_NO = re.compile(r"[A-Za-z]+-[0-9]+")
-MAX_LEN = 40
 _COLUMNS = "employee_no, name, department, created_at"
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS employees (employee_no TEXT PRIMARY KEY, name TEXT NOT NULL,"
@@ -90,7 +97,7 @@ def _connect() -> Iterator[sqlite3.Connection]:
 
 
 def _employee(row: tuple[str, ...]) -> dict[str, str]:
-    return dict(zip(("employeeNo", "name", "department", "createdAt"), row))
+    return dict(zip(("employeeNo", "name", "department", "createdAt"), row, strict=True))
 
 
 def _fetch(conn: sqlite3.Connection, employee_no: str) -> dict[str, str] | None:
@@ -99,28 +106,16 @@ def _fetch(conn: sqlite3.Connection, employee_no: str) -> dict[str, str] | None:
     return None if found is None else _employee(found)
 
 
-def _invalid(field: str) -> Response:
-    return json_response(422, {"error": "invalid", "field": field})
-
-
-def valid_employee_no(value: object) -> bool:
-    return isinstance(value, str) and len(value) <= MAX_LEN and bool(_EMPLOYEE_NO.fullmatch(value))
-
-
-def valid_name(value: object) -> bool:
-    return isinstance(value, str) and 1 <= len(value) <= MAX_LEN and is_unicode_text(value)
-
-
 @router.route("/api/employees", "POST")
 def create_employee(request: Request) -> Response:
     body = parse_json(request.body)
     if body is INVALID or not isinstance(body, dict):
-        return _invalid("body")
+        return invalid("body")
     employee_no, name = body.get("employeeNo"), body.get("name")
     if not valid_employee_no(employee_no):
-        return _invalid("employeeNo")
+        return invalid("employeeNo")
     if not valid_name(name):
-        return _invalid("name")
+        return invalid("name")
     department = employee_no.split("-", 1)[0]
     with _connect() as conn:
         try:
@@ -147,7 +142,7 @@ def get_employee(request: Request) -> Response:
 def rename_employee(request: Request) -> Response:
     name = request.query.get("name")
     if not valid_name(name):
-        return _invalid("name")
+        return invalid("name")
     employee_no = request.params["employeeNo"]
     if not valid_employee_no(employee_no):
         return json_or_404(None)

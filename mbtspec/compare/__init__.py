@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from mbtspec.compare._diff import ABSENT, compare_responses
 from mbtspec.compiler import ActionPlan, Plan, State
 from mbtspec.executor.records import Finding, Step
-from mbtspec.spec.expressions import ExpressionEvaluationError, prepare_context
 from mbtspec.spec.conformance import response_functions
+from mbtspec.spec.expressions import ExpressionEvaluationError, prepare_context
 from mbtspec.spec.model import Check
 
 __all__ = ["ABSENT", "compare_responses", "make_judge"]
@@ -42,7 +42,7 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
         notes: list[str] = []
         functions = response_functions(action.action.operation, dialect, notes)
         own_values: dict[str, Any] = {"action": action.name}
-        shared = ChainMap(own_values, state.view(primary))
+        shared = ChainMap[str, Any](own_values, state.view(primary))
         for name in plan.targets:
             own_values[name] = {**step.response(name).context,
                             "request": step.request(name).context}
@@ -55,7 +55,7 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
                                         details=tuple(problem)))
         for check in action.action.expect:
             for name in plan.targets:
-                own = ChainMap({"target": name, "response": step.response(name).context,
+                own = ChainMap[str, Any]({"target": name, "response": step.response(name).context,
                                 "request": step.request(name).context},
                                own_values, state.view(name))
                 problem = _evaluate(check, prepare_context(check.expressions, own, functions),

@@ -6,7 +6,6 @@ Pure: no I/O. ``compile_plan`` also fills what the spec leaves unset from the Op
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,8 +30,18 @@ from mbtspec.spec._values import iter_needed_picks
 from mbtspec.spec.problems import Problem, format_path
 
 __all__ = [
-    "ActionPlan", "DrawContext", "Draws", "NO_BODY", "PerTarget", "Plan", "RequestDraft",
-    "State", "Unsatisfiable", "compile_plan", "resolve", "text_of",
+    "NO_BODY",
+    "ActionPlan",
+    "DrawContext",
+    "Draws",
+    "PerTarget",
+    "Plan",
+    "RequestDraft",
+    "State",
+    "Unsatisfiable",
+    "compile_plan",
+    "resolve",
+    "text_of",
 ]
 
 #: Marks "send no body" (distinct from a JSON null body).
@@ -136,16 +145,17 @@ def compile_plan(
         except CompileError as err:
             compiler.errors.append(CompileError(err.message, err.mark or action.mark,
                                                 err.at or ("actions", action.name)))
-    for err in compiler.errors:
-        mark = err.mark or spec.actions[0].mark
-        problems.append(Problem(str(spec.path), mark.line, mark.column, format_path(err.at),
-                                "cannot-generate", err.message))
+    for error in compiler.errors:
+        mark = error.mark or spec.actions[0].mark
+        problems.append(Problem(str(spec.path), mark.line, mark.column, format_path(error.at),
+                                "cannot-generate", error.message))
     if problems:
         raise SpecError(problems)
-    settings = dataclasses.replace(
-        spec.run,
-        **{k: v for k, v in {"sequences": sequences, "steps": steps, "seed": seed,
-                             "max_time": max_time}.items() if v is not None},
+    settings = m.RunSettings(
+        sequences=sequences if sequences is not None else spec.run.sequences,
+        steps=steps if steps is not None else spec.run.steps,
+        seed=seed if seed is not None else spec.run.seed,
+        max_time=max_time if max_time is not None else spec.run.max_time,
     )
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))
     return Plan(spec, tuple(actions), settings, targets, frozenset(compiler.secrets))

@@ -39,7 +39,7 @@ class Draws(Protocol):
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any: ...
 
 
-class Unsatisfiable(Exception):  # noqa: N818 - a signal, not an error
+class Unsatisfiable(Exception):
     """The step cannot be drawn now (a pick from an empty variable with no 'or')."""
 
 
@@ -157,14 +157,14 @@ class Compiler:
 
         nodes = [Pure(st.just(p)) if isinstance(p, str) else p for p in parts]
         if all(n.strategy is not None for n in nodes):
-            return Pure(st.tuples(*[n.strategy for n in nodes]).map(  # type: ignore[misc]
+            return Pure(st.tuples(*[n.strategy for n in nodes]).map(
                 lambda drawn: render(*drawn)))
         return Dynamic(lambda ctx: lift(render, [n.draw(ctx) for n in nodes], ctx.targets))
 
     def _listvalue(self, value: m.ListValue, lets: frozenset[str]) -> Node:
         nodes = [self.compile(v, lets) for v in value.items]
         if all(n.strategy is not None for n in nodes):
-            return Pure(st.tuples(*[n.strategy for n in nodes]).map(list))  # type: ignore[misc]
+            return Pure(st.tuples(*[n.strategy for n in nodes]).map(list))
         return Dynamic(lambda ctx: [n.draw(ctx) for n in nodes])
 
     def _objectvalue(self, value: m.ObjectValue, lets: frozenset[str]) -> Node:
@@ -194,7 +194,7 @@ class Compiler:
         if all(n.strategy is not None for n in nodes):
             if all(isinstance(o, m.Literal_) for o in value.options):
                 return Pure(st.sampled_from([o.value for o in value.options]))  # type: ignore[union-attr]
-            return Pure(st.one_of(*[n.strategy for n in nodes]))  # type: ignore[misc]
+            return Pure(st.one_of(*_strategies(nodes)))
         return Dynamic(lambda ctx: nodes[ctx.draw(st.integers(0, len(nodes) - 1))].draw(ctx))
 
     def _integergen(self, value: m.IntegerGen, lets: frozenset[str]) -> Node:
@@ -217,7 +217,7 @@ class Compiler:
         # characters() (not sampled_from) lets Hypothesis draw the whole string in one choice
         alphabet = (st.characters(categories=(), include_characters=value.alphabet)
                     if value.alphabet
-                    else st.characters(codec="utf-8", exclude_categories=("Cs",)))
+                    else st.characters(codec="utf-8", exclude_categories=["Cs"]))
         return Pure(st.text(alphabet, min_size=value.min_size, max_size=value.max_size))
 
     def _formatgen(self, value: m.FormatGen, lets: frozenset[str]) -> Node:
@@ -253,8 +253,8 @@ class Compiler:
             names = list(local)
             others = [p[1] for p in parts if not isinstance(p, str) and not p[0]]
             strategy = st.tuples(
-                st.tuples(*[local[n].strategy for n in names]),  # type: ignore[misc]
-                st.tuples(*[n.strategy for n in others]),  # type: ignore[misc]
+                st.tuples(*[local[n].strategy for n in names]),
+                st.tuples(*[n.strategy for n in others]),
             )
 
             def render(drawn: tuple[tuple[Any, ...], tuple[Any, ...]]) -> str:
@@ -336,6 +336,13 @@ class Compiler:
             return bag[index]
 
         return Dynamic(draw)
+
+
+def _strategies(nodes: list[Node]) -> list[st.SearchStrategy[Any]]:
+    """The strategies of nodes known to be pure."""
+    out = [n.strategy for n in nodes]
+    assert all(s is not None for s in out)
+    return out  # type: ignore[return-value]
 
 
 def _freeze(value: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,7 @@ class State:
             del bag[index]
             self._pairs.clear()
 
-    def view(self, target: str) -> Mapping[str, list[Any]]:
+    def view(self, target: str) -> MutableMapping[str, list[Any]]:
         """The variables as ``target`` sees them (for expressions), resolved on access."""
         return _View(self.bags, target)
 
@@ -95,7 +95,8 @@ class State:
         return out
 
 
-class _View(Mapping[str, list[Any]]):
+class _View(MutableMapping[str, list[Any]]):
+    """A read-only view (mutable only in type, so that it can sit in a ChainMap)."""
     def __init__(self, bags: dict[str, list[Any]], target: str) -> None:
         self.bags = bags
         self.target = target
@@ -108,6 +109,12 @@ class _View(Mapping[str, list[Any]]):
 
     def __len__(self) -> int:
         return len(self.bags)
+
+    def __setitem__(self, name: str, value: list[Any]) -> None:
+        raise TypeError("stored variables are read-only in expressions")
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("stored variables are read-only in expressions")
 
 
 def _hashable(value: Any) -> bool:

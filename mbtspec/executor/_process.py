@@ -45,7 +45,7 @@ class ManagedProcess:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         try:
-            self.popen = subprocess.Popen(  # noqa: S603 - the user's own command
+            self.popen = subprocess.Popen(
                 self.argv,
                 cwd=cwd,
                 env=dict(env),
@@ -53,7 +53,7 @@ class ManagedProcess:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         except BaseException:
             self._log.close()

@@ -50,7 +50,7 @@ class ExpectationFailed(StepFailed):
     pass
 
 
-class Abort(KeyboardInterrupt):  # noqa: N818
+class Abort(KeyboardInterrupt):
     """Stop the whole run now (a target died); carries the ``TargetError``.
 
     A ``KeyboardInterrupt`` because that is the one exception Hypothesis lets through without
@@ -61,7 +61,7 @@ class Abort(KeyboardInterrupt):  # noqa: N818
         self.error = error
 
 
-class TimeUp(KeyboardInterrupt):  # noqa: N818
+class TimeUp(KeyboardInterrupt):
     """``max_time`` has passed: stop starting sequences (see ``Abort`` for the base)."""
 
 
@@ -205,7 +205,7 @@ class Runtime:
         for variable, expression in plan.action.store:
             values = {}
             for name in self.names:
-                context = ChainMap({
+                context = ChainMap[str, Any]({
                     "response": responses[name].context,
                     "request": requests[name].context,
                     "action": plan.name,
@@ -258,4 +258,4 @@ def _make_rule(plan: ActionPlan, runtime: Runtime) -> Callable[..., None]:
 
     run_action.__name__ = plan.name
     run_action.__qualname__ = plan.name
-    return precondition(enabled)(rule(data=st.data())(run_action))  # type: ignore[no-any-return]
+    return precondition(enabled)(rule(data=st.data())(run_action))

@@ -137,7 +137,7 @@ class Stats:
     calls: int = 0  # requests sent, all targets together
     steps: int = 0
     actions: dict[str, ActionStats] = field(default_factory=dict)
-    time_ms: Counter[str] = field(default_factory=Counter)  # per target
+    time_ms: dict[str, float] = field(default_factory=dict)  # per target
 
     def record(self, step: Step) -> None:
         self.steps += 1
@@ -147,7 +147,7 @@ class Stats:
             self.calls += 1
             shown = str(response.status) if response.status is not None else "no answer"
             stats.statuses.setdefault(target, Counter())[shown] += 1
-            self.time_ms[target] += response.elapsed_ms
+            self.time_ms[target] = self.time_ms.get(target, 0.0) + response.elapsed_ms
 
 
 @dataclass(frozen=True)

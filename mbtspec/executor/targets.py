@@ -197,8 +197,7 @@ def load_app(target: str, reference: str) -> Any:
 
 
 def _is_asgi(app: Any) -> bool:
-    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(
-        app, "__call__", app)
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else type(app).__call__
     if inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(app):
         return True
     try:

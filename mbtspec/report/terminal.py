@@ -9,7 +9,6 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.markup import escape
-from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -141,7 +140,7 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
         runs = entry.runs if entry else 0
         cells = []
         for name in targets:
-            counts = entry.statuses.get(name, {}) if entry else {}
+            counts: dict[str, int] = dict(entry.statuses.get(name, {})) if entry else {}
             cells.append(", ".join(f"{code}×{n}" for code, n in sorted(counts.items())) or "-")
         table.add_row(action.name, str(runs), *cells)
     console.print(table)

@@ -16,9 +16,9 @@ from mbtspec.spec._paths import PathSyntaxError, parse_path
 from mbtspec.spec._values import ValueParser, iter_refs
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.expressions import (
+    MBTSPEC_FUNCTIONS,
     Expression,
     ExpressionSyntaxError,
-    MBTSPEC_FUNCTIONS,
     compile_expression,
     unknown_functions,
 )
@@ -178,7 +178,7 @@ class Builder:
         headers = tuple((k, _text(v)) for k, v in (spec.get("headers") or {}).items())
         return m.TargetDef(
             name=name,
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,
             mark=mark,
             app=spec.get("app"),
             base_url=spec.get("base_url"),

@@ -70,12 +70,14 @@ def _leaves(errors: list[Any]) -> Iterator[Any]:
 
 def _hint(path: tuple[Any, ...]) -> str:
     for pattern, hint in _HINTS.items():
-        if len(pattern) == len(path) and all(p in ("*", q) for p, q in zip(pattern, path)):
+        if len(pattern) == len(path) and all(
+                p in ("*", q) for p, q in zip(pattern, path, strict=True)):
             return hint
     return ""
 
 
-def _reword(error: Any, path: tuple[Any, ...], positions: Positions) -> list[Problem] | Problem | None:
+def _reword(error: Any, path: tuple[Any, ...],
+            positions: Positions) -> list[Problem] | Problem | None:
     kind = error.validator
     value = error.instance
     if kind == "required":

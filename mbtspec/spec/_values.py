@@ -144,7 +144,9 @@ class ValueParser:
                 self.issue((*path, key), "unknown-key",
                            f"'{key}' is not an option of the '{keyword}' generator{hint}",
                            key=True)
-        return getattr(self, f"_gen_{keyword}")(data, data[keyword], (*path, keyword), path)
+        method: Any = getattr(self, f"_gen_{keyword}")
+        generated: m.Value = method(data, data[keyword], (*path, keyword), path)
+        return generated
 
     # One method per generator keyword; ``arg`` is the keyword's value, ``path`` points at it.
 
@@ -188,7 +190,8 @@ class ValueParser:
         opts = self._options("number", arg, path)
         lo, hi = opts.get("min"), opts.get("max")
         for name, bound in (("min", lo), ("max", hi)):
-            if bound is not None and (not isinstance(bound, int | float) or isinstance(bound, bool)):
+            if bound is not None and (isinstance(bound, bool)
+                                      or not isinstance(bound, int | float)):
                 self.issue((*path, name), "invalid-generator", f"'{name}' must be a number")
                 return m.NumberGen()
         if lo is not None and hi is not None and lo > hi:
@@ -242,7 +245,8 @@ class ValueParser:
                 pattern = None
         return m.StringGen(min_size, max_size, alphabet, pattern)
 
-    def _gen_format(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
+    def _gen_format(self, data: dict[str, Any], arg: Any, path: JsonPath,
+                    base: JsonPath) -> m.Value:
         if not isinstance(arg, str):
             self.issue(path, "invalid-generator", "'format' takes a template string such as "
                        "\"${department}-${n}\"")
@@ -268,7 +272,8 @@ class ValueParser:
             max_size = None
         return m.ListGen(self.parse(arg, path), min_size, max_size, bool(data.get("unique")))
 
-    def _gen_object(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
+    def _gen_object(self, data: dict[str, Any], arg: Any, path: JsonPath,
+                    base: JsonPath) -> m.Value:
         if not isinstance(arg, dict):
             self.issue(path, "invalid-generator", "'object' takes a mapping of keys to values")
             return m.Literal_(None)
@@ -295,7 +300,7 @@ class ValueParser:
             self.issue(path, "invalid-generator",
                        "'pick' takes the name of a variable that an action stores")
             return m.Literal_(None)
-        fallback = None
+        fallback: m.Value | None = None
         if "or" in data:
             alternative = data["or"]
             if isinstance(alternative, str) and alternative in self.generator_names:
@@ -312,12 +317,12 @@ def iter_needed_picks(value: m.Value) -> Iterator[m.Pick]:
     if isinstance(value, m.Pick):
         if value.or_ is None:
             yield value
-    elif isinstance(value, m.ListValue | m.ObjectValue):
-        items = value.items if isinstance(value, m.ListValue) else [v for _, v in value.fields]
-        optional = value.optional if isinstance(value, m.ObjectValue) else frozenset()
-        for key, item in (zip(range(len(items)), items) if isinstance(value, m.ListValue)
-                          else value.fields):
-            if key not in optional:
+    elif isinstance(value, m.ListValue):
+        for item in value.items:
+            yield from iter_needed_picks(item)
+    elif isinstance(value, m.ObjectValue):
+        for key, item in value.fields:
+            if key not in value.optional:
                 yield from iter_needed_picks(item)
     elif isinstance(value, m.FormatGen):
         for _, item in value.local:

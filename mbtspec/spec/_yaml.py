@@ -8,18 +8,17 @@ silently: duplicate keys (PyYAML keeps the last one), non-string keys, tabs in i
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import datetime
 
 import yaml
 
 from mbtspec.spec.problems import Problem, format_path
 
 try:  # libyaml is much faster; fall back to the pure-Python parser where it is missing
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined]
+    _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
@@ -95,7 +94,7 @@ class ParsedYaml:
     problems: list[Problem]
 
 
-class _Scalars(yaml.constructor.SafeConstructor):
+class _Scalars(yaml.constructor.SafeConstructor):  # type: ignore[misc]
     """Turns scalar nodes into Python values with YAML 1.1 core-schema rules, as safe_load."""
 
 
@@ -133,8 +132,7 @@ def _syntax_problem(err: yaml.MarkedYAMLError, file: str, line_count: int) -> Pr
             reason = f"{err.context.replace('while ', '')}: it is never closed"
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     if "never closed" in reason:
-        return Problem(file, *(mark.line + 1, mark.column + 1) if mark else (1, 1), "",
-                       "yaml-syntax", reason)
+        return Problem(file, line, column, "", "yaml-syntax", reason)
     if "another document" in reason:
         reason = "a second YAML document starts here"
         hint = "a spec file holds one document: remove this '---' and what follows"

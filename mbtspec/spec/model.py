@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mbtspec.spec._openapi import OpenApiDocument, Operation
-from mbtspec.spec._yaml import Mark
+from mbtspec.spec._openapi import OpenApiDocument as OpenApiDocument
+from mbtspec.spec._openapi import Operation as Operation
+from mbtspec.spec._yaml import Mark as Mark
 from mbtspec.spec.expressions import Expression
 
 # --------------------------------------------------------------------------------------------

@@ -150,8 +150,12 @@ def test_no_reset_warns_and_confirms(tmp_path: Path) -> None:
 
 def test_secret_headers_are_redacted(tmp_path: Path) -> None:
     targets = """\
-  model: {app: tests.apps.variants:model, headers: {Authorization: "Bearer ${env.ORDERS_TOKEN}"}}
-  candidate: {app: tests.apps.variants:close_twice, headers: {Authorization: "Bearer ${env.ORDERS_TOKEN}"}}
+  model:
+    app: tests.apps.variants:model
+    headers: {Authorization: "Bearer ${env.ORDERS_TOKEN}"}
+  candidate:
+    app: tests.apps.variants:close_twice
+    headers: {Authorization: "Bearer ${env.ORDERS_TOKEN}"}
 """
     spec = write(tmp_path, orders_spec(targets))
     token = "s3cr3t-" + uuid.uuid4().hex

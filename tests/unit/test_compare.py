@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mbtspec.compare import ABSENT, compare_responses, make_judge
-from mbtspec.spec.conformance import conformance_problems
 from mbtspec.compiler import NO_BODY, PerTarget, RequestDraft, State, compile_plan
 from mbtspec.executor._http import build_request
 from mbtspec.executor.records import Difference, Finding, Response, Step
 from mbtspec.spec import load_spec
 from mbtspec.spec._openapi import load_openapi
 from mbtspec.spec._paths import parse_path
+from mbtspec.spec.conformance import conformance_problems
 from mbtspec.spec.model import CompareRules
 
 REPO = Path(__file__).resolve().parents[2]
@@ -299,7 +299,7 @@ def test_permuting_an_ordered_list_differs(lists: tuple[list, list]) -> None:
     original, permuted = lists
     assume(original != permuted)
     found = diff(original, permuted)
-    moved = [i for i, (a, b) in enumerate(zip(original, permuted)) if a != b]
+    moved = [i for i, (a, b) in enumerate(zip(original, permuted, strict=True)) if a != b]
     assert paths(found) == [f"body[{i}]" for i in moved]
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import jsonschema
 import pytest
 from hypothesis import HealthCheck, find, given, settings
-from hypothesis.errors import NoSuchExample
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from mbtspec.compiler import (
     DrawContext,
