@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mbtspec.errors import RunError, SpecError, TargetError, UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from mbtspec.compiler import Plan
     from mbtspec.executor import Progress as RunProgress
 
@@ -38,6 +39,8 @@ def _root() -> None:
 
 
 def _consoles(no_color: bool) -> tuple[Console, Console]:
+    from rich.console import Console  # imported here: `mbtspec lint` needs no Rich
+
     out = Console(no_color=no_color or None, highlight=False, soft_wrap=False)
     err = Console(stderr=True, no_color=no_color or None, highlight=False)
     return out, err
@@ -59,6 +62,8 @@ def check(
 ) -> None:
     """Run the spec's actions as random sequences against model and candidate, compare every
     response, and shrink any difference to its shortest sequence."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from mbtspec._check import check as run_check
     from mbtspec.report.terminal import (
         Redactor,
@@ -121,7 +126,7 @@ def check(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     plan, result = outcome.plan, outcome.result
     redact = Redactor(plan.secrets)
-    for warning in result.warnings:
+    for warning in (*plan.notes, *result.warnings):
         err.print(f"warning: {warning}", style="yellow", soft_wrap=True)
     if result.failure is not None:
         command = ["mbtspec", "check", str(spec), "--seed", str(result.seed)]
@@ -134,6 +139,84 @@ def check(
     render_summary(out, result, plan)
     out.print(verdict_line(result, plan), style="bold red" if result.failure else "bold green")
     raise typer.Exit(EXIT_FAILURE if result.failure is not None else EXIT_OK)
+
+
+class LintFormat(StrEnum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+@app.command()
+def lint(
+    files: Annotated[list[Path], typer.Argument(help="Spec files to check.")],
+    output_format: Annotated[LintFormat, typer.Option(
+        "--format", help="text (compiler style), json (a list of problems) or github "
+        "(workflow annotations).")] = LintFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
+) -> None:
+    """Report every problem of each spec file, without running anything (no user code, no
+    network). Exit 0 without errors (warnings allowed unless --strict), 1 with errors."""
+    import json
+
+    from mbtspec.report.problems import render_github, render_text
+    from mbtspec.spec import lint_spec
+
+    problems = []
+    for file in files:
+        try:
+            problems.extend(lint_spec(file))
+        except UsageError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(EXIT_INVALID) from None
+    problems.sort()
+    if output_format is LintFormat.json:
+        typer.echo(json.dumps([p.as_dict() for p in problems], indent=2, ensure_ascii=False))
+    elif output_format is LintFormat.github:
+        for line in render_github(problems):
+            typer.echo(line)
+    else:
+        for line in render_text(problems):
+            typer.echo(line)
+    errors = sum(p.severity == "error" for p in problems)
+    failing = errors or (strict and problems)
+    raise typer.Exit(EXIT_FAILURE if failing else EXIT_OK)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of spec files (for editors: yaml-language-server, IDEs)."""
+    import json
+
+    from mbtspec.spec import spec_schema
+
+    typer.echo(json.dumps(spec_schema(), indent=2))
+
+
+@app.command()
+def init(
+    openapi: Annotated[Path, typer.Argument(help="The OpenAPI 3.0/3.1 document (YAML/JSON).")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the spec here (default: print it).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Scaffold a spec from an OpenAPI document: one action per operation, values from its
+    schemas, stored ids wired to the operations that take them."""
+    from mbtspec.scaffold import scaffold_spec
+
+    if output is not None and output.exists() and not force:
+        typer.echo(f"error: {output} exists; choose another name or add --force", err=True)
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        text = scaffold_spec(openapi, output)
+    except UsageError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}; next: mbtspec lint {output}", err=True)
 
 
 def _hypothesis_home(no_database: bool) -> None:

@@ -118,6 +118,7 @@ class Plan:
     run: m.RunSettings
     targets: tuple[str, ...]
     secrets: frozenset[str]
+    notes: tuple[str, ...] = ()  # what the plan leaves out, for the user to know
 
 
 def compile_plan(
@@ -158,7 +159,8 @@ def compile_plan(
         max_time=max_time if max_time is not None else spec.run.max_time,
     )
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))
-    return Plan(spec, tuple(actions), settings, targets, frozenset(compiler.secrets))
+    return Plan(spec, tuple(actions), settings, targets, frozenset(compiler.secrets),
+                tuple(compiler.notes))
 
 
 def _compile_action(action: m.Action, compiler: Compiler, dialect: str) -> ActionPlan:
@@ -190,8 +192,17 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str) -> Actio
                 continue
             if not (param.required or everything):
                 continue
-            node = _schema_node(compiler, param.schema, dialect, f"parameter '{param.name}'",
-                                action, header=param.location == "header")
+            try:
+                node = _schema_node(compiler, param.schema, dialect,
+                                    f"parameter '{param.name}'", action,
+                                    header=param.location == "header")
+            except CompileError as err:
+                if param.required:
+                    raise
+                # an optional parameter nothing can satisfy: leave it out, and say so
+                compiler.notes.append(f"{action.name}: {err.message.split('; set it')[0]}; "
+                                      "the optional parameter is never sent")
+                continue
             part = _Part(param.name, node, optional=not param.required)
             {"path": path_params, "query": query, "header": headers}[param.location].append(part)
         body = _fill_body(action, body, compiler, dialect, everything)

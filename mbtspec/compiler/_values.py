@@ -110,6 +110,7 @@ class Compiler:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     secrets: set[str] = field(default_factory=set)
     errors: list[CompileError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     _compiled: dict[str, Node] = field(default_factory=dict)
 
     def generator(self, name: str) -> Node:
@@ -380,18 +381,25 @@ def schema_strategy(schema: Any, dialect: str) -> st.SearchStrategy[Any]:
 _FORMAT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 
-def _bound_formats(schema: Any) -> Any:
-    """OpenAPI's int32/int64 formats bound integers; JSON Schema generators ignore them."""
+def _bound_formats(schema: Any, combined: bool = False) -> Any:
+    """OpenAPI's int32/int64 formats bound integers; JSON Schema generators ignore them.
+
+    Objects get ``additionalProperties: false`` when they say nothing about it, except the
+    parts of an ``allOf``/``anyOf``/``oneOf`` (``combined``): there it would forbid the
+    properties the other parts add."""
     if isinstance(schema, list):
-        return [_bound_formats(s) for s in schema]
+        return [_bound_formats(s, combined) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: _bound_formats(v) for k, v in schema.items()}
+    out = {k: _bound_formats(v, k in ("allOf", "anyOf", "oneOf")) for k, v in schema.items()}
     bounds = _FORMAT_BOUNDS.get(str(schema.get("format")))
     if bounds and "integer" in (schema.get("type") or ()):
         out.setdefault("minimum", bounds[0])
         out.setdefault("maximum", bounds[1])
-    if isinstance(out.get("properties"), dict) and "additionalProperties" not in out:
+    required: list[Any] = out["required"] if isinstance(out.get("required"), list) else []
+    if isinstance(out.get("properties"), dict) and "additionalProperties" not in out and not (
+            combined or any(k in out for k in ("allOf", "anyOf", "oneOf"))
+            or any(name not in out["properties"] for name in required)):
         # only documented properties: undocumented ones would be noise in every request
         out["additionalProperties"] = False
     return out

@@ -13,12 +13,14 @@ from pathlib import Path
 
 from mbtspec.errors import SpecError, UsageError
 from mbtspec.spec._build import Builder
+from mbtspec.spec._rules import iter_rule_problems
 from mbtspec.spec._schema import iter_schema_problems, spec_schema
+from mbtspec.spec._validity import iter_document_problems
 from mbtspec.spec._yaml import parse_yaml
 from mbtspec.spec.model import Spec
 from mbtspec.spec.problems import Problem
 
-__all__ = ["Problem", "Spec", "iter_problems", "load_spec", "spec_schema"]
+__all__ = ["Problem", "Spec", "iter_problems", "lint_spec", "load_spec", "spec_schema"]
 
 
 def _read(path: Path) -> str:
@@ -51,16 +53,24 @@ def _load(path: Path) -> tuple[Spec | None, list[Problem]]:
     builder = Builder(parsed.data, parsed.positions, path)
     spec = builder.build()
     problems.extend(builder.problems)
-    if spec is not None:
+    problems.extend(iter_rule_problems(spec, parsed.positions))
+    if spec.openapi is not None:
+        problems.extend(iter_document_problems(spec.openapi, parsed.positions))
+    if not any(p.severity == "error" for p in problems):
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         spec = dataclasses.replace(spec, sha256=digest)
     return spec, problems
 
 
 def iter_problems(path: str | Path) -> list[Problem]:
-    """Every problem of the spec file at ``path``, sorted by position."""
+    """Every problem of the spec file at ``path`` (errors and warnings), sorted by position."""
     _, problems = _load(Path(path))
     return sorted(problems)
+
+
+def lint_spec(path: str | Path) -> list[Problem]:
+    """What ``mbtspec lint`` reports for ``path``: every error and warning, sorted."""
+    return iter_problems(path)
 
 
 def load_spec(path: str | Path) -> Spec:

@@ -60,6 +60,13 @@ class Builder:
         known = allowed | frozenset(self.stored)
         for name in sorted(expr.variables - known):
             column = _find_word(source, name)
+            if role == "when":
+                self.problem(
+                    path, "unsatisfiable-when",
+                    f"'when' reads '{name}', which no action stores, so this action can never "
+                    f"run{did_you_mean(name, known)}; store it in the action that creates it",
+                    offset=(1, column) if column else None)
+                continue
             why = did_you_mean(name, known)
             if name == "model" and not self.has_model and role in ("invariant", "expect"):
                 why = (": this spec has no model target (add one under 'targets:', or check "
@@ -83,7 +90,7 @@ class Builder:
 
     # -- the parts of the file -------------------------------------------------------------
 
-    def build(self) -> m.Spec | None:
+    def build(self) -> m.Spec:
         data = self.data
         self.openapi = self._build_openapi()
         # Which variables exist is known before anything that uses them is checked.
@@ -113,8 +120,7 @@ class Builder:
         for issue in self.values.issues:
             self.problem(issue.path, issue.code, issue.message, key=issue.key,
                          offset=issue.offset)
-        if self.problems:
-            return None
+        # Built even with problems, so that the later rules can report theirs in the same pass.
         return m.Spec(
             path=self.path,
             sha256="",

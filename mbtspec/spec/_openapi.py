@@ -110,7 +110,7 @@ def _path_shape(path: str) -> str:
 def read_document(path: Path) -> Any:
     """Read JSON or YAML; raises ``OpenApiLoadError`` with a position on bad syntax."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte order mark
     except FileNotFoundError:
         raise OpenApiLoadError(f"file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -164,17 +164,20 @@ def _iter_operations(raw: dict[str, Any], resolver: _Resolver) -> Iterator[Opera
     if not isinstance(paths, dict):
         return
     for path, item in paths.items():
-        item = resolver.deref(item)
+        # Each part is read relative to the file it was found in (a $ref'd path item may
+        # live in another file, with #/components of its own).
+        item, item_base = resolver.follow(item, resolver.base)
         if not isinstance(item, dict):
             continue
-        shared = _parameters(item.get("parameters"), resolver)
+        shared = _parameters(item.get("parameters"), resolver, item_base)
         for method in METHODS:
-            op = resolver.deref(item.get(method))
+            op, base = resolver.follow(item.get(method), item_base)
             if not isinstance(op, dict):
                 continue
-            own = _parameters(op.get("parameters"), resolver)
+            own = _parameters(op.get("parameters"), resolver, base)
             merged = {(p.location, p.name): p for p in (*shared, *own)}
-            body_schema, body_required, media = _request_body(op.get("requestBody"), resolver)
+            body_schema, body_required, media = _request_body(op.get("requestBody"), resolver,
+                                                              base)
             yield Operation(
                 method=method.upper(),
                 path=str(path),
@@ -184,14 +187,14 @@ def _iter_operations(raw: dict[str, Any], resolver: _Resolver) -> Iterator[Opera
                 body_schema=body_schema,
                 body_required=body_required,
                 body_media_type=media,
-                responses=tuple(_responses(op.get("responses"), resolver)),
+                responses=tuple(_responses(op.get("responses"), resolver, base)),
             )
 
 
-def _parameters(items: Any, resolver: _Resolver) -> list[Parameter]:
+def _parameters(items: Any, resolver: _Resolver, base: Path) -> list[Parameter]:
     out = []
     for item in items if isinstance(items, list) else []:
-        item = resolver.deref(item)
+        item, item_base = resolver.follow(item, base)
         if not isinstance(item, dict) or "name" not in item or "in" not in item:
             continue
         schema = item.get("schema")
@@ -205,7 +208,7 @@ def _parameters(items: Any, resolver: _Resolver) -> list[Parameter]:
             name=str(item["name"]),
             location=location,
             required=bool(item.get("required", location == "path")),
-            schema=resolver.inline(schema) if schema is not None else None,
+            schema=resolver.inline(schema, item_base) if schema is not None else None,
         ))
     return out
 
@@ -220,31 +223,34 @@ def _pick_media(content: Any) -> tuple[str | None, Any]:
     return media, content[media]
 
 
-def _request_body(body: Any, resolver: _Resolver) -> tuple[Any, bool, str | None]:
-    body = resolver.deref(body)
+def _request_body(body: Any, resolver: _Resolver,
+                  base: Path) -> tuple[Any, bool, str | None]:
+    body, base = resolver.follow(body, base)
     if not isinstance(body, dict):
         return None, False, None
     media, value = _pick_media(body.get("content"))
     schema = value.get("schema") if isinstance(value, dict) else None
     return (
-        resolver.inline(schema) if schema is not None else None,
+        resolver.inline(schema, base) if schema is not None else None,
         bool(body.get("required", False)),
         media,
     )
 
 
-def _responses(responses: Any, resolver: _Resolver) -> Iterator[tuple[str, Any]]:
+def _responses(responses: Any, resolver: _Resolver,
+               base: Path) -> Iterator[tuple[str, Any]]:
     if not isinstance(responses, dict):
         return
     for status, response in responses.items():
-        response = resolver.deref(response)
+        response, response_base = resolver.follow(response, base)
         media_schemas: list[tuple[str, Any]] = []
         content = response.get("content") if isinstance(response, dict) else None
         if isinstance(content, dict):
             for media, value in content.items():
                 schema = value.get("schema") if isinstance(value, dict) else None
                 media_schemas.append(
-                    (media, resolver.inline(schema) if schema is not None else None))
+                    (media, resolver.inline(schema, response_base) if schema is not None
+                     else None))
         yield str(status), tuple(media_schemas)
 
 
@@ -276,13 +282,13 @@ class _Resolver:
                 return None, target, pointer
         return node, target, pointer
 
-    def deref(self, node: Any, base: Path | None = None) -> Any:
+    def follow(self, node: Any, base: Path) -> tuple[Any, Path]:
+        """``node`` with its ``$ref`` chain followed, and the file it ended up in."""
         seen = 0
-        base = base or self.base
         while isinstance(node, dict) and isinstance(node.get("$ref"), str) and seen < 50:
             node, base, _ = self._lookup(node["$ref"], base)
             seen += 1
-        return node
+        return node, base
 
     def inline(self, schema: Any, base: Path | None = None) -> Any:
         """A copy of ``schema`` with every ``$ref`` replaced by what it points to."""
@@ -310,7 +316,7 @@ class _Resolver:
 
 
 def to_json_schema(schema: Any, dialect: str, *, direction: str = "request") -> Any:
-    """An OpenAPI schema as plain JSON Schema (draft 4 for 3.0, 2020-12 for 3.1).
+    """An OpenAPI schema as plain JSON Schema (draft 7 for 3.0, 2020-12 for 3.1).
 
     OpenAPI-only keywords are dropped, ``nullable`` becomes a ``null`` type, and ``readOnly``
     properties are left out of requests (``writeOnly`` ones out of responses).
@@ -351,6 +357,12 @@ def _convert(schema: Any, dialect: str, direction: str) -> Any:
         out["required"] = [r for r in out["required"] if r not in dropped]
         if not out["required"]:
             del out["required"]
+    if dialect == "openapi-3.0":  # draft-4 boolean exclusive bounds, as draft-7 numbers
+        for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+            if out.get(exclusive) is True and bound in out:
+                out[exclusive] = out.pop(bound)
+            elif isinstance(out.get(exclusive), bool):
+                del out[exclusive]
     if dialect == "openapi-3.0" and schema.get("nullable") is True:
         if isinstance(out.get("type"), str):
             out["type"] = [out["type"], "null"]

@@ -219,9 +219,14 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.scalars.construct_object(key_node) if isinstance(
-                key_node, yaml.ScalarNode) else None
             kmark = self.mark(key_node)
+            try:
+                key = self.scalars.construct_object(key_node) if isinstance(
+                    key_node, yaml.ScalarNode) else None
+            except Exception as err:  # an unknown tag (!foo) on a key
+                self.problems.append(_at(self.positions.file, kmark, path, "yaml-syntax",
+                                         f"cannot read this key: {_one_line(str(err))}"))
+                continue
             if not isinstance(key, str):
                 if isinstance(key_node, yaml.ScalarNode):
                     shown = key_node.value

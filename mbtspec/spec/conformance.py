@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jsonschema import Draft4Validator, Draft202012Validator
+from jsonschema import Draft7Validator, Draft202012Validator
 
 from mbtspec.spec._openapi import Operation, to_json_schema
 
@@ -21,7 +21,7 @@ def _validator(schema: Any, dialect: str) -> Any:
     key = id(schema)
     if key not in _VALIDATORS:
         converted = to_json_schema(schema, dialect, direction="response")
-        cls = Draft4Validator if dialect == "openapi-3.0" else Draft202012Validator
+        cls = Draft7Validator if dialect == "openapi-3.0" else Draft202012Validator
         _VALIDATORS[key] = (schema, cls(converted))  # keep ``schema`` alive: ids stay unique
     return _VALIDATORS[key][1]
 

@@ -25,6 +25,12 @@ class Problem:
     message: str
     severity: Severity = "error"
 
+    def __post_init__(self) -> None:
+        # one problem, one line: names quoted from the file may hold line breaks
+        if "\n" in self.message or "\r" in self.message:
+            clean = self.message.replace("\r", "\\r").replace("\n", "\\n")
+            object.__setattr__(self, "message", clean)
+
     def format(self) -> str:
         """``file:line:column: error[code] json.path: message``."""
         where = f"{self.json_path}: " if self.json_path else ""

@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_all_is_sorted_and_complete() -> None:
     assert mbtspec.__all__ == sorted(mbtspec.__all__)
+    assert set(mbtspec.__all__) == set(mbtspec._WHERE)
     for name in mbtspec.__all__:
         assert getattr(mbtspec, name) is not None
 
@@ -24,9 +25,28 @@ def test_published_schema_is_the_packaged_one() -> None:
 
 
 def test_ruff_and_mypy_pass() -> None:
-    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO,
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "mbtspec", "tests", "bench",
+                           "examples"], cwd=REPO,
                           capture_output=True, text=True, check=False)
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
     mypy = subprocess.run([sys.executable, "-m", "mypy", "mbtspec"], cwd=REPO,
                           capture_output=True, text=True, check=False)
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
+
+
+def test_lint_loads_no_engine() -> None:
+    """`mbtspec lint` runs on every commit: no Hypothesis, httpx, executor or Rich."""
+    spec = REPO / "examples" / "employees" / "spec.yaml"
+    code = (
+        "import sys\n"
+        "from mbtspec.cli import main\n"
+        f"sys.argv = ['mbtspec', 'lint', {str(spec)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('hypothesis', 'httpx', 'rich', 'pydantic') or m.startswith('mbtspec.executor'))\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout

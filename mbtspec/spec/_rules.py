@@ -1,0 +1,210 @@
+"""Checks of a built spec against its OpenAPI document and itself, one generator per problem.
+
+These run once the file's shape is right and every name resolves (``_build``). Each rule yields
+``Problem``\\ s; warnings (``severity="warning"``) flag risky but runnable specs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from mbtspec.spec import model as m
+from mbtspec.spec._openapi import Operation, to_json_schema
+from mbtspec.spec._values import iter_needed_picks
+from mbtspec.spec._yaml import JsonPath, Positions
+from mbtspec.spec.problems import Problem, did_you_mean
+
+Rule = Callable[[m.Spec, Positions], Iterator[Problem]]
+
+#: Request headers that need not be documented as parameters.
+STANDARD_HEADERS = frozenset({
+    "accept", "accept-language", "accept-encoding", "authorization", "cache-control",
+    "content-type", "cookie", "if-match", "if-none-match", "if-modified-since", "origin",
+    "prefer", "user-agent", "x-request-id", "x-correlation-id",
+})
+_LOCATIONS = (("path", "path_params"), ("query", "query"), ("header", "headers"))
+
+
+def iter_rule_problems(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    for rule in RULES:
+        yield from rule(spec, positions)
+
+
+def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """Query, header and body names the operation does not document."""
+    for action in spec.actions:
+        op = action.operation
+        if op is None:
+            continue
+        base: JsonPath = ("actions", action.name)
+        for location, part in _LOCATIONS[1:]:
+            for name, _ in getattr(action, part):
+                if op.parameter(location, name) is not None:
+                    continue
+                if location == "header" and name.lower() in STANDARD_HEADERS:
+                    continue
+                known = [p.name for p in op.parameters if p.location == location]
+                yield positions.problem(
+                    (*base, "query" if location == "query" else "headers", name),
+                    "undocumented-parameter",
+                    f"{op.key} documents no {location} parameter '{name}'"
+                    f"{did_you_mean(name, known)}; documented: {', '.join(known) or 'none'}",
+                    key=True)
+        if action.body is None:
+            continue
+        if op.body_schema is None:
+            yield positions.problem((*base, "body"), "undocumented-body",
+                                    f"{op.key} documents no request body: remove 'body'",
+                                    key=True)
+            continue
+        schema = op.body_schema
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        extra_allowed = isinstance(schema, dict) and schema.get(
+            "additionalProperties") not in (None, False)
+        if isinstance(action.body, m.ObjectValue) and isinstance(props, dict) and not extra_allowed:
+            for name, _ in action.body.fields:
+                if name not in props:
+                    yield positions.problem(
+                        (*base, "body", name), "undocumented-property",
+                        f"the request body of {op.key} has no property '{name}'"
+                        f"{did_you_mean(name, list(props))}; documented: {', '.join(props)}",
+                        key=True)
+
+
+def invalid_literals(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """Literal values that cannot match the schema of their parameter or body property."""
+    dialect = spec.openapi.dialect if spec.openapi else "json-schema"
+    for action in spec.actions:
+        op = action.operation
+        if op is None:
+            continue
+        base: JsonPath = ("actions", action.name)
+        for location, part in _LOCATIONS:
+            for name, value in getattr(action, part):
+                param = op.parameter(location, name)
+                if param is None or param.schema is None or not isinstance(value, m.Literal_):
+                    continue
+                why = _mismatch(_from_text(value.value, param.schema), param.schema, dialect)
+                if why:
+                    key = {"path": "path", "query": "query", "header": "headers"}[location]
+                    yield positions.problem(
+                        (*base, key, name), "invalid-literal",
+                        f"{value.value!r} can never be a valid {location} parameter '{name}' "
+                        f"of {op.key}: {why}")
+        yield from _body_literals(action, op, dialect, positions, base)
+
+
+def _body_literals(action: m.Action, op: Operation, dialect: str, positions: Positions,
+                   base: JsonPath) -> Iterator[Problem]:
+    schema = op.body_schema
+    if isinstance(action.body, m.Literal_) and schema is not None:
+        why = _mismatch(action.body.value, schema, dialect)
+        if why:
+            yield positions.problem((*base, "body"), "invalid-literal",
+                                    f"this body can never be valid for {op.key}: {why}")
+        return
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(action.body, m.ObjectValue) or not isinstance(props, dict):
+        return
+    for name, value in action.body.fields:
+        if isinstance(value, m.Literal_) and isinstance(props.get(name), dict):
+            why = _mismatch(value.value, props[name], dialect)
+            if why:
+                yield positions.problem(
+                    (*base, "body", name), "invalid-literal",
+                    f"{value.value!r} can never be a valid '{name}' in the body of {op.key}: "
+                    f"{why}")
+
+
+def _from_text(value: Any, schema: Any) -> Any:
+    """A parameter travels as text: "5" is a fine integer parameter."""
+    kind = schema.get("type") if isinstance(schema, dict) else None
+    if kind == "string" and isinstance(value, int | float | bool):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    if not isinstance(value, str) or kind not in ("integer", "number", "boolean"):
+        return value
+    try:
+        if kind == "boolean":
+            return {"true": True, "false": False}[value]
+        return int(value) if kind == "integer" else float(value)
+    except (KeyError, ValueError):
+        return value
+
+
+def _mismatch(value: Any, schema: Any, dialect: str) -> str:
+    from jsonschema import Draft7Validator, Draft202012Validator
+
+    converted = to_json_schema(schema, dialect, direction="request")
+    cls = Draft7Validator if dialect == "openapi-3.0" else Draft202012Validator
+    try:
+        error = next(iter(cls(converted).iter_errors(value)), None)
+    except Exception:
+        return ""
+    return error.message if error is not None else ""
+
+
+def unreachable_actions(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """Actions that can never run: they pick a variable that only they (or other actions
+    that can never run) store, or their 'when' reads one nothing stores."""
+    needs: dict[str, set[str]] = {}
+    storers: dict[str, set[str]] = {}
+    for action in spec.actions:
+        values = [v for _, v in (*action.let, *action.path_params, *action.query,
+                                 *action.headers)]
+        if action.body is not None:
+            values.append(action.body)
+        needs[action.name] = {p.variable for v in values for p in iter_needed_picks(v)}
+        for variable, _ in action.store:
+            storers.setdefault(variable, set()).add(action.name)
+    runnable: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, wanted in needs.items():
+            if name in runnable:
+                continue
+            if all(storers.get(v, set()) & (runnable - {name}) for v in wanted):
+                runnable.add(name)
+                changed = True
+    for action in spec.actions:
+        if action.name in runnable:
+            continue
+        missing = sorted(v for v in needs[action.name]
+                         if not storers.get(v, set()) & (runnable - {action.name}))
+        if not any(v in storers for v in missing):
+            continue  # nothing stores them at all: unstored-variable says so already
+        yield positions.problem(
+            ("actions", action.name), "unreachable-action",
+            f"action '{action.name}' can never run: it picks {', '.join(missing)}, which no "
+            "other runnable action stores; store it elsewhere too, or add 'or:' to the pick",
+            key=True)
+
+
+def risky_specs(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """Warnings: no reset, no model, operations no action exercises."""
+    if not spec.reset and not any(t.reset for t in spec.targets):
+        yield positions.problem(
+            ("targets",), "no-reset",
+            "no 'reset': sequences are not isolated, so a failure may depend on earlier "
+            "sequences; add reset: [{request: POST /your-reset-endpoint}] if the targets "
+            "offer one", key=True, severity="warning")
+    if spec.model is None:
+        yield positions.problem(
+            ("targets",), "no-model",
+            "no 'model' target: only invariants and expect checks run (single-target mode); "
+            "add a model to compare responses", key=True, severity="warning")
+    if spec.openapi is not None:
+        covered = {a.operation.key for a in spec.actions if a.operation is not None}
+        missing = [op.key for op in spec.openapi.operations if op.key not in covered]
+        if missing:
+            shown = ", ".join(missing[:8]) + (f" ... ({len(missing) - 8} more)"
+                                              if len(missing) > 8 else "")
+            yield positions.problem(
+                ("openapi",), "uncovered-operation",
+                f"{len(missing)} operation{'s' if len(missing) != 1 else ''} of "
+                f"{spec.openapi.file.name} no action exercises: {shown}", severity="warning")
+
+
+RULES: tuple[Rule, ...] = (undocumented_names, invalid_literals, unreachable_actions,
+                           risky_specs)
