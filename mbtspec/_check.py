@@ -1,14 +1,23 @@
-"""The whole pipeline for one spec: load -> compile -> run (with the compare stage as judge)."""
+"""The whole pipeline for one spec: load -> compile -> (saved failures) -> run -> replay file.
+
+Before generating anything, the replay files this spec's earlier failures left behind are run
+again: one that still fails is the answer at once; one that no longer fails is removed (the bug
+is fixed). Hypothesis' own database, keyed by the spec's hash, then replays what it kept.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from mbtspec.compare import make_judge
 from mbtspec.compiler import Plan, compile_plan
-from mbtspec.executor import Progress, RunResult, run_plan
+from mbtspec.executor import Failure, Progress, RunResult, Stats, Step, run_plan
+from mbtspec.executor.replay import replay_requests
+from mbtspec.report.data import Redactor
+from mbtspec.report.replay_file import read_replay_file, saved_failures, write_replay_file
 from mbtspec.spec import load_spec
 
 
@@ -16,6 +25,19 @@ from mbtspec.spec import load_spec
 class CheckResult:
     plan: Plan
     result: RunResult
+    command: tuple[str, ...] = ()  # the one-line command that reproduces the run
+    replay_file: Path | None = None  # written for the failure, or the saved one it came from
+    saved: tuple[tuple[Path, str], ...] = ()  # saved failures tried first, and what became of them
+
+
+def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
+                      steps: int | None) -> tuple[str, ...]:
+    command = ["mbtspec", "check", str(spec_path), "--seed", str(seed)]
+    if sequences is not None:
+        command += ["--sequences", str(sequences)]
+    if steps is not None:
+        command += ["--steps", str(steps)]
+    return tuple(command)
 
 
 def check(
@@ -26,16 +48,48 @@ def check(
     seed: int | None = None,
     max_time: float | None = None,
     database: Path | None = Path(".mbtspec/hypothesis"),
+    failures: Path | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    on_step: Callable[[Step], None] | None = None,
 ) -> CheckResult:
     """Load, compile and run the spec at ``spec_path``.
 
-    Raises ``SpecError`` (invalid spec), ``UsageError`` or ``TargetError``.
+    ``failures``: the folder of replay files (tried first, and written on a new failure);
+    None for neither. Raises ``SpecError`` (invalid spec), ``UsageError``, ``RunError`` or
+    ``TargetError``.
     """
     spec = load_spec(spec_path)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time)
     if on_plan is not None:
         on_plan(plan)
-    result = run_plan(plan, judge=make_judge(plan), on_progress=on_progress, database=database)
-    return CheckResult(plan, result)
+    judge = make_judge(plan)
+    redact = Redactor(plan.secrets)
+    tried: list[tuple[Path, str]] = []
+    for path in saved_failures(plan, failures) if failures is not None else []:
+        started = time.monotonic()
+        record = read_replay_file(path)
+        outcome = replay_requests(plan, record.steps, judge=judge, on_step=on_step)
+        if outcome.status == "reproduced":
+            stats = Stats(sequences=1)
+            for step in outcome.steps:
+                stats.record(step)
+            kind = outcome.steps[-1].findings[0].kind
+            result = RunResult(record.seed or 0, time.monotonic() - started, stats,
+                               Failure(kind, outcome.steps,
+                                       note=f"the saved failure {path} still shows"))
+            return CheckResult(plan, result, ("mbtspec", "replay", str(path)), path,
+                               (*tried, (path, "still fails")))
+        if outcome.status == "gone":
+            path.unlink(missing_ok=True)  # fixed: it will not be tried again
+            tried.append((path, "fixed (the file was removed)"))
+        else:
+            tried.append((path, f"cannot be replayed any more: {outcome.reason}"))
+    result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
+                      database=database)
+    command = reproduce_command(spec_path, result.seed, sequences, steps)
+    replay_file = None
+    if result.failure is not None and failures is not None:
+        replay_file = write_replay_file(plan, result.failure, seed=result.seed,
+                                        command=list(command), redact=redact, folder=failures)
+    return CheckResult(plan, result, command, replay_file, tuple(tried))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 
     from mbtspec.compiler import Plan
     from mbtspec.executor import Progress as RunProgress
+    from mbtspec.executor import RunResult, Step
+    from mbtspec.report.data import Redactor
+    from mbtspec.spec import Spec
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -56,25 +60,35 @@ def check(
     max_time: Annotated[float | None, typer.Option(
         "--max-time", help="Stop starting new sequences after this many seconds.",
         min=0.001)] = None,
+    junit_xml: Annotated[Path | None, typer.Option(
+        "--junit-xml", help="Write a JUnit XML report here.")] = None,
+    report_json: Annotated[Path | None, typer.Option(
+        "--report-json", help="Write the whole result as JSON here.")] = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="Write a self-contained HTML report here.")] = None,
     no_database: Annotated[bool, typer.Option(
-        "--no-database", help="Do not read or save failures in .mbtspec/.")] = False,
+        "--no-database", help="Neither read nor save failures (.mbtspec/).")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text output.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print the verdict only.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Print each call as it happens.")] = False,
 ) -> None:
     """Run the spec's actions as random sequences against model and candidate, compare every
     response, and shrink any difference to its shortest sequence."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mbtspec._check import check as run_check
+    from mbtspec.report.data import Redactor
     from mbtspec.report.terminal import (
-        Redactor,
         render_failure,
         render_problems,
+        render_step_line,
         render_summary,
         verdict_line,
     )
 
     out, err = _consoles(no_color)
-    live = out.is_terminal and not no_color
+    live = out.is_terminal and not no_color and not quiet and not verbose
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(),
         TextColumn("{task.completed}/{task.total} sequences · {task.fields[calls]} calls · "
@@ -83,9 +97,11 @@ def check(
     )
     task = None
     last = 0.0
+    redact = Redactor(())
 
     def on_plan(plan: Plan) -> None:
-        nonlocal task
+        nonlocal task, redact
+        redact = Redactor(plan.secrets)
         task = progress.add_task("checking", total=plan.run.sequences, calls=0, failures=0)
 
     def on_progress(update: RunProgress) -> None:
@@ -97,13 +113,19 @@ def check(
         progress.update(task, completed=update.sequences, calls=update.calls,
                         failures=update.failures)
 
+    def on_step(step: Step) -> None:
+        out.print(render_step_line(step, redact), markup=False, highlight=False,
+                  soft_wrap=True)
+
     _hypothesis_home(no_database)
+    failures = None if no_database else Path(".mbtspec") / "failures"
     try:
         with progress:
             outcome = run_check(
                 spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
-                on_plan=on_plan, on_progress=on_progress,
+                failures=failures, on_plan=on_plan, on_progress=on_progress,
+                on_step=on_step if verbose else None,
             )
     except SpecError as error:
         render_problems(err, error.problems)
@@ -114,31 +136,153 @@ def check(
         err.print(f"error: {error}", style="red", soft_wrap=True)
         raise typer.Exit(EXIT_INVALID) from None
     except TargetError as error:
-        err.print(f"error: {error}", style="red", soft_wrap=True)
-        if error.log_tail:
-            where = f" ({error.log_path})" if error.log_path else ""
-            err.print(f"last lines of its output{where}:")
-            for line in error.log_tail:
-                err.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True)
+        _target_error(err, error)
         raise typer.Exit(EXIT_TARGET) from None
     except KeyboardInterrupt:
         err.print("interrupted; every target was stopped")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     plan, result = outcome.plan, outcome.result
-    redact = Redactor(plan.secrets)
-    for warning in (*plan.notes, *result.warnings):
-        err.print(f"warning: {warning}", style="yellow", soft_wrap=True)
-    if result.failure is not None:
-        command = ["mbtspec", "check", str(spec), "--seed", str(result.seed)]
-        if sequences is not None:
-            command += ["--sequences", str(sequences)]
-        if steps is not None:
-            command += ["--steps", str(steps)]
-        render_failure(out, result.failure, plan, result.seed, command, redact)
-        out.print()
-    render_summary(out, result, plan)
-    out.print(verdict_line(result, plan), style="bold red" if result.failure else "bold green")
+    command = list(outcome.command)
+    verdict = verdict_line(result, plan)
+    if not quiet:
+        for path, what in outcome.saved:
+            err.print(f"saved failure {path}: {what}", soft_wrap=True)
+        for warning in (*plan.notes, *result.warnings):
+            err.print(f"warning: {redact(warning)}", style="yellow", soft_wrap=True)
+        if result.failure is not None:
+            render_failure(out, result.failure, plan, result.seed, command, redact)
+            if outcome.replay_file is not None:
+                out.print(f"Replay: mbtspec replay {outcome.replay_file}  (add --curl for a "
+                          "shell script)", soft_wrap=True, markup=False)
+            out.print()
+        render_summary(out, result, plan)
+    _write_reports(plan, result, redact, command, verdict, outcome.replay_file,
+                   junit_xml=junit_xml, report_json=report_json, html=html, err=err)
+    out.print(verdict, style="bold red" if result.failure else "bold green", markup=False)
     raise typer.Exit(EXIT_FAILURE if result.failure is not None else EXIT_OK)
+
+
+def _target_error(err: Console, error: TargetError) -> None:
+    err.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
+    if error.log_tail:
+        where = f" ({error.log_path})" if error.log_path else ""
+        err.print(f"last lines of its output{where}:", markup=False)
+        for line in error.log_tail:
+            err.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: list[str],
+                   verdict: str, replay_file: Path | None, *, junit_xml: Path | None,
+                   report_json: Path | None, html: Path | None, err: Console) -> None:
+    import json
+
+    from mbtspec.report.data import run_data
+    from mbtspec.report.html import render_html
+    from mbtspec.report.junit import render_junit
+
+    writers: list[tuple[Path | None, Callable[[], str]]] = [
+        (junit_xml, lambda: render_junit(plan, result, redact=redact, command=command)),
+        (report_json, lambda: json.dumps(run_data(
+            plan, result, redact=redact, command=command,
+            replay_file=str(replay_file) if replay_file else None,
+            verdict=lambda _: verdict), indent=2, ensure_ascii=False, default=str) + "\n"),
+        (html, lambda: render_html(plan, result, redact=redact, command=command,
+                                   verdict=verdict)),
+    ]
+    for path, render in writers:
+        if path is None:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(), encoding="utf-8")
+        except OSError as error:
+            err.print(f"error: cannot write {path}: {error.strerror}", style="red")
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="A replay file (.mbtspec/failures/*.yaml).")],
+    curl: Annotated[bool, typer.Option("--curl", help="Print a curl script instead.")] = False,
+    show_secrets: Annotated[bool, typer.Option(
+        "--show-secrets", help="With --curl: put secret header values in the script.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text output.")] = False,
+) -> None:
+    """Send a failure's calls again, after the spec's reset, and say whether it still shows:
+    exit 0 if it is gone, 1 if it still shows, 2 if it cannot be replayed any more."""
+    from mbtspec.compare import make_judge
+    from mbtspec.compiler import compile_plan
+    from mbtspec.executor.replay import replay_requests
+    from mbtspec.report.data import Redactor
+    from mbtspec.report.replay_file import read_replay_file
+    from mbtspec.report.terminal import render_problems, render_sequence
+    from mbtspec.spec import load_spec
+
+    out, err = _consoles(no_color)
+    try:
+        record = read_replay_file(file)
+        spec = load_spec(record.spec)
+        if curl:
+            from mbtspec.report.curl import render_curl
+
+            secrets = _target_secrets(spec) if show_secrets else None
+            typer.echo(render_curl(record, {t.name: t for t in spec.targets}, secrets),
+                       nl=False)
+            raise typer.Exit(EXIT_OK)
+        if record.spec_sha256 and record.spec_sha256 != spec.sha256:
+            err.print(f"note: {record.spec} changed since this failure was saved; replaying "
+                      "its calls with the spec as it is now", soft_wrap=True, markup=False)
+        plan = compile_plan(spec)
+        outcome = replay_requests(plan, record.steps, judge=make_judge(plan))
+    except SpecError as error:
+        render_problems(err, error.problems)
+        err.print(f"{record.spec}: invalid spec; nothing was replayed")
+        raise typer.Exit(EXIT_INVALID) from None
+    except (UsageError, RunError) as error:
+        err.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    except TargetError as error:
+        _target_error(err, error)
+        raise typer.Exit(EXIT_TARGET) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; every target was stopped")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    redact = Redactor(plan.secrets)
+    if outcome.status == "unfit":
+        err.print(f"cannot replay {file}: {outcome.reason}", style="red", soft_wrap=True,
+                  markup=False)
+        raise typer.Exit(EXIT_INVALID)
+    render_sequence(out, outcome.steps, plan.targets, redact)
+    if outcome.status == "reproduced":
+        last = outcome.steps[-1]
+        for finding in last.findings:
+            out.print(f"step {last.index} ({last.action}): {finding.title}", markup=False)
+            for difference in finding.differences:
+                out.print(f"  {difference.path}: {difference.model!r} ≠ "
+                          f"{difference.candidate!r}", markup=False, soft_wrap=True)
+            for detail in finding.details:
+                out.print(f"  {redact(detail)}", markup=False, soft_wrap=True)
+        out.print(f"✗ the {record.kind} still shows after {len(outcome.steps)} call(s)",
+                  style="bold red")
+        raise typer.Exit(EXIT_FAILURE)
+    out.print(f"✓ the {record.kind} is gone: all {len(outcome.steps)} calls answered alike",
+              style="bold green")
+    raise typer.Exit(EXIT_OK)
+
+
+def _target_secrets(spec: Spec) -> dict[str, dict[str, str]]:
+    """Each target's configured headers, with ${env.NAME} read from the environment now."""
+    from mbtspec.executor.targets import interpolate
+
+    out: dict[str, dict[str, str]] = {}
+    for target in spec.targets:
+        values = {}
+        for name, template in target.headers:
+            try:
+                values[name] = interpolate(template, {})
+            except KeyError:
+                continue
+        out[target.name] = values
+    return out
 
 
 class LintFormat(StrEnum):
@@ -163,12 +307,13 @@ def lint(
     from mbtspec.spec import lint_spec
 
     problems = []
+    unusable = 0
     for file in files:
         try:
             problems.extend(lint_spec(file))
-        except UsageError as error:
+        except UsageError as error:  # say so, and go on with the other files
             typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(EXIT_INVALID) from None
+            unusable += 1
     problems.sort()
     if output_format is LintFormat.json:
         typer.echo(json.dumps([p.as_dict() for p in problems], indent=2, ensure_ascii=False))
@@ -180,6 +325,8 @@ def lint(
             typer.echo(line)
     errors = sum(p.severity == "error" for p in problems)
     failing = errors or (strict and problems)
+    if unusable:
+        raise typer.Exit(EXIT_INVALID)
     raise typer.Exit(EXIT_FAILURE if failing else EXIT_OK)
 
 

@@ -7,6 +7,7 @@ Pure: no I/O. ``compile_plan`` also fills what the spec leaves unset from the Op
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -159,6 +160,12 @@ def compile_plan(
         max_time=max_time if max_time is not None else spec.run.max_time,
     )
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))
+    for target in spec.targets:  # header values from the environment are secrets too
+        for _, template in target.headers:
+            for name in re.findall(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)", template):
+                value = compiler.environ.get(name, "")
+                if len(value) >= 4:
+                    compiler.secrets.add(value)
     return Plan(spec, tuple(actions), settings, targets, frozenset(compiler.secrets),
                 tuple(compiler.notes))
 

@@ -22,7 +22,7 @@ from mbtspec.compiler import ActionPlan, DrawContext, Plan, State, Unsatisfiable
 from mbtspec.compiler.state import PerTarget
 from mbtspec.errors import TargetError
 from mbtspec.executor._http import build_request
-from mbtspec.executor.records import Finding, Progress, Response, Stats, Step
+from mbtspec.executor.records import Finding, Progress, Request, Response, Stats, Step
 from mbtspec.executor.targets import Target
 from mbtspec.spec.conformance import response_functions
 from mbtspec.spec.expressions import ExpressionEvaluationError
@@ -102,7 +102,8 @@ class Runtime:
     def __init__(self, plan: Plan, targets: dict[str, Target], judge: Judge,
                  run: Callable[[Any], Any], reset: Callable[[], None],
                  on_progress: Callable[[Progress], None] | None = None,
-                 checkpoint: Callable[[], None] = lambda: None) -> None:
+                 checkpoint: Callable[[], None] = lambda: None,
+                 on_step: Callable[[Step], None] | None = None) -> None:
         self.plan = plan
         self.targets = targets
         self.names = plan.targets
@@ -112,6 +113,7 @@ class Runtime:
         self.reset = reset
         self.on_progress = on_progress
         self.checkpoint = checkpoint  # raises KeyboardInterrupt once the user asked to stop
+        self.on_step = on_step
         self.variables = plan.spec.variables
         self.dialect = plan.spec.openapi.dialect if plan.spec.openapi else "json-schema"
         self.state = State(self.variables)
@@ -128,6 +130,7 @@ class Runtime:
         if (self.max_time is not None and not self.failures
                 and time.monotonic() - self.started > self.max_time):
             raise TimeUp()
+        self.end_sequence()
         self.reset_targets()
         self.state = State(self.variables)
         self.trace = []
@@ -135,6 +138,11 @@ class Runtime:
         if self.failures:
             self.stats.shrinking += 1
         self.progress()
+
+    def end_sequence(self) -> None:
+        if self.trace:
+            self.stats.lengths.append(len(self.trace))
+            self.trace = []
 
     def reset_targets(self) -> None:
         try:
@@ -171,17 +179,23 @@ class Runtime:
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
         }
+        step = self.execute(plan, requests, tuple(getattr(draws, "values", ())))
+        for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
+            self.state.remove(variable, index)
+        return step
+
+    def execute(self, plan: ActionPlan, requests: dict[str, Request],
+                draws: tuple[Any, ...] = ()) -> Step:
+        """Send one step's requests, store, judge and record; returns the step."""
         try:
             responses = self.run(self._send_all(requests))
         except TargetError as err:
             raise Abort(err) from None
         self._store(plan, requests, responses)
-        for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
-            self.state.remove(variable, index)
         step = Step(
             index=len(self.trace) + 1,
             action=plan.name,
-            draws=tuple(getattr(draws, "values", ())),
+            draws=draws,
             requests=tuple((n, requests[n]) for n in self.names),
             responses=tuple((n, responses[n]) for n in self.names),
         )
@@ -191,6 +205,8 @@ class Runtime:
                         findings)
         self.trace.append(step)
         self.stats.record(step)
+        if self.on_step is not None:
+            self.on_step(step)
         self.progress()
         return step
 

@@ -138,6 +138,7 @@ class Stats:
     steps: int = 0
     actions: dict[str, ActionStats] = field(default_factory=dict)
     time_ms: dict[str, float] = field(default_factory=dict)  # per target
+    lengths: list[int] = field(default_factory=list)  # steps of each finished sequence
 
     def record(self, step: Step) -> None:
         self.steps += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -16,21 +16,8 @@ from rich.text import Text
 from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, Plan
 from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
+from mbtspec.report.data import Redactor
 from mbtspec.spec.problems import Problem
-
-REDACTED = "***"
-
-
-class Redactor:
-    """Replaces secret values (from ``${env.NAME}``) wherever text is shown or saved."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted((s for s in secrets if s), key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
 
 
 def render_problems(console: Console, problems: Sequence[Problem]) -> None:
@@ -164,5 +151,18 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
         return f"✓ {mode} in {what} in {result.elapsed:.1f}s{stopped} (seed {result.seed})"
     if result.failure.flaky:
         return f"✗ flaky {result.failure.kind} in {what} (seed {result.seed})"
+    if result.failure.note.startswith("the saved failure"):
+        return (f"✗ {result.failure.kind}: {result.failure.note} "
+                f"({len(result.failure.steps)} call(s))")
     return (f"✗ {result.failure.kind} found in {what}, shrunk to "
             f"{len(result.failure.steps)} call(s) (seed {result.seed})")
+
+
+def render_step_line(step: Step, redact: Redactor) -> str:
+    """One call, as ``-v`` prints it while the run goes on."""
+    requests = {_request_line(r, redact) for _, r in step.requests}
+    shown = requests.pop() if len(requests) == 1 else " | ".join(
+        f"{name}: {_request_line(r, redact)}" for name, r in step.requests)
+    answers = "  ".join(f"{name} {_status(r)}" for name, r in step.responses)
+    mark = "  ✗ " + step.findings[0].title if step.findings else ""
+    return f"{step.index:3d} {step.action}  {shown}  →  {answers}{mark}"

@@ -60,6 +60,14 @@ class Builder:
         known = allowed | frozenset(self.stored)
         for name in sorted(expr.variables - known):
             column = _find_word(source, name)
+            if role == "when" and name in RESPONSE_VARS | STEP_VARS:
+                self.problem(
+                    path, "undefined-variable",
+                    f"'{name}' is not available in 'when': it decides whether the action "
+                    "runs, before any request; use the stored variables "
+                    f"({', '.join(sorted(known)) or 'none yet'}) or move the test to 'expect'",
+                    offset=(1, column) if column else None)
+                continue
             if role == "when":
                 self.problem(
                     path, "unsatisfiable-when",
@@ -68,7 +76,8 @@ class Builder:
                     offset=(1, column) if column else None)
                 continue
             why = did_you_mean(name, known)
-            if name == "model" and not self.has_model and role in ("invariant", "expect"):
+            if name == "model" and not self.has_model and role.split(" ")[0] in (
+                    "invariant", "expect"):
                 why = (": this spec has no model target (add one under 'targets:', or check "
                        "only candidate)")
             self.problem(
@@ -101,6 +110,7 @@ class Builder:
             self._build_target(name, spec) for name, spec in data["targets"].items()
         )
         reset = self._build_reset(data.get("reset") or [], ("reset",))
+        self._check_reset_commands(data.get("reset") or [])
         generators = tuple(
             (name, self.values.parse(value, ("generators", name)))
             for name, value in (data.get("generators") or {}).items()
@@ -224,6 +234,21 @@ class Builder:
                              f"'${{{inner}}}' is not available here; use "
                              f"{options + ' or ' if options else ''}${{env.NAME}}",
                              offset=(1, found.start() + 1))
+
+    def _check_reset_commands(self, steps: list[dict[str, Any]]) -> None:
+        """Top-level reset commands run for every target: ${tmp}, ${python}, ${port} (the
+        latter only where the target is a command) and ${env.NAME}."""
+        for i, step in enumerate(steps):
+            for j, arg in enumerate(step.get("command") or []):
+                for found in _TARGET_VARS.finditer(arg):
+                    inner = found.group(1)
+                    if inner in ("tmp", "python", "port") or re.fullmatch(
+                            r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
+                        continue
+                    self.problem(("reset", i, "command", j), "invalid-reference",
+                                 f"'${{{inner}}}' is not available here; use ${{tmp}}, "
+                                 "${python}, ${port} or ${env.NAME}",
+                                 offset=(1, found.start() + 1))
 
     def _build_reset(self, items: list[dict[str, Any]], path: JsonPath) -> tuple[m.ResetStep, ...]:
         steps = []
@@ -397,6 +422,7 @@ class Builder:
             if method.lower() not in METHODS:
                 self.problem(path, "invalid-method", f"'{method}' is not an HTTP method"
                              f"{did_you_mean(method.upper(), [x.upper() for x in METHODS])}")
+                self.unresolved.add(tuple(path))
                 return method.upper(), target_path, None
             if not target_path.startswith("/"):
                 self.problem(path, "invalid-request",

@@ -53,12 +53,14 @@ def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
                     key=True)
         if action.body is None:
             continue
-        if op.body_schema is None:
+        if op.body_media_type is None:
             yield positions.problem((*base, "body"), "undocumented-body",
                                     f"{op.key} documents no request body: remove 'body'",
                                     key=True)
             continue
         schema = op.body_schema
+        if schema is None:
+            continue  # a body without a schema: anything goes
         props = schema.get("properties") if isinstance(schema, dict) else None
         extra_allowed = isinstance(schema, dict) and schema.get(
             "additionalProperties") not in (None, False)

@@ -82,9 +82,8 @@ def _reword(error: Any, path: tuple[Any, ...],
     value = error.instance
     if kind == "required":
         missing = [name for name in error.validator_value if name not in (value or {})]
-        name = missing[0] if missing else "?"
-        return positions.problem(path, "missing-key", f"missing required key '{name}'"
-                                 + _required_hint(path, name))
+        return [positions.problem(path, "missing-key", f"missing required key '{name}'"
+                                  + _required_hint(path, name)) for name in missing]
     if kind == "additionalProperties":
         allowed = list((error.schema.get("properties") or {}).keys())
         extras = [k for k in value if k not in allowed] if isinstance(value, dict) else []

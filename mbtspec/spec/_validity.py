@@ -14,8 +14,9 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from mbtspec.spec._openapi import OpenApiDocument
+from mbtspec.spec._openapi import OpenApiDocument, _Resolver
 from mbtspec.spec._yaml import Positions
 from mbtspec.spec.problems import Problem, format_path
 
@@ -26,33 +27,64 @@ def _cache() -> Path:
 
 
 def document_faults(document: OpenApiDocument) -> list[str]:
-    """What openapi-spec-validator finds wrong with the document (at most 5 faults)."""
-    try:
-        content = document.file.read_bytes()
-    except OSError:
-        return []
-    key = hashlib.sha256(content).hexdigest()[:32]
+    """What openapi-spec-validator finds wrong with the document (at most one fault).
+
+    The validator is given the document with every reference to another file replaced by
+    what it points to (read by mbtspec, from disk only): it would otherwise fetch references
+    itself, also over the network. The cache key covers that bundled content and the
+    validator's version, so editing a referenced file is seen.
+    """
+    bundled = bundle(document)
+    text = json.dumps(bundled, sort_keys=True, default=str)
+    key = hashlib.sha256(f"{_validator_version()}\n{text}".encode()).hexdigest()[:32]
     cached = _cache() / f"openapi-{key}.json"
     try:
         faults: list[str] = json.loads(cached.read_text(encoding="utf-8"))
         return faults
     except (OSError, ValueError):
         pass
-    faults = _validate(document)
+    faults = _validate(bundled)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(faults), encoding="utf-8")
     except OSError:
-        pass  # a read-only checkout: validate again next time
+        pass  # a read-only home: validate again next time
     return faults
 
 
-def _validate(document: OpenApiDocument) -> list[str]:
+def bundle(document: OpenApiDocument) -> Any:
+    """The document with references to other files (or URLs) inlined from disk; references
+    within the document stay. What cannot be read becomes an empty object."""
+    resolver = _Resolver(document.file, document.raw)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            return resolver.inline(node)
+        return {k: walk(v) for k, v in node.items()}
+
+    return walk(document.raw)
+
+
+def _validator_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("openapi-spec-validator")
+    except PackageNotFoundError:  # pragma: no cover
+        return "?"
+
+
+def _validate(raw: Any) -> list[str]:
     from openapi_spec_validator import validate
     from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
     try:
-        validate(document.raw)
+        validate(raw)
     except OpenAPIValidationError as error:
         where = format_path(tuple(getattr(error, "absolute_path", ()) or ()))
         message = str(getattr(error, "message", error)).splitlines()[0]

@@ -1,0 +1,97 @@
+"""Replay recorded calls: exactly the requests a failure was made of, after the spec's reset.
+
+Each recorded request is sent to the same target of the current spec (its base URL and its
+configured headers, so that redacted secrets are filled in again); responses are stored and
+judged with the spec's current rules. The outcome says whether the failure still shows, or
+which step cannot be replayed any more and why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mbtspec.compiler import NO_BODY, Plan, State
+from mbtspec.executor._runtime import Abort, Judge, Runtime
+from mbtspec.executor._session import Session
+from mbtspec.executor.records import Request, Step
+from mbtspec.executor.targets import Target
+
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str  # path and query string
+    headers: tuple[tuple[str, str], ...] = ()
+    body: Any = NO_BODY
+    media_type: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordedStep:
+    action: str
+    requests: dict[str, RecordedRequest] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """``reproduced``: a step failed again (the last step is the failing one); ``gone``: every
+    step passed; ``unfit``: the spec changed so that ``step`` (1-based) cannot be replayed."""
+
+    status: Literal["reproduced", "gone", "unfit"]
+    steps: tuple[Step, ...]
+    reason: str = ""
+    step: int = 0
+
+
+def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judge,
+                    on_step: Callable[[Step], None] | None = None) -> ReplayOutcome:
+    """Send ``recorded`` to the plan's targets after their reset; see ``ReplayOutcome``."""
+    actions = {p.name: p for p in plan.actions}
+    for number, step in enumerate(recorded, start=1):  # check the fit before starting
+        if step.action not in actions:
+            return ReplayOutcome(
+                "unfit", (), f"step {number}: the spec has no action '{step.action}' any more "
+                f"(renamed or removed?); its actions: {', '.join(actions)}", number)
+        missing = [t for t in plan.targets if t not in step.requests]
+        if missing:
+            return ReplayOutcome(
+                "unfit", (), f"step {number}: nothing was recorded for target "
+                f"{', '.join(missing)} (the spec's targets changed)", number)
+    with Session(plan) as session:
+        runtime = Runtime(plan, session.targets, judge, session.run, session.reset,
+                          checkpoint=session.check, on_step=on_step)
+        runtime.reset_targets()
+        runtime.state = State(plan.spec.variables)
+        try:
+            for step in recorded:
+                requests = {name: _request(step.requests[name], session.targets[name])
+                            for name in plan.targets}
+                done = runtime.execute(actions[step.action], requests)
+                if done.findings:
+                    return ReplayOutcome("reproduced", tuple(runtime.trace))
+        except Abort as err:
+            raise err.error from None
+        return ReplayOutcome("gone", tuple(runtime.trace))
+
+
+def _request(recorded: RecordedRequest, target: Target) -> Request:
+    headers = dict(recorded.headers)
+    configured = {k.lower(): v for k, v in target.headers.items()}
+    for name, value in list(headers.items()):
+        if value == REDACTED and name.lower() in configured:
+            headers[name] = configured[name.lower()]  # the secret, from the environment again
+    content = None
+    if recorded.body is not NO_BODY:
+        if isinstance(recorded.body, str) and "json" not in (recorded.media_type or "json"):
+            content = recorded.body.encode()
+        else:
+            content = json.dumps(recorded.body, ensure_ascii=False,
+                                 separators=(",", ":")).encode()
+    return Request(recorded.method, target.base_url.rstrip("/") + recorded.path,
+                   recorded.path, tuple(headers.items()), recorded.body, content,
+                   recorded.media_type)

@@ -1,0 +1,74 @@
+"""A replay file as a shell script of curl commands, to report a bug without mbtspec.
+
+Each target's address comes from a shell variable (``MODEL_URL``, ``CANDIDATE_URL``) with the
+spec's address as default; targets that run in-process or on a port chosen per run need the
+variable set. Secrets stay ``***`` unless the caller passes their values.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+
+from mbtspec.compiler import NO_BODY
+from mbtspec.report.replay_file import ReplayRecord
+from mbtspec.spec.model import TargetDef
+
+
+def _variable(target: str) -> str:
+    return f"{target.upper()}_URL"
+
+
+def _default_url(definition: TargetDef | None, port: int) -> tuple[str, str]:
+    """The default address, and a comment when there is no fixed one."""
+    url = f"http://127.0.0.1:{port}"
+    if definition is None:
+        return url, "this target is not in the spec any more"
+    if definition.kind == "base_url" and definition.base_url and "${" not in definition.base_url:
+        return definition.base_url.rstrip("/"), ""
+    if definition.kind == "app":
+        return url, (f"in-process app {definition.app}: serve it, e.g. "
+                     f"python -m uvicorn {definition.app} --port {port}")
+    return url, "started by mbtspec on a free port: start it yourself and set the variable"
+
+
+def render_curl(record: ReplayRecord, targets: Mapping[str, TargetDef],
+                secrets: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """The script. ``secrets``: per target, header name -> value to put instead of ``***``."""
+    names = list(record.data.get("targets") or (record.steps[0].requests if record.steps else []))
+    lines = [
+        "#!/bin/sh",
+        f"# The calls of {record.path.name}: a {record.kind} found by mbtspec in "
+        f"{record.data.get('spec', '')}.",
+        "# Each call is sent to every target; compare what they answer.",
+        "set -u",
+    ]
+    for number, name in enumerate(names, start=1):
+        url, comment = _default_url(targets.get(name), 8000 + number)
+        if comment:
+            lines.append(f"# {name}: {comment}")
+        lines.append(f'{_variable(name)}="${{{_variable(name)}:-{url}}}"')
+    for number, step in enumerate(record.steps, start=1):
+        lines += ["", f"echo '== step {number}: {step.action}'"]
+        for name in names:
+            request = step.requests.get(name)
+            if request is None:
+                continue
+            command = ["curl", "-sS", "-X", request.method]
+            for header, value in request.headers:
+                if value == "***" and secrets and header.lower() in {
+                        k.lower() for k in secrets.get(name, {})}:
+                    value = next(v for k, v in secrets[name].items()
+                                 if k.lower() == header.lower())
+                command += ["-H", f"{header}: {value}"]
+            if request.body is not NO_BODY:
+                body = (request.body if isinstance(request.body, str)
+                        and "json" not in (request.media_type or "json")
+                        else json.dumps(request.body, ensure_ascii=False))
+                command += ["--data-binary", body]
+            command += ["-w", f"\\n{name}: status %{{http_code}}\\n"]
+            url = f'"${{{_variable(name)}}}"{shlex.quote(request.path)}'
+            lines.append(f"echo '-- {name}'")
+            lines.append(shlex.join(command) + " " + url)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,173 @@
+"""One self-contained HTML page: summary, minimal sequence, the failing step's two responses
+side by side with the differing places highlighted, and the statistics (tables and a bar chart).
+No script, no network, no external file: it opens anywhere, also from a CI artifact.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from mbtspec.compiler import Plan
+from mbtspec.executor.records import RunResult
+from mbtspec.report.data import Redactor, run_data
+from mbtspec.spec.problems import format_path
+
+_STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2330;background:#fff}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde}
+.verdict{padding:.6rem 1rem;border-radius:6px;font-weight:600}
+.pass{background:#e6f6ea;color:#135c2a}.fail{background:#fde8e8;color:#8a1c1c}
+.flaky{background:#fff4d6;color:#6b4f00}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #dde;padding:.25rem .6rem;
+text-align:left;vertical-align:top}th{background:#f4f5fa}
+code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}
+.side{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+.side pre{margin:0;padding:.5rem;background:#f8f9fc;border:1px solid #dde;overflow-x:auto}
+.line{display:block;white-space:pre}.diff{background:#ffd9d9}.note{color:#666}
+.bar{fill:#4a6fd1}.label{font-size:12px;fill:#1d2330}
+"""
+
+
+def _json_lines(value: Any, path: tuple[str | int, ...], indent: int = 0,
+                prefix: str = "") -> list[tuple[str, str]]:
+    """Pretty JSON as (text, JSON path of the value on that line) pairs."""
+    pad = "  " * indent
+    here = format_path(path)
+    if isinstance(value, dict) and value:
+        lines = [(f"{pad}{prefix}{{", here)]
+        for i, (key, item) in enumerate(value.items()):
+            comma = "," if i < len(value) - 1 else ""
+            inner = _json_lines(item, (*path, key), indent + 1, f"{json.dumps(key)}: ")
+            inner[-1] = (inner[-1][0] + comma, inner[-1][1])
+            lines += inner
+        return [*lines, (f"{pad}}}", here)]
+    if isinstance(value, list) and value:
+        lines = [(f"{pad}{prefix}[", here)]
+        for i, item in enumerate(value):
+            inner = _json_lines(item, (*path, i), indent + 1)
+            inner[-1] = (inner[-1][0] + ("," if i < len(value) - 1 else ""), inner[-1][1])
+            lines += inner
+        return [*lines, (f"{pad}]", here)]
+    return [(f"{pad}{prefix}{json.dumps(value, ensure_ascii=False)}", here)]
+
+
+def _response_block(response: dict[str, Any], differing: set[str]) -> str:
+    rows = [(f"status {response.get('status')}", "status")]
+    if response.get("error"):
+        rows.append((f"no answer: {response['error']}", "status"))
+    rows += _json_lines(response.get("body"), ("body",))
+    out = []
+    for text, path in rows:
+        hit = any(path == d or path.startswith((d + ".", d + "[")) for d in differing)
+        css = "line diff" if hit else "line"
+        out.append(f'<span class="{css}">{escape(text) or " "}</span>')
+    return "<pre>" + "".join(out) + "</pre>"
+
+
+def _chart(actions: dict[str, Any]) -> str:
+    if not actions:
+        return ""
+    top = max((a["runs"] for a in actions.values()), default=0) or 1
+    height = 22 * len(actions) + 10
+    bars = []
+    for i, (name, info) in enumerate(actions.items()):
+        width = 380 * info["runs"] / top
+        y = 5 + 22 * i
+        bars.append(f'<text class="label" x="0" y="{y + 14}">{escape(name)}</text>'
+                    f'<rect class="bar" x="150" y="{y}" width="{width:.1f}" height="16"/>'
+                    f'<text class="label" x="{155 + width:.1f}" y="{y + 14}">{info["runs"]}'
+                    "</text>")
+    return (f'<svg role="img" aria-label="runs per action" width="600" height="{height}">'
+            + "".join(bars) + "</svg>")
+
+
+def _shown(value: Any) -> str:
+    text = value if value == "<absent>" else json.dumps(value, ensure_ascii=False)
+    return escape(text)
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{header}</tr>{body}</table>"
+
+
+def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
+                command: list[str] | None = None, verdict: str = "") -> str:
+    data = run_data(plan, result, redact=redact, command=command)
+    stats = data["stats"]
+    failure = data["failure"]
+    css = "pass" if failure is None else "flaky" if failure["flaky"] else "fail"
+    parts = [f"<h1>mbtspec: {escape(data['spec'])}</h1>",
+             f'<p class="verdict {css}" id="verdict">{escape(verdict or data["outcome"])}</p>',
+             _table(["seed", "sequences", "calls", "targets", "time"],
+                    [[str(data["seed"]), str(stats["sequences"]), str(stats["steps"]),
+                      escape(", ".join(data["targets"])), f"{data['elapsed_s']:.1f} s"]])]
+    for warning in data["warnings"]:
+        parts.append(f'<p class="note">warning: {escape(warning)}</p>')
+    if failure is not None:
+        parts.append("<h2>Minimal sequence</h2>")
+        rows = []
+        for step in failure["steps"]:
+            requests = "<br>".join(
+                f"<code>{escape(r['method'])} {escape(r['path'])}"
+                f"{' ' + escape(json.dumps(r['body'], ensure_ascii=False)) if 'body' in r else ''}"
+                f"</code> <span class='note'>({escape(t)})</span>"
+                for t, r in step["requests"].items())
+            statuses = ", ".join(f"{t}: {step['responses'][t]['status']}"
+                                 for t in step["requests"])
+            rows.append([str(step["step"]), escape(step["action"]), requests,
+                         escape(statuses)])
+        parts.append(_table(["#", "action", "request", "status"], rows))
+        last = failure["steps"][-1]
+        differing = set()
+        parts.append("<h2>The failing step</h2><ul>")
+        for finding in last.get("findings", []):
+            parts.append(f"<li><b>{escape(finding['title'])}</b><ul>")
+            for detail in finding["details"]:
+                parts.append(f"<li>{escape(detail)}</li>")
+            for difference in finding["differences"]:
+                differing.add(difference["path"])
+                parts.append(
+                    f"<li><code>{escape(difference['path'])}</code>: "
+                    f"{_shown(difference['model'])} &ne; {_shown(difference['candidate'])}</li>")
+            parts.append("</ul></li>")
+        parts.append('</ul><div class="side" id="diff">')
+        for target, response in last["responses"].items():
+            request = last["requests"][target]
+            parts.append(f"<div><h3>{escape(target)}: <code>{escape(request['method'])} "
+                         f"{escape(request['path'])}</code></h3>"
+                         f"{_response_block(response, differing)}</div>")
+        parts.append("</div>")
+        if command:
+            parts.append(f"<p>Reproduce: <code>{escape(' '.join(command))}</code></p>")
+    parts.append("<h2>Statistics</h2>")
+    parts.append(_chart(stats["actions"]))
+    rows = []
+    for name, info in stats["actions"].items():
+        rows.append([escape(name), str(info["runs"])] + [
+            escape(", ".join(f"{code}×{n}" for code, n in info["statuses"].get(t, {}).items())
+                   or "-") for t in data["targets"]])
+    parts.append(_table(["action", "runs", *[f"{t} statuses" for t in data["targets"]]], rows))
+    lengths = stats["sequence_lengths"]
+    parts.append(_table(
+        ["", *data["targets"]],
+        [["mean latency", *[f"{stats['mean_latency_ms'][t]:.2f} ms" for t in data["targets"]]],
+         ["total time", *[f"{stats['time_ms'][t] / 1000:.2f} s" for t in data["targets"]]]]))
+    parts.append(f"<p>Sequence length: min {lengths['min']}, mean {lengths['mean']}, "
+                 f"max {lengths['max']}.</p>")
+    operations = stats["operations"]
+    parts.append(_table(["operations covered", "never exercised"], [[
+        escape(", ".join(operations["covered"]) or "-"),
+        escape(", ".join(operations["never_exercised"]) or "-")]]))
+    never = stats["documented_statuses_never_seen"]
+    if never:
+        parts.append(_table(["operation", "documented statuses never seen"],
+                            [[escape(op), escape(", ".join(codes))]
+                             for op, codes in never.items()]))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width\">"
+            f"<title>mbtspec: {escape(data['spec'])}</title><style>{_STYLE}</style></head>"
+            "<body>" + "\n".join(parts) + "</body></html>\n")

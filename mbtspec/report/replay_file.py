@@ -1,0 +1,125 @@
+"""Replay files: a failure's minimal sequence as concrete calls, in readable YAML.
+
+Written by ``mbtspec check`` on a failure (``.mbtspec/failures/<spec>-<hash>.yaml``), read by
+``mbtspec replay`` and by later checks of the same spec. For each step: the action, the exact
+request each target received (per-target values resolved, secrets as ``***``), both responses,
+and what was found.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mbtspec.compiler import NO_BODY, Plan
+from mbtspec.errors import UsageError
+from mbtspec.executor.records import Failure
+from mbtspec.executor.replay import RecordedRequest, RecordedStep
+from mbtspec.report.data import Redactor, step_data
+
+FORMAT = 1
+FOLDER = Path(".mbtspec") / "failures"
+
+
+@dataclass(frozen=True)
+class ReplayRecord:
+    """A replay file, read back."""
+
+    path: Path
+    spec: Path
+    spec_sha256: str
+    seed: int | None
+    kind: str
+    steps: tuple[RecordedStep, ...]
+    data: dict[str, Any]
+
+
+def replay_path(plan: Plan, failure: Failure, folder: Path = FOLDER) -> Path:
+    """``<folder>/<spec name>-<short hash of the calls>.yaml``: one file per distinct failure."""
+    calls = json.dumps([[s.action, [r.path for _, r in s.requests]] for s in failure.steps])
+    digest = hashlib.sha256(f"{plan.spec.sha256}{calls}".encode()).hexdigest()[:10]
+    return folder / f"{plan.spec.path.stem}-{digest}.yaml"
+
+
+def write_replay_file(plan: Plan, failure: Failure, *, seed: int, command: list[str],
+                      redact: Redactor, folder: Path = FOLDER) -> Path:
+    path = replay_path(plan, failure, folder)
+    data = {
+        "mbtspec_replay": FORMAT,
+        "spec": str(plan.spec.path),
+        "spec_absolute": str(plan.spec.path.resolve()),
+        "spec_sha256": plan.spec.sha256,
+        "seed": seed,
+        "kind": failure.kind,
+        "flaky": failure.flaky,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "reproduce": " ".join(command),
+        "targets": list(plan.targets),
+        "steps": [step_data(step, redact) for step in failure.steps],
+    }
+    header = (
+        "# mbtspec replay file: the shortest sequence of calls that shows a failure.\n"
+        f"# Run the calls again:      mbtspec replay {path}\n"
+        f"# As a curl script:         mbtspec replay {path} --curl\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
+                                            width=100), encoding="utf-8")
+    return path
+
+
+def read_replay_file(path: Path) -> ReplayRecord:
+    """Read a replay file; ``UsageError`` saying what is wrong with an unusable one."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such replay file") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise UsageError(f"{path}: cannot read it as a replay file ({err})") from None
+    if not isinstance(data, dict) or data.get("mbtspec_replay") != FORMAT:
+        raise UsageError(f"{path}: not an mbtspec replay file (no 'mbtspec_replay: {FORMAT}')")
+    try:
+        steps = tuple(_step(s) for s in data["steps"])
+        spec = Path(data["spec"])
+        if not spec.exists() and Path(data.get("spec_absolute", "")).exists():
+            spec = Path(data["spec_absolute"])
+        return ReplayRecord(path, spec, str(data.get("spec_sha256", "")), data.get("seed"),
+                            str(data.get("kind", "difference")), steps, data)
+    except (KeyError, TypeError, AttributeError) as err:
+        raise UsageError(f"{path}: a replay file needs 'spec' and 'steps' with 'action' and "
+                         f"'requests' for each step (missing {err})") from None
+
+
+def _step(data: dict[str, Any]) -> RecordedStep:
+    requests = {}
+    for target, request in data["requests"].items():
+        requests[target] = RecordedRequest(
+            method=str(request["method"]),
+            path=str(request["path"]),
+            headers=tuple((str(k), str(v)) for k, v in (request.get("headers") or {}).items()),
+            body=request.get("body", NO_BODY),
+            media_type=request.get("media_type"),
+        )
+    return RecordedStep(str(data["action"]), requests)
+
+
+def saved_failures(plan: Plan, folder: Path = FOLDER) -> list[Path]:
+    """Replay files written for this spec (same file), newest first."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob(f"{plan.spec.path.stem}-*.yaml"):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and str(data.get("spec_absolute")) == str(
+                plan.spec.path.resolve()):
+            found.append(path)
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
