@@ -14,7 +14,16 @@ from pathlib import Path
 
 from mbtspec.compare import make_judge
 from mbtspec.compiler import Plan, compile_plan
-from mbtspec.executor import Failure, Progress, RunResult, Stats, Step, run_plan
+from mbtspec.errors import UsageError
+from mbtspec.executor import (
+    Failure,
+    Progress,
+    RunResult,
+    Stats,
+    Step,
+    run_plan,
+    unreached_operations,
+)
 from mbtspec.executor.replay import replay_requests
 from mbtspec.report.data import Redactor
 from mbtspec.report.replay_file import read_replay_file, saved_failures, write_replay_file
@@ -37,7 +46,7 @@ def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
         command += ["--sequences", str(sequences)]
     if steps is not None:
         command += ["--steps", str(steps)]
-    return tuple(command)
+    return tuple(command)  # shell-quoted where shown: shlex.join
 
 
 def check(
@@ -68,16 +77,21 @@ def check(
     tried: list[tuple[Path, str]] = []
     for path in saved_failures(plan, failures) if failures is not None else []:
         started = time.monotonic()
-        record = read_replay_file(path)
+        try:
+            record = read_replay_file(path)
+        except UsageError as err:  # a damaged file must not stop the check
+            tried.append((path, f"skipped: {err}"))
+            continue
         outcome = replay_requests(plan, record.steps, judge=judge, on_step=on_step)
         if outcome.status == "reproduced":
-            stats = Stats(sequences=1)
+            stats = Stats(sequences=1, lengths=[len(outcome.steps)])
             for step in outcome.steps:
                 stats.record(step)
             kind = outcome.steps[-1].findings[0].kind
             result = RunResult(record.seed or 0, time.monotonic() - started, stats,
                                Failure(kind, outcome.steps,
-                                       note=f"the saved failure {path} still shows"))
+                                       note=f"the saved failure {path} still shows"),
+                               unreached=unreached_operations(plan, stats))
             return CheckResult(plan, result, ("mbtspec", "replay", str(path)), path,
                                (*tried, (path, "still fails")))
         if outcome.status == "gone":

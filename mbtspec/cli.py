@@ -45,8 +45,9 @@ def _root() -> None:
 def _consoles(no_color: bool) -> tuple[Console, Console]:
     from rich.console import Console  # imported here: `mbtspec lint` needs no Rich
 
-    out = Console(no_color=no_color or None, highlight=False, soft_wrap=False)
-    err = Console(stderr=True, no_color=no_color or None, highlight=False)
+    plain = {"color_system": None} if no_color else {}  # no colour, no bold: plain text
+    out = Console(highlight=False, soft_wrap=False, **plain)  # type: ignore[arg-type]
+    err = Console(stderr=True, highlight=False, **plain)  # type: ignore[arg-type]
     return out, err
 
 
@@ -156,10 +157,13 @@ def check(
                           "shell script)", soft_wrap=True, markup=False)
             out.print()
         render_summary(out, result, plan)
-    _write_reports(plan, result, redact, command, verdict, outcome.replay_file,
-                   junit_xml=junit_xml, report_json=report_json, html=html, err=err)
-    out.print(verdict, style="bold red" if result.failure else "bold green", markup=False)
-    raise typer.Exit(EXIT_FAILURE if result.failure is not None else EXIT_OK)
+    written = _write_reports(plan, result, redact, command, verdict, outcome.replay_file,
+                             junit_xml=junit_xml, report_json=report_json, html=html, err=err)
+    out.print(verdict, style="bold red" if result.failure else "bold green", markup=False,
+              soft_wrap=True)
+    if result.failure is not None:
+        raise typer.Exit(EXIT_FAILURE)
+    raise typer.Exit(EXIT_OK if written else EXIT_INVALID)  # a report CI expects is missing
 
 
 def _target_error(err: Console, error: TargetError) -> None:
@@ -173,7 +177,8 @@ def _target_error(err: Console, error: TargetError) -> None:
 
 def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: list[str],
                    verdict: str, replay_file: Path | None, *, junit_xml: Path | None,
-                   report_json: Path | None, html: Path | None, err: Console) -> None:
+                   report_json: Path | None, html: Path | None, err: Console) -> bool:
+    """Write the requested reports; False if one could not be written (said on stderr)."""
     import json
 
     from mbtspec.report.data import run_data
@@ -189,6 +194,7 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
         (html, lambda: render_html(plan, result, redact=redact, command=command,
                                    verdict=verdict)),
     ]
+    written = True
     for path, render in writers:
         if path is None:
             continue
@@ -196,7 +202,10 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(render(), encoding="utf-8")
         except OSError as error:
-            err.print(f"error: cannot write {path}: {error.strerror}", style="red")
+            err.print(f"error: cannot write {path}: {error.strerror}", style="red",
+                      markup=False)
+            written = False
+    return written
 
 
 @app.command()
@@ -214,7 +223,7 @@ def replay(
     from mbtspec.executor.replay import replay_requests
     from mbtspec.report.data import Redactor
     from mbtspec.report.replay_file import read_replay_file
-    from mbtspec.report.terminal import render_problems, render_sequence
+    from mbtspec.report.terminal import render_problems, render_sequence, short_json
     from mbtspec.spec import load_spec
 
     out, err = _consoles(no_color)
@@ -257,12 +266,15 @@ def replay(
         for finding in last.findings:
             out.print(f"step {last.index} ({last.action}): {finding.title}", markup=False)
             for difference in finding.differences:
-                out.print(f"  {difference.path}: {difference.model!r} ≠ "
-                          f"{difference.candidate!r}", markup=False, soft_wrap=True)
+                out.print(f"  {difference.path}: {redact(short_json(difference.model))} ≠ "
+                          f"{redact(short_json(difference.candidate))}", markup=False,
+                          soft_wrap=True)
             for detail in finding.details:
                 out.print(f"  {redact(detail)}", markup=False, soft_wrap=True)
-        out.print(f"✗ the {record.kind} still shows after {len(outcome.steps)} call(s)",
-                  style="bold red")
+        seen = last.findings[0].kind
+        what = record.kind if seen == record.kind else f"{record.kind} (now: a {seen})"
+        out.print(f"✗ the {what} still shows after {len(outcome.steps)} call(s)",
+                  style="bold red", soft_wrap=True)
         raise typer.Exit(EXIT_FAILURE)
     out.print(f"✓ the {record.kind} is gone: all {len(outcome.steps)} calls answered alike",
               style="bold green")

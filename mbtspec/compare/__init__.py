@@ -52,7 +52,7 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
             problem = _evaluate(check, context, notes)
             if problem:
                 findings.append(Finding("invariant", f"invariant '{check.name}' broken",
-                                        details=tuple(problem)))
+                                        details=tuple(problem), check=check.name))
         for check in action.action.expect:
             for name in plan.targets:
                 own = ChainMap[str, Any]({"target": name, "response": step.response(name).context,
@@ -63,7 +63,8 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
                 if problem:
                     findings.append(Finding("expect", f"expectation '{check.name}' of "
                                             f"'{action.name}' failed on {name}",
-                                            details=tuple(problem), target=name))
+                                            details=tuple(problem), target=name,
+                                            check=check.name))
         return findings
 
     return judge

@@ -44,7 +44,7 @@ from mbtspec.executor.records import (
 
 __all__ = [
     "Difference", "Failure", "Finding", "Judge", "Progress", "Request", "Response",
-    "RunResult", "Stats", "Step", "run_plan",
+    "RunResult", "Stats", "Step", "run_plan", "unreached_operations",
 ]
 
 
@@ -119,7 +119,7 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
     runtime.end_sequence()
     if failure is not None and not failure.flaky:
         failure = _confirm(runtime, failure) if warnings else _minimize(runtime, failure)
-    unreached = _unreached(plan, runtime.stats)
+    unreached = unreached_operations(plan, runtime.stats)
     return RunResult(seed, time.monotonic() - runtime.started, runtime.stats, failure,
                      stopped, tuple(warnings), unreached)
 
@@ -175,7 +175,7 @@ def _confirm(runtime: Runtime, failure: Failure) -> Failure:
                         "(without a reset, earlier sequences may have left state behind)")
 
 
-def _unreached(plan: Plan, stats: Stats) -> tuple[str, ...]:
+def unreached_operations(plan: Plan, stats: Stats) -> tuple[str, ...]:
     doc = plan.spec.openapi
     if doc is None:
         return ()

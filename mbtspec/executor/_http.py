@@ -28,7 +28,7 @@ def build_request(draft: RequestDraft, target: str, base_url: str,
     for name, value in draft.headers.items():
         headers[name] = text_of(resolve(value, target))
     body = resolve(draft.body, target) if draft.body is not NO_BODY else NO_BODY
-    content, media_type = _encode(body, draft.media_type)
+    content, media_type = encode_body(body, draft.media_type)
     if content is not None and not any(k.lower() == "content-type" for k in headers):
         headers["content-type"] = media_type or "application/json"
     return Request(
@@ -42,7 +42,8 @@ def build_request(draft: RequestDraft, target: str, base_url: str,
     )
 
 
-def _encode(body: Any, media_type: str | None) -> tuple[bytes | None, str | None]:
+def encode_body(body: Any, media_type: str | None) -> tuple[bytes | None, str | None]:
+    """The bytes of a body for its media type (JSON unless a form or text is documented)."""
     if body is NO_BODY:
         return None, None
     kind = (media_type or "application/json").lower()

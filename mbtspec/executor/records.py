@@ -88,6 +88,7 @@ class Finding:
     differences: tuple[Difference, ...] = ()
     details: tuple[str, ...] = ()
     target: str | None = None
+    check: str | None = None  # the invariant or expectation that failed
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ which step cannot be replayed any more and why.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mbtspec.compiler import NO_BODY, Plan, State
+from mbtspec.executor._http import encode_body
 from mbtspec.executor._runtime import Abort, Judge, Runtime
 from mbtspec.executor._session import Session
 from mbtspec.executor.records import Request, Step
@@ -83,15 +83,9 @@ def _request(recorded: RecordedRequest, target: Target) -> Request:
     headers = dict(recorded.headers)
     configured = {k.lower(): v for k, v in target.headers.items()}
     for name, value in list(headers.items()):
-        if value == REDACTED and name.lower() in configured:
+        if REDACTED in value and name.lower() in configured:
             headers[name] = configured[name.lower()]  # the secret, from the environment again
-    content = None
-    if recorded.body is not NO_BODY:
-        if isinstance(recorded.body, str) and "json" not in (recorded.media_type or "json"):
-            content = recorded.body.encode()
-        else:
-            content = json.dumps(recorded.body, ensure_ascii=False,
-                                 separators=(",", ":")).encode()
+    content, _ = encode_body(recorded.body, recorded.media_type)
     return Request(recorded.method, target.base_url.rstrip("/") + recorded.path,
                    recorded.path, tuple(headers.items()), recorded.body, content,
                    recorded.media_type)

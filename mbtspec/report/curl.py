@@ -7,11 +7,10 @@ variable set. Secrets stay ``***`` unless the caller passes their values.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Mapping
 
-from mbtspec.compiler import NO_BODY
+from mbtspec.executor._http import encode_body
 from mbtspec.report.replay_file import ReplayRecord
 from mbtspec.spec.model import TargetDef
 
@@ -28,8 +27,10 @@ def _default_url(definition: TargetDef | None, port: int) -> tuple[str, str]:
     if definition.kind == "base_url" and definition.base_url and "${" not in definition.base_url:
         return definition.base_url.rstrip("/"), ""
     if definition.kind == "app":
-        return url, (f"in-process app {definition.app}: serve it, e.g. "
-                     f"python -m uvicorn {definition.app} --port {port}")
+        return url, (f"in-process app {definition.app}: serve it with an ASGI/WSGI server "
+                     "on that port, or set the variable")
+    if definition.kind == "base_url":
+        return url, f"base_url {definition.base_url} depends on the environment: set the variable"
     return url, "started by mbtspec on a free port: start it yourself and set the variable"
 
 
@@ -56,17 +57,14 @@ def render_curl(record: ReplayRecord, targets: Mapping[str, TargetDef],
             if request is None:
                 continue
             command = ["curl", "-sS", "-X", request.method]
+            known = {k.lower(): v for k, v in (secrets or {}).get(name, {}).items()}
             for header, value in request.headers:
-                if value == "***" and secrets and header.lower() in {
-                        k.lower() for k in secrets.get(name, {})}:
-                    value = next(v for k, v in secrets[name].items()
-                                 if k.lower() == header.lower())
+                if "***" in value and header.lower() in known:
+                    value = known[header.lower()]
                 command += ["-H", f"{header}: {value}"]
-            if request.body is not NO_BODY:
-                body = (request.body if isinstance(request.body, str)
-                        and "json" not in (request.media_type or "json")
-                        else json.dumps(request.body, ensure_ascii=False))
-                command += ["--data-binary", body]
+            content, _ = encode_body(request.body, request.media_type)
+            if content is not None:  # the bytes the run sent
+                command += ["--data-binary", content.decode("utf-8", errors="replace")]
             command += ["-w", f"\\n{name}: status %{{http_code}}\\n"]
             url = f'"${{{_variable(name)}}}"{shlex.quote(request.path)}'
             lines.append(f"echo '-- {name}'")

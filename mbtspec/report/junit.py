@@ -9,6 +9,7 @@ message and text. Actions that never ran are skipped cases.
 from __future__ import annotations
 
 import datetime
+import json
 import socket
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -25,14 +26,18 @@ def _sequence_text(failure: Failure, redact: Redactor) -> str:
         lines.append(f"{step['step']}. {step['action']}")
         for target, request in step["requests"].items():
             status = step["responses"][target].get("status")
-            body = f" {request['body']}" if "body" in request else ""
+            body = f" {_json(request['body'])}" if "body" in request else ""
             lines.append(f"   {target}: {request['method']} {request['path']}{body} -> {status}")
         for finding in step.get("findings", []):
             lines.append(f"   {finding['title']}")
             lines += [f"     {d}" for d in finding["details"]]
-            lines += [f"     {d['path']}: {d['model']!r} != {d['candidate']!r}"
+            lines += [f"     {d['path']}: {_json(d['model'])} != {_json(d['candidate'])}"
                       for d in finding["differences"]]
     return "\n".join(lines)
+
+
+def _json(value: Any) -> str:
+    return "<absent>" if value == "<absent>" else json.dumps(value, ensure_ascii=False)
 
 
 def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
@@ -44,8 +49,7 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
         last = failure.steps[-1]
         finding = last.findings[0] if last.findings else None
         if failure.kind == "invariant" and finding is not None:
-            failing_case = ("invariant", finding.title.split("'")[1] if "'" in finding.title
-                            else finding.title)
+            failing_case = ("invariant", finding.check or finding.title)
         else:
             failing_case = ("action", last.action)
     spec_name = plan.spec.path.name
@@ -82,7 +86,8 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
                 message=redact(f"{title} after {len(failure.steps)} call(s)"))
             element.text = _sequence_text(failure, redact) + reproduce
         elif kind == "action" and not info["runs"]:
-            ET.SubElement(case, "skipped", message="never ran (its precondition never held)")
+            ET.SubElement(case, "skipped", message="not run in this check (its precondition "
+                          "never held, or the run ended before it was chosen)")
         else:
             out = ET.SubElement(case, "system-out")
             out.text = (f"ran {info['runs']} times" if kind == "action"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def write_replay_file(plan: Plan, failure: Failure, *, seed: int, command: list[
         "kind": failure.kind,
         "flaky": failure.flaky,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "reproduce": " ".join(command),
+        "reproduce": shlex.join(command),
         "targets": list(plan.targets),
         "steps": [step_data(step, redact) for step in failure.steps],
     }
@@ -86,12 +87,14 @@ def read_replay_file(path: Path) -> ReplayRecord:
         raise UsageError(f"{path}: not an mbtspec replay file (no 'mbtspec_replay: {FORMAT}')")
     try:
         steps = tuple(_step(s) for s in data["steps"])
+        if not steps:
+            raise UsageError(f"{path}: the replay file has no steps")
         spec = Path(data["spec"])
         if not spec.exists() and Path(data.get("spec_absolute", "")).exists():
             spec = Path(data["spec_absolute"])
         return ReplayRecord(path, spec, str(data.get("spec_sha256", "")), data.get("seed"),
                             str(data.get("kind", "difference")), steps, data)
-    except (KeyError, TypeError, AttributeError) as err:
+    except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise UsageError(f"{path}: a replay file needs 'spec' and 'steps' with 'action' and "
                          f"'requests' for each step (missing {err})") from None
 
@@ -117,8 +120,8 @@ def saved_failures(plan: Plan, folder: Path = FOLDER) -> list[Path]:
     for path in folder.glob(f"{plan.spec.path.stem}-*.yaml"):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            continue
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # not one of ours
         if isinstance(data, dict) and str(data.get("spec_absolute")) == str(
                 plan.spec.path.resolve()):
             found.append(path)

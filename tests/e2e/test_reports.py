@@ -193,6 +193,43 @@ def test_secrets_are_redacted_in_files_and_curl_unless_asked(project: Path) -> N
     assert cli(project, "replay", str(replay_file), env=env).code == 1  # type: ignore[attr-defined]
 
 
+def test_a_secret_inside_a_header_value_is_restored_on_replay(project: Path) -> None:
+    """Targets that answer 401 without 'Bearer <token>': a replay that lost the token would
+    see 401 on both sides and call the bug gone."""
+    token = "tok-" + uuid.uuid4().hex
+    targets = """\
+  model:
+    app: tests.apps.variants:guarded_model
+    headers: {Authorization: "Bearer ${env.ORDERS_TOKEN}"}
+  candidate:
+    app: tests.apps.variants:guarded_close_twice
+    headers: {Authorization: "Bearer ${env.ORDERS_TOKEN}"}
+"""
+    spec = project / "orders.yaml"
+    spec.write_text(orders_spec(targets))
+    env = {"ORDERS_TOKEN": token}
+    assert cli(project, "check", str(spec), "--seed", "5", env=env).code == 1  # type: ignore[attr-defined]
+    replay_file = only_failure_file(project)
+    assert token not in replay_file.read_text() and "Bearer ***" in replay_file.read_text()
+    replayed = cli(project, "replay", str(replay_file), env=env)
+    assert replayed.code == 1, replayed.text  # type: ignore[attr-defined]
+    shown = cli(project, "replay", str(replay_file), "--curl", "--show-secrets", env=env)
+    assert f"Authorization: Bearer {token}" in shown.out  # type: ignore[attr-defined]
+
+
+def test_a_damaged_saved_failure_does_not_stop_the_check(project: Path) -> None:
+    spec = write_spec(project, "minted")
+    folder = project / ".mbtspec" / "failures"
+    folder.mkdir(parents=True)
+    (folder / "orders-bad.yaml").write_bytes(b"\xff\xfe not yaml")
+    (folder / "orders-empty.yaml").write_text(
+        f"mbtspec_replay: 1\nspec: {spec}\nspec_absolute: {spec.resolve()}\nsteps: []\n")
+    done = cli(project, "check", str(spec), "--sequences", "10")
+    assert done.code == 0, done.text  # type: ignore[attr-defined]
+    assert "orders-empty.yaml: skipped:" in done.err and "has no steps" in done.err  # type: ignore[attr-defined]
+    assert "Traceback" not in done.text  # type: ignore[attr-defined]
+
+
 def test_json_report_validates_against_its_schema(project: Path) -> None:
     schema = json.loads((REPO / "schemas" / "report.schema.json").read_text())
     validator = Draft202012Validator(schema)
@@ -216,6 +253,23 @@ def test_json_report_validates_against_its_schema(project: Path) -> None:
     assert set(good["stats"]["mean_latency_ms"]) == {"model", "candidate"}
     lengths = good["stats"]["sequence_lengths"]
     assert 1 <= lengths["min"] <= lengths["mean"] <= lengths["max"] <= 20
+
+
+def test_junit_puts_an_invariant_failure_on_its_case(project: Path) -> None:
+    xmlschema = pytest.importorskip("xmlschema", reason="pip install .[test]")
+    spec = project / "orders.yaml"
+    spec.write_text(orders_spec(IN_PROCESS % "minted").replace(
+        "invariants:\n",
+        "invariants:\n  - {name: \"closing doesn't conflict\", check: candidate.status != 409}\n"))
+    junit = project / "junit.xml"
+    assert cli(project, "check", str(spec), "--seed", "5", "--junit-xml",  # type: ignore[attr-defined]
+               str(junit)).code == 1
+    xmlschema.XMLSchema(str(REPO / "tests" / "data" / "junit.xsd")).validate(str(junit))
+    import xml.etree.ElementTree as ET
+
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    failure = cases["closing doesn't conflict"].find("failure")
+    assert failure is not None and failure.get("type") == "invariant"
 
 
 def test_junit_xml_validates_against_the_schema(project: Path) -> None:
