@@ -15,6 +15,8 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,6 +39,8 @@ class Session:
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(_quiet_on_interrupt)
         self.interrupts = _Interrupts(self.loop)
+        self.pool = ThreadPoolExecutor(max_workers=max(len(plan.targets), 1),
+                                       thread_name_prefix="mbtspec-send")
 
     def __enter__(self) -> Session:
         self.interrupts.install()
@@ -57,6 +61,7 @@ class Session:
         try:
             _stop_everything(self.loop, self.targets)
         finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
             self.interrupts.uninstall()
             if not self.loop.is_closed():
                 self.loop.close()
@@ -196,6 +201,7 @@ class _Interrupts:
         self.loop = loop
         self.flag = False
         self.shielded = False
+        self.polled = 0.0
         self.previous: dict[int, Any] = {}
 
     def install(self) -> None:
@@ -217,6 +223,13 @@ class _Interrupts:
                 task.cancel()
 
     def check(self) -> None:
+        # Calls to servers block this thread outside the loop, where the signal handler only
+        # runs when the loop does: let it run now and then, to see a Ctrl-C.
+        now = time.monotonic()
+        if not self.flag and now - self.polled > 0.05 and not self.loop.is_running():
+            self.polled = now
+            self.loop.run_until_complete(asyncio.sleep(0))
+            self.loop.run_until_complete(asyncio.sleep(0))
         if self.flag and not self.shielded:
             raise KeyboardInterrupt
 

@@ -64,7 +64,7 @@ def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judg
                 f"{', '.join(missing)} (the spec's targets changed)", number)
     with Session(plan) as session:
         runtime = Runtime(plan, session.targets, judge, session.run, session.reset,
-                          checkpoint=session.check, on_step=on_step)
+                          checkpoint=session.check, on_step=on_step, pool=session.pool)
         runtime.reset_targets()
         runtime.state = State(plan.spec.variables)
         try:
