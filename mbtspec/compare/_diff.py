@@ -8,6 +8,7 @@ equal numbers; 1 equals 1.0 (JSON has one number type).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from mbtspec.executor.records import Difference, Response
@@ -26,19 +27,30 @@ class _Absent:
 ABSENT: Any = _Absent()
 
 
+@lru_cache(maxsize=65536)
+def _ignored(patterns: tuple[tuple[str | int, ...], ...], path: Path) -> bool:
+    return any(matches(p, path[:n]) for p in patterns for n in range(1, len(path) + 1))
+
+
+@lru_cache(maxsize=65536)
+def _unordered(patterns: tuple[tuple[str | int, ...], ...], path: Path) -> bool:
+    return any(matches(p, path) for p in patterns)
+
+
 class Comparer:
     def __init__(self, rules: CompareRules, pairs: set[tuple[Any, Any]]) -> None:
         self.rules = rules
         self.pairs = pairs
-        self.ignore = [p.segments for p in rules.ignore]
-        self.unordered = [p.segments for p in rules.unordered]
+        self.ignore = tuple(p.segments for p in rules.ignore)
+        self.unordered = tuple(p.segments for p in rules.unordered)
 
     def ignored(self, path: Path) -> bool:
-        """Is ``path``, or a place that contains it, ignored?"""
-        return any(matches(p, path[:n]) for p in self.ignore for n in range(1, len(path) + 1))
+        """Is ``path``, or a place that contains it, ignored? (Paths recur from step to step:
+        the answers are remembered.)"""
+        return bool(self.ignore) and _ignored(self.ignore, path)
 
     def is_unordered(self, path: Path) -> bool:
-        return any(matches(p, path) for p in self.unordered)
+        return bool(self.unordered) and _unordered(self.unordered, path)
 
     def same_scalar(self, a: Any, b: Any) -> bool:
         if isinstance(a, bool) != isinstance(b, bool):
