@@ -11,11 +11,11 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from mbtspec.errors import RunError, SpecError, TargetError, UsageError
+from mbtspec.errors import MbtspecError, SpecError, TargetError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,7 +82,6 @@ def check(
     from mbtspec.report.data import Redactor
     from mbtspec.report.terminal import (
         render_failure,
-        render_problems,
         render_step_line,
         render_summary,
         verdict_line,
@@ -128,20 +127,8 @@ def check(
                 failures=failures, on_plan=on_plan, on_progress=on_progress,
                 on_step=on_step if verbose else None,
             )
-    except SpecError as error:
-        render_problems(err, error.problems)
-        err.print(f"{spec}: invalid spec ({len(error.problems)} problem"
-                  f"{'s' if len(error.problems) != 1 else ''}); nothing was run")
-        raise typer.Exit(EXIT_INVALID) from None
-    except (UsageError, RunError) as error:
-        err.print(f"error: {error}", style="red", soft_wrap=True)
-        raise typer.Exit(EXIT_INVALID) from None
-    except TargetError as error:
-        _target_error(err, error)
-        raise typer.Exit(EXIT_TARGET) from None
-    except KeyboardInterrupt:
-        err.print("interrupted; every target was stopped")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (MbtspecError, KeyboardInterrupt) as error:
+        _exit_for(err, error, spec, "run")
     plan, result = outcome.plan, outcome.result
     command = list(outcome.command)
     verdict = verdict_line(result, plan)
@@ -164,6 +151,27 @@ def check(
     if result.failure is not None:
         raise typer.Exit(EXIT_FAILURE)
     raise typer.Exit(EXIT_OK if written else EXIT_INVALID)  # a report CI expects is missing
+
+
+def _exit_for(err: Console, error: BaseException, spec: Path, what: str) -> NoReturn:
+    """Say what went wrong, and exit with its code: 2 invalid spec or usage, 3 a target,
+    130 interrupted."""
+    from mbtspec.report.terminal import render_problems
+
+    if isinstance(error, SpecError):
+        render_problems(err, error.problems)
+        count = len(error.problems)
+        err.print(f"{spec}: invalid spec ({count} problem{'s' if count != 1 else ''}); "
+                  f"nothing was {what}", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    if isinstance(error, TargetError):
+        _target_error(err, error)
+        raise typer.Exit(EXIT_TARGET) from None
+    if isinstance(error, KeyboardInterrupt):
+        err.print("interrupted; every target was stopped")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    err.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
+    raise typer.Exit(EXIT_INVALID) from None
 
 
 def _target_error(err: Console, error: TargetError) -> None:
@@ -223,7 +231,7 @@ def replay(
     from mbtspec.executor.replay import replay_requests
     from mbtspec.report.data import Redactor
     from mbtspec.report.replay_file import read_replay_file
-    from mbtspec.report.terminal import render_problems, render_sequence, short_json
+    from mbtspec.report.terminal import render_sequence, short_json
     from mbtspec.spec import load_spec
 
     out, err = _consoles(no_color)
@@ -242,19 +250,8 @@ def replay(
                       "its calls with the spec as it is now", soft_wrap=True, markup=False)
         plan = compile_plan(spec)
         outcome = replay_requests(plan, record.steps, judge=make_judge(plan))
-    except SpecError as error:
-        render_problems(err, error.problems)
-        err.print(f"{record.spec}: invalid spec; nothing was replayed")
-        raise typer.Exit(EXIT_INVALID) from None
-    except (UsageError, RunError) as error:
-        err.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
-        raise typer.Exit(EXIT_INVALID) from None
-    except TargetError as error:
-        _target_error(err, error)
-        raise typer.Exit(EXIT_TARGET) from None
-    except KeyboardInterrupt:
-        err.print("interrupted; every target was stopped")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (MbtspecError, KeyboardInterrupt) as error:
+        _exit_for(err, error, record.spec if "record" in locals() else file, "replayed")
     redact = Redactor(plan.secrets)
     if outcome.status == "unfit":
         err.print(f"cannot replay {file}: {outcome.reason}", style="red", soft_wrap=True,

@@ -43,6 +43,7 @@ from mbtspec.spec._openapi import (
     OpenApiLoadError,
     Operation,
     load_openapi,
+    resolve_pointer,
     to_json_schema,
 )
 
@@ -157,16 +158,7 @@ def _deref(raw: Any, node: Any) -> Any:
 def _pointer(raw: Any, ref: str) -> Any:
     if not ref.startswith("#"):
         return None  # another file: links and path items there are not followed
-    node = raw
-    for token in [t for t in ref[1:].split("/") if t]:
-        token = unquote(token).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            return None
-    return node
+    return resolve_pointer(raw, ref[1:])
 
 
 def _raw_operation(doc: OpenApiDocument, op: Operation) -> dict[str, Any]:

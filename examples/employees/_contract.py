@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import re
 
-from examples.employees._asgi import Response, is_unicode_text, json_response
+from examples.employees._asgi import (
+    INVALID,
+    Request,
+    Response,
+    is_unicode_text,
+    json_response,
+    parse_json,
+)
 
 _EMPLOYEE_NO = re.compile(r"[A-Za-z]+-[0-9]+")
 MAX_LEN = 40
@@ -21,3 +28,17 @@ def valid_employee_no(value: object) -> bool:
 
 def valid_name(value: object) -> bool:
     return isinstance(value, str) and 1 <= len(value) <= MAX_LEN and is_unicode_text(value)
+
+
+def new_employee(request: Request) -> tuple[str, str] | Response:
+    """The employeeNo and name of a create request, or the 422 answer, checked in the
+    contract's order: the body, then employeeNo, then name."""
+    body = parse_json(request.body)
+    if body is INVALID or not isinstance(body, dict):
+        return invalid("body")
+    employee_no, name = body.get("employeeNo"), body.get("name")
+    if not valid_employee_no(employee_no):
+        return invalid("employeeNo")
+    if not valid_name(name):
+        return invalid("name")
+    return employee_no, name

@@ -38,7 +38,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from examples.employees._asgi import (
-    INVALID,
     NOT_FOUND,
     Request,
     Response,
@@ -47,9 +46,8 @@ from examples.employees._asgi import (
     empty_response,
     json_or_404,
     json_response,
-    parse_json,
 )
-from examples.employees._contract import invalid, valid_employee_no, valid_name
+from examples.employees._contract import invalid, new_employee, valid_name
 
 _employees: dict[str, dict[str, str]] = {}
 router = Router()
@@ -57,14 +55,10 @@ router = Router()
 
 @router.route("/api/employees", "POST")
 def create_employee(request: Request) -> Response:
-    body = parse_json(request.body)
-    if body is INVALID or not isinstance(body, dict):
-        return invalid("body")
-    employee_no, name = body.get("employeeNo"), body.get("name")
-    if not valid_employee_no(employee_no):
-        return invalid("employeeNo")
-    if not valid_name(name):
-        return invalid("name")
+    checked = new_employee(request)
+    if isinstance(checked, Response):
+        return checked
+    employee_no, name = checked
     if employee_no in _employees:
         return json_response(409, {"error": "already_exists"})
     employee = {

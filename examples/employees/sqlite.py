@@ -38,7 +38,6 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
 from examples.employees._asgi import (
-    INVALID,
     Request,
     Response,
     Router,
@@ -46,9 +45,14 @@ from examples.employees._asgi import (
     empty_response,
     json_or_404,
     json_response,
-    parse_json,
 )
-from examples.employees._contract import MAX_LEN, invalid, valid_employee_no, valid_name
+from examples.employees._contract import (
+    MAX_LEN,
+    invalid,
+    new_employee,
+    valid_employee_no,
+    valid_name,
+)
 
 _COLUMNS = "employee_no, name, department, created_at"
 _SCHEMA = (
@@ -108,14 +112,10 @@ def _fetch(conn: sqlite3.Connection, employee_no: str) -> dict[str, str] | None:
 
 @router.route("/api/employees", "POST")
 def create_employee(request: Request) -> Response:
-    body = parse_json(request.body)
-    if body is INVALID or not isinstance(body, dict):
-        return invalid("body")
-    employee_no, name = body.get("employeeNo"), body.get("name")
-    if not valid_employee_no(employee_no):
-        return invalid("employeeNo")
-    if not valid_name(name):
-        return invalid("name")
+    checked = new_employee(request)
+    if isinstance(checked, Response):
+        return checked
+    employee_no, name = checked
     department = employee_no.split("-", 1)[0]
     with _connect() as conn:
         try:

@@ -254,6 +254,19 @@ def _responses(responses: Any, resolver: _Resolver,
         yield str(status), tuple(media_schemas)
 
 
+def resolve_pointer(node: Any, pointer: str) -> Any:
+    """What a JSON pointer (``/components/schemas/Pet``) designates in ``node``, or None."""
+    for token in [t for t in pointer.split("/") if t]:
+        token = unquote(token).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node
+
+
 class _Resolver:
     """Follows ``$ref`` inside the document and into files next to it."""
 
@@ -271,16 +284,7 @@ class _Resolver:
                 self.documents[target] = read_document(target)
             except OpenApiLoadError:
                 return None, target, pointer
-        node = self.documents[target]
-        for token in [t for t in pointer.split("/") if t]:
-            token = unquote(token).replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                return None, target, pointer
-        return node, target, pointer
+        return resolve_pointer(self.documents[target], pointer), target, pointer
 
     def follow(self, node: Any, base: Path) -> tuple[Any, Path]:
         """``node`` with its ``$ref`` chain followed, and the file it ended up in."""
