@@ -76,8 +76,8 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
             "no 'reset' in the spec: sequences are not isolated from each other, so a "
             "difference may depend on earlier sequences; failures are replayed to confirm them")
 
-    runtime = Runtime(plan, session.targets, judge, session.run, session.reset, on_progress,
-                      session.check, on_step, session.pool)
+    runtime = Runtime(plan, session.targets, judge, session.send_all, session.reset,
+                      on_progress, session.check, on_step)
     if not any(runtime.enabled(action) for action in plan.actions):
         raise RunError(
             "no action can run at the start of a sequence: each one has a 'when' that is "

@@ -8,11 +8,9 @@ shrinking stays on the same kind of bug.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import ChainMap
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from hypothesis import reject
@@ -101,22 +99,21 @@ class Runtime:
     """State shared by every machine instance of one run."""
 
     def __init__(self, plan: Plan, targets: dict[str, Target], judge: Judge,
-                 run: Callable[[Any], Any], reset: Callable[[], None],
+                 send: Callable[[dict[str, Request]], dict[str, Response]],
+                 reset: Callable[[], None],
                  on_progress: Callable[[Progress], None] | None = None,
                  checkpoint: Callable[[], None] = lambda: None,
-                 on_step: Callable[[Step], None] | None = None,
-                 pool: Executor | None = None) -> None:
+                 on_step: Callable[[Step], None] | None = None) -> None:
         self.plan = plan
         self.targets = targets
         self.names = plan.targets
         self.primary = plan.targets[-1] if len(plan.targets) == 1 else plan.targets[0]
         self.judge = judge
-        self.run = run  # runs a coroutine on the run's event loop
+        self.send = send  # sends one request to each target, all at once
         self.reset = reset
         self.on_progress = on_progress
         self.checkpoint = checkpoint  # raises KeyboardInterrupt once the user asked to stop
         self.on_step = on_step
-        self.pool = pool or ThreadPoolExecutor(max_workers=max(len(targets), 1))
         self.variables = plan.spec.variables
         self.dialect = plan.spec.openapi.dialect if plan.spec.openapi else "json-schema"
         self.state = State(self.variables)
@@ -191,7 +188,7 @@ class Runtime:
                 draws: tuple[Any, ...] = ()) -> Step:
         """Send one step's requests, store, judge and record; returns the step."""
         try:
-            responses = self.send_all(requests)
+            responses = self.send(requests)
         except TargetError as err:
             raise Abort(err) from None
         self._store(plan, requests, responses)
@@ -212,30 +209,6 @@ class Runtime:
             self.on_step(step)
         self.progress()
         return step
-
-    def send_all(self, requests: dict[str, Request]) -> dict[str, Response]:
-        """Send each target its request, all at once: servers from worker threads (and the
-        last one from this thread), in-process apps on the event loop meanwhile."""
-        blocking = [n for n in requests if self.targets[n].sync_client is not None]
-        on_loop = [n for n in requests if n not in blocking]
-        here = blocking[-1] if blocking and not on_loop else None
-        pending = {n: self.pool.submit(self.targets[n].send_sync, requests[n])
-                   for n in blocking if n != here}
-        answers: dict[str, Response] = {}
-        try:
-            if on_loop:
-                answers.update(self.run(self._gather(on_loop, requests)))
-            if here is not None:
-                answers[here] = self.targets[here].send_sync(requests[here])
-        finally:
-            for name, future in pending.items():
-                answers[name] = future.result()
-        return answers
-
-    async def _gather(self, names: list[str], requests: dict[str, Request]
-                      ) -> dict[str, Response]:
-        answers = await asyncio.gather(*(self.targets[n].send(requests[n]) for n in names))
-        return dict(zip(names, answers, strict=True))
 
     def _store(self, plan: ActionPlan, requests: dict[str, Any],
                responses: dict[str, Response]) -> None:

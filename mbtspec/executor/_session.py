@@ -24,7 +24,7 @@ from typing import Any
 from mbtspec.compiler import NO_BODY, Plan
 from mbtspec.errors import TargetError
 from mbtspec.executor._runtime import Abort
-from mbtspec.executor.records import Request
+from mbtspec.executor.records import Request, Response
 from mbtspec.executor.targets import CommandTarget, Target, interpolate, make_target
 from mbtspec.spec.model import ResetStep
 
@@ -76,9 +76,50 @@ class Session:
         """Raise ``KeyboardInterrupt`` if the user asked to stop."""
         self.interrupts.check()
 
+    def send_all(self, requests: dict[str, Request]) -> dict[str, Response]:
+        """Send each target its request, all at once: blocking transports (servers, WSGI
+        apps) from worker threads, the last of them from this thread, and ASGI apps on the
+        event loop meanwhile. ``TargetError`` if a target is gone."""
+        blocking = [n for n in requests if self.targets[n].sync_transport is not None]
+        on_loop = [n for n in requests if n not in blocking]
+        here = blocking[-1] if blocking and not on_loop else None
+        pending = {n: self.pool.submit(self.targets[n].send_sync, requests[n])
+                   for n in blocking if n != here}
+        answers: dict[str, Response] = {}
+        try:
+            if on_loop:
+                answers.update(self.run(self._gather(on_loop, requests)))
+            if here is not None:
+                answers[here] = self.targets[here].send_sync(requests[here])
+        finally:
+            for name, future in pending.items():
+                answers[name] = future.result()
+        return answers
+
+    async def _gather(self, names: list[str], requests: dict[str, Request]
+                      ) -> dict[str, Response]:
+        answers = await asyncio.gather(*(self.targets[n].send(requests[n]) for n in names))
+        return dict(zip(names, answers, strict=True))
+
     def reset(self) -> None:
-        """Run the reset steps on every target; ``TargetError`` if one fails."""
-        self.run(_reset_all(self.targets, self.plan))
+        """Run the reset steps on every target (step by step, the targets together) and
+        forget their cookies; ``TargetError`` if a step fails."""
+        steps = {name: target.definition.reset if target.definition.reset is not None
+                 else self.plan.spec.reset for name, target in self.targets.items()}
+        for target in self.targets.values():
+            target.forget()
+        for index in range(max((len(s) for s in steps.values()), default=0)):
+            round_ = {name: s[index] for name, s in steps.items() if index < len(s)}
+            commands = [name for name, step in round_.items() if step.command]
+            if commands:
+                self.run(asyncio.gather(*(_reset_command(self.targets[name], round_[name])
+                                          for name in commands)))
+            requests = {name: _reset_request(self.targets[name], step)
+                        for name, step in round_.items() if not step.command}
+            if requests:
+                answers = self.send_all(requests)
+                for name, response in answers.items():
+                    _check_reset(self.targets[name], round_[name], response)
 
 
 def _stop_everything(loop: asyncio.AbstractEventLoop, targets: dict[str, Target]) -> None:
@@ -120,42 +161,31 @@ async def _stop(target: Target) -> None:
         await target.stop()
 
 
-async def _reset_all(targets: dict[str, Target], plan: Plan) -> None:
-    await asyncio.gather(*(
-        _reset(target, target.definition.reset if target.definition.reset is not None
-               else plan.spec.reset)
-        for target in targets.values()
-    ))
+def _reset_request(target: Target, step: ResetStep) -> Request:
+    assert step.method is not None and step.path is not None
+    content = None
+    headers = dict(target.headers)
+    try:  # ${env.NAME} may stand in a reset request's headers and body
+        headers.update({k: interpolate(v, {}) for k, v in step.headers})
+        body = _interpolate_strings(step.body)
+    except KeyError as err:
+        raise TargetError(target.name, f"reset step: {err.args[0]}") from None
+    if body is not None:
+        content = json.dumps(body).encode()
+        headers.setdefault("content-type", "application/json")
+    return Request(step.method, target.base_url.rstrip("/") + step.path, step.path,
+                   tuple(headers.items()), body if body is not None else NO_BODY, content, None)
 
 
-async def _reset(target: Target, steps: tuple[ResetStep, ...]) -> None:
-    for step in steps:
-        if step.command:
-            await _reset_command(target, step)
-            continue
-        assert step.method is not None and step.path is not None
-        content = None
-        headers = dict(target.headers)
-        try:  # ${env.NAME} may stand in a reset request's headers and body
-            headers.update({k: interpolate(v, {}) for k, v in step.headers})
-            body = _interpolate_strings(step.body)
-        except KeyError as err:
-            raise TargetError(target.name, f"reset step: {err.args[0]}") from None
-        if body is not None:
-            content = json.dumps(body).encode()
-            headers.setdefault("content-type", "application/json")
-        request = Request(step.method, target.base_url.rstrip("/") + step.path, step.path,
-                          tuple(headers.items()), body if body is not None else NO_BODY,
-                          content, None)
-        response = await target.send(request)
-        ok = (response.status == step.status if step.status is not None
-              else response.status is not None and response.status < 400)
-        if not ok:
-            answered = response.status if response.status is not None else response.error
-            raise TargetError(
-                target.name, f"reset step '{step.method} {step.path}' answered {answered}"
-                f"{f', expected {step.status}' if step.status else ''}; check the reset "
-                "request (the target must offer a way to start clean)")
+def _check_reset(target: Target, step: ResetStep, response: Response) -> None:
+    ok = (response.status == step.status if step.status is not None
+          else response.status is not None and response.status < 400)
+    if not ok:
+        answered = response.status if response.status is not None else response.error
+        raise TargetError(
+            target.name, f"reset step '{step.method} {step.path}' answered {answered}"
+            f"{f', expected {step.status}' if step.status else ''}; check the reset "
+            "request (the target must offer a way to start clean)")
 
 
 def _interpolate_strings(value: Any) -> Any:

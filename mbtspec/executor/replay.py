@@ -63,8 +63,8 @@ def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judg
                 "unfit", (), f"step {number}: nothing was recorded for target "
                 f"{', '.join(missing)} (the spec's targets changed)", number)
     with Session(plan) as session:
-        runtime = Runtime(plan, session.targets, judge, session.run, session.reset,
-                          checkpoint=session.check, on_step=on_step, pool=session.pool)
+        runtime = Runtime(plan, session.targets, judge, session.send_all, session.reset,
+                          checkpoint=session.check, on_step=on_step)
         runtime.reset_targets()
         runtime.state = State(plan.spec.variables)
         try:

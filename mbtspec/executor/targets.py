@@ -54,62 +54,100 @@ def interpolate(text: str, variables: dict[str, str], secrets: set[str] | None =
 
 
 class Target:
-    """Common part: an httpx client and the request/response plumbing."""
+    """Common part: the request/response plumbing over one httpx transport.
+
+    Requests go straight to an httpx transport (a connection pool, an ASGI app, a WSGI app):
+    mbtspec builds each request whole itself, so a client's merging of defaults, redirects and
+    auth would only cost time. Cookies are kept per target and per sequence (``forget``).
+    """
 
     name: str
-    client: httpx.AsyncClient
     base_url: str
     process: ManagedProcess | None = None
     variables: dict[str, str]  # what ${...} means in this target's strings
+    #: A blocking transport, when the target has one (servers, WSGI apps): ``send_sync``.
+    sync_transport: httpx.BaseTransport | None = None
+    #: An event-loop transport (ASGI apps), else ``send`` runs ``send_sync`` in a thread.
+    async_transport: httpx.AsyncBaseTransport | None = None
 
     def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
         self.definition = definition
         self.name = definition.name
         self.headers = headers
         self.timeout = definition.timeout
+        self.cookies = httpx.Cookies()
+        self._timeouts = httpx.Timeout(definition.timeout).as_dict()
 
     async def start(self) -> None:
         """Get ready to take requests (import, start, wait until ready)."""
 
     async def stop(self) -> None:
-        await self.client.aclose()
-        if self.sync_client is not None:
-            self.sync_client.close()
+        if self.async_transport is not None:
+            await self.async_transport.aclose()
+        if self.sync_transport is not None:
+            self.sync_transport.close()
 
-    #: A blocking client for ``send_sync``, when the target has one (servers over HTTP).
-    sync_client: httpx.Client | None = None
+    def forget(self) -> None:
+        """Drop the cookies it set: each sequence starts without them."""
+        self.cookies.clear()
 
     async def send(self, request: Request) -> Response:
+        if self.async_transport is None:
+            return await asyncio.to_thread(self.send_sync, request)
         started = time.perf_counter()
-        try:
-            response = await self.client.request(
-                request.method, request.url, headers=list(request.headers),
-                content=request.content, timeout=self.timeout,
-            )
+        outgoing = self._outgoing(request)
+        try:  # (an in-process app has no socket to time out on: wait_for does it)
+            response, content = await asyncio.wait_for(
+                self._call_app(self.async_transport, outgoing), self.timeout)
+        except TimeoutError:
+            return self.failed(httpx.ReadTimeout("no response"), started)
         except httpx.HTTPError as err:
             return self.failed(err, started)
-        return self.answer(response, started)
+        return self.answer(outgoing, response, content, started)
+
+    @staticmethod
+    async def _call_app(transport: httpx.AsyncBaseTransport, outgoing: httpx.Request
+                        ) -> tuple[httpx.Response, bytes]:
+        response = await transport.handle_async_request(outgoing)
+        try:
+            return response, await response.aread()
+        finally:
+            await response.aclose()
 
     def send_sync(self, request: Request) -> Response:
-        """``send`` on the blocking client. Servers are called from threads: the blocking
-        client costs far less CPU per call than the event loop's (which runs in-process apps),
-        and the threads still overlap the targets' waits."""
-        assert self.sync_client is not None
+        """``send`` on the blocking transport. Servers are called from threads: blocking
+        calls cost far less CPU than the event loop's (which runs in-process ASGI apps), and
+        the threads still overlap the targets' waits."""
+        assert self.sync_transport is not None
         started = time.perf_counter()
+        outgoing = self._outgoing(request)
         try:
-            response = self.sync_client.request(
-                request.method, request.url, headers=list(request.headers),
-                content=request.content, timeout=self.timeout,
-            )
+            response = self.sync_transport.handle_request(outgoing)
+            try:
+                content = response.read()
+            finally:
+                response.close()
         except httpx.HTTPError as err:
             return self.failed(err, started)
-        return self.answer(response, started)
+        return self.answer(outgoing, response, content, started)
 
-    def answer(self, response: httpx.Response, started: float) -> Response:
+    def _outgoing(self, request: Request) -> httpx.Request:
+        outgoing = httpx.Request(request.method, request.url, headers=request.headers,
+                                 content=request.content, extensions={"timeout": self._timeouts})
+        if self.cookies:
+            self.cookies.set_cookie_header(outgoing)
+        return outgoing
+
+    def answer(self, outgoing: httpx.Request, response: httpx.Response, content: bytes,
+               started: float) -> Response:
+        headers = response.headers
+        if "set-cookie" in headers:
+            response.request = outgoing
+            self.cookies.extract_cookies(response)
         return Response(
             response.status_code,
-            tuple((k.lower(), v) for k, v in response.headers.items()),
-            parse_body(response.content, response.headers.get("content-type", "")),
+            tuple((k.lower(), v) for k, v in headers.items()),
+            parse_body(content, headers.get("content-type", "")),
             _ms(started),
         )
 
@@ -149,55 +187,27 @@ def _ms(started: float) -> float:
 
 
 class AppTarget(Target):
-    """An ASGI or WSGI callable, called in-process through httpx's transports."""
+    """An ASGI or WSGI callable, called in-process through httpx's transports (a WSGI app from
+    a worker thread, like a server, so that targets still overlap)."""
 
     def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
         super().__init__(definition, headers)
         self.base_url = interpolate(definition.base_url or "http://app", {})
         self._lifespan: _Lifespan | None = None
-        self._wsgi: httpx.Client | None = None
 
     async def start(self) -> None:
         app = load_app(self.name, self.definition.app or "")
         if _is_asgi(app):
             self._lifespan = _Lifespan(app)
             await self._lifespan.startup(self.name)
-            transport: httpx.AsyncBaseTransport = httpx.ASGITransport(
-                app=app, raise_app_exceptions=False)
-            self.client = httpx.AsyncClient(transport=transport, base_url=self.base_url)
+            self.async_transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         else:
-            self._wsgi = httpx.Client(
-                transport=httpx.WSGITransport(app=app, raise_app_exceptions=False),
-                base_url=self.base_url)
-            self.client = httpx.AsyncClient(base_url=self.base_url,
-                                            transport=_ThreadedTransport(self._wsgi))
+            self.sync_transport = httpx.WSGITransport(app=app, raise_app_exceptions=False)
 
     async def stop(self) -> None:
-        await self.client.aclose()
-        if self._wsgi is not None:
-            self._wsgi.close()
+        await super().stop()
         if self._lifespan is not None:
             await self._lifespan.shutdown()
-
-
-class _ThreadedTransport(httpx.AsyncBaseTransport):
-    """Runs a synchronous (WSGI) client in a worker thread, so targets still overlap."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self.sync = client
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        content = await request.aread()
-
-        def call() -> httpx.Response:
-            response = self.sync.request(request.method, request.url,
-                                         headers=request.headers, content=content)
-            response.read()
-            return response
-
-        response = await asyncio.to_thread(call)
-        return httpx.Response(response.status_code, headers=response.headers,
-                              content=response.content)
 
 
 def load_app(target: str, reference: str) -> Any:
@@ -245,8 +255,10 @@ class _Lifespan:
         try:
             await self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
                            self.inbox.get, self.outbox.put)
-        except Exception:  # apps without lifespan support raise on the unknown scope
-            await self.outbox.put({"type": "lifespan.unsupported"})
+        except Exception:  # apps without lifespan support raise on the unknown scope...
+            pass
+        # ... or return at once: either way, whoever waits for an answer gets one.
+        await self.outbox.put({"type": "lifespan.unsupported"})
 
     async def startup(self, target: str) -> None:
         self.task = asyncio.ensure_future(self._run())
@@ -273,8 +285,8 @@ class UrlTarget(Target):
     def __init__(self, definition: TargetDef, headers: dict[str, str], base_url: str) -> None:
         super().__init__(definition, headers)
         self.base_url = base_url.rstrip("/")
-        self.client = httpx.AsyncClient(base_url=self.base_url)
-        self.sync_client = httpx.Client(base_url=self.base_url)
+        # Certificates are only loaded for https (loading them takes tens of milliseconds).
+        self.sync_transport = httpx.HTTPTransport(verify=self.base_url.startswith("https:"))
 
     async def start(self) -> None:
         ready = self.definition.ready
@@ -282,12 +294,25 @@ class UrlTarget(Target):
             await self.wait_ready()
             return
         try:  # fail fast and clearly when nothing listens there
-            await self.client.request("GET", self.base_url + "/", timeout=self.timeout)
+            await asyncio.to_thread(self.status_of, "GET", "/", self.timeout)
         except httpx.ConnectError as err:
             raise TargetError(self.name, f"cannot reach {self.base_url}: {err}; is the "
                               "server running?") from None
         except httpx.HTTPError:
             pass
+
+    def status_of(self, method: str, path: str, timeout: float) -> int:
+        """The status ``method path`` answers (with the target's headers); raises httpx's
+        errors. For start-up checks, which must tell a refused connection apart."""
+        assert self.sync_transport is not None
+        outgoing = httpx.Request(method, self.base_url + path, headers=self.headers,
+                                 extensions={"timeout": httpx.Timeout(timeout).as_dict()})
+        response = self.sync_transport.handle_request(outgoing)
+        try:
+            response.read()
+        finally:
+            response.close()
+        return response.status_code
 
     async def wait_ready(self) -> None:
         ready = self.definition.ready
@@ -300,11 +325,10 @@ class UrlTarget(Target):
                     self.name, f"the process exited with code {self.process.exit_code} "
                     "before it was ready", self.process.log_tail(), str(self.process.log_path))
             try:
-                response = await self.client.request(ready.method, self.base_url + ready.path,
-                                                     timeout=2.0)
-                if response.status_code == ready.status:
+                status = await asyncio.to_thread(self.status_of, ready.method, ready.path, 2.0)
+                if status == ready.status:
                     return
-                last = f"{ready.method} {ready.path} answered {response.status_code}, " \
+                last = f"{ready.method} {ready.path} answered {status}, " \
                        f"waiting for {ready.status}"
             except httpx.HTTPError as err:
                 last = f"{type(err).__name__}"

@@ -141,3 +141,49 @@ def test_in_process_wsgi_targets_with_minted_ids(tmp_path: Path) -> None:
     assert result.failure is None, result.failure
     reads = result.stats.actions["read"].statuses
     assert reads["candidate"]["200"] > 10 and set(reads["candidate"]) == {"200"}
+
+
+COOKIE_SPEC = """\
+version: 1
+targets:
+  candidate: {app: tests.apps.wsgi_session:app}
+reset:
+  - request: POST /__reset
+actions:
+  login:
+    request: POST /login
+    store: {logins: response.status}
+  me:
+    request: GET /me
+    expect: ["response.status == (size(logins) > 0 ? 200 : 401)"]
+"""
+
+
+def test_cookies_go_back_to_their_target_within_a_sequence_only(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(COOKIE_SPEC)
+    result = check(spec, sequences=40, steps=8, seed=2, database=None).result
+    assert result.failure is None, result.failure
+    statuses = result.stats.actions["me"].statuses["candidate"]
+    assert statuses["200"] > 5 and statuses["401"] > 5, statuses
+
+
+def test_a_reset_step_can_log_in_for_the_sequence(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(COOKIE_SPEC.replace("  - request: POST /__reset\n",
+                                        "  - request: POST /__reset\n  - request: POST /login\n")
+                    .replace("(size(logins) > 0 ? 200 : 401)", "200"))
+    result = check(spec, sequences=20, steps=5, seed=3, database=None).result
+    assert result.failure is None, result.failure
+    assert set(result.stats.actions["me"].statuses["candidate"]) == {"200"}
+
+
+def test_an_in_process_app_that_does_not_answer_times_out(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\ntargets:\n  candidate: {app: 'tests.apps.asgi_slow:app', "
+                    "timeout: 0.2}\nreset: []\nactions:\n  slow:\n    request: GET /slow\n"
+                    "    expect: [\"response.error == ''\"]\n")
+    started = time.monotonic()
+    failure = check(spec, sequences=5, steps=2, seed=1, database=None).result.failure
+    assert failure is not None and time.monotonic() - started < 10
+    assert failure.steps[-1].response("candidate").error == "no response within 0.2s"
