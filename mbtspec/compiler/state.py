@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,38 +61,45 @@ class State:
 
     def __init__(self, names: Iterable[str] = ()) -> None:
         self.bags = {name: [] for name in names}  # every variable exists, empty at first
-        self._pairs: dict[tuple[str, str], set[tuple[Any, Any]]] = {}
+        self._memo: dict[Any, Any] = {}  # what was worked out from the bags as they are
 
     def bag(self, name: str) -> list[Any]:
         return self.bags.get(name, [])
 
     def store(self, name: str, value: Any) -> None:
         self.bags.setdefault(name, []).append(value)
-        self._pairs.clear()
+        self._memo.clear()
 
     def remove(self, name: str, index: int) -> None:
         bag = self.bags.get(name, [])
         if 0 <= index < len(bag):
             del bag[index]
-            self._pairs.clear()
+            self._memo.clear()
 
     def view(self, target: str) -> MutableMapping[str, list[Any]]:
         """The variables as ``target`` sees them (for expressions), resolved on access."""
         return _View(self.bags, target)
 
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, worked out once until the next ``store`` or ``remove``."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     def pairs(self, first: str, second: str) -> set[tuple[Any, Any]]:
         """Scalar values that correspond between two targets (stored per target)."""
-        if (first, second) in self._pairs:
-            return self._pairs[(first, second)]
-        out: set[tuple[Any, Any]] = set()
-        for bag in self.bags.values():
-            for entry in bag:
-                if isinstance(entry, PerTarget):
-                    a, b = entry.get(first), entry.get(second)
-                    if _hashable(a) and _hashable(b):
-                        out.add((a, b))
-        self._pairs[(first, second)] = out
-        return out
+        def work_out() -> set[tuple[Any, Any]]:
+            out: set[tuple[Any, Any]] = set()
+            for bag in self.bags.values():
+                for entry in bag:
+                    if isinstance(entry, PerTarget):
+                        a, b = entry.get(first), entry.get(second)
+                        if _hashable(a) and _hashable(b):
+                            out.add((a, b))
+            return out
+
+        result: set[tuple[Any, Any]] = self.memo(("pairs", first, second), work_out)
+        return result
 
 
 class _View(MutableMapping[str, list[Any]]):

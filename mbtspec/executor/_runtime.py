@@ -156,7 +156,13 @@ class Runtime:
                                       time.monotonic() - self.started))
 
     def enabled(self, plan: ActionPlan) -> bool:
+        """Can ``plan`` run now? (Hypothesis asks several times a step: worked out once for
+        each state.)"""
         self.checkpoint()
+        result: bool = self.state.memo(("enabled", plan.name), lambda: self._enabled(plan))
+        return result
+
+    def _enabled(self, plan: ActionPlan) -> bool:
         if any(not self.state.bag(name) for name in plan.needs):
             return False
         when = plan.action.when

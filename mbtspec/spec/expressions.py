@@ -77,6 +77,10 @@ class Expression:
     functions: frozenset[str] = frozenset()
     library: tuple[tuple[str, Callable[..., Any]], ...] = field(default=(), compare=False,
                                                                 repr=False)
+    #: For each variable, the only fields of it the expression reads (``candidate.status``
+    #: reads ``status``), or None when it may read anything (``f(candidate)``).
+    fields: tuple[tuple[str, frozenset[str] | None], ...] = field(default=(), compare=False,
+                                                                 repr=False)
 
     def evaluate(self, variables: Mapping[str, Any],
                  functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
@@ -101,14 +105,26 @@ class Expression:
 
 def prepare_context(expressions: Iterable[Expression], variables: Mapping[str, Any],
                     functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
-    """One CEL context holding what any of ``expressions`` needs, and nothing more."""
+    """One CEL context holding what any of ``expressions`` needs, and nothing more: of a
+    mapping that the expressions only read fields of, only those fields (handing a value to
+    CEL converts all of it, which is most of the cost of an evaluation)."""
     context = cel.Context()
-    added: set[str] = set()
+    wanted: dict[str, frozenset[str] | None] = {}
+    expressions = tuple(expressions)
     for expression in expressions:
-        for name in expression.variables - added:
-            if name in variables:
-                context.add_variable(name, variables[name])
-            added.add(name)
+        for name, read in expression.fields:
+            if name in wanted:
+                known = wanted[name]
+                wanted[name] = None if known is None or read is None else known | read
+            else:
+                wanted[name] = read
+    for name, fields in wanted.items():
+        if name in variables:
+            value = variables[name]
+            if fields is not None and isinstance(value, dict):
+                value = {key: value[key] for key in fields if key in value}
+            context.add_variable(name, value)
+    for expression in expressions:
         for name, function in expression.library:
             context.add_function(name, function)
         for name in expression.functions:
@@ -137,7 +153,23 @@ def compile_expression(source: str, mark: Mark) -> Expression:
         (full, function) for full, function in stdlib.STDLIB_FUNCTIONS.items()
         if full.rsplit(".", 1)[-1] in functions
     )
-    return Expression(source, mark, program, variables, functions, library)
+    fields = tuple((name, _fields_read(source, name)) for name in sorted(variables))
+    return Expression(source, mark, program, variables, functions, library, fields)
+
+
+def _fields_read(source: str, name: str) -> frozenset[str] | None:
+    """The fields of variable ``name`` that ``source`` reads, or None if it may use more.
+
+    Errs on the side of more: any use other than ``name.field`` (a bare ``name``, ``name[...]``,
+    ``name.?field``, a method call ``name.f(...)``, a mention inside a string) means all of it.
+    """
+    fields: set[str] = set()
+    for found in re.finditer(r"(?<![\w.$`])" + re.escape(name) + r"(?![\w`])"
+                             r"(?:\s*\.\s*([A-Za-z_]\w*)(\s*\()?)?", source):
+        if found.group(1) is None or found.group(2) is not None:
+            return None
+        fields.add(found.group(1))
+    return frozenset(fields)
 
 
 def unknown_functions(expression: Expression, *, response_functions: bool = True) -> list[str]:
