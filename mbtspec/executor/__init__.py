@@ -7,9 +7,11 @@ knows nothing of how responses are compared: a ``judge`` (the compare stage) is 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
@@ -62,8 +64,28 @@ def run_plan(
     tried first. It is keyed by the spec file's hash. ``on_step`` sees every step as it ends.
     """
     seed = plan.run.seed if plan.run.seed is not None else random.randrange(2**32)
-    with Session(plan) as session:
+    with Session(plan) as session, _fewer_collections():
         return _run(plan, session, judge, seed, on_progress, on_step, database)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Make the cyclic garbage collector work less during a run, and put it back after.
+
+    Each step allocates thousands of short-lived objects (requests, responses, Hypothesis'
+    choices), so with Python's defaults the collector runs several times a step, and now and
+    then walks every object there is, the loaded spec and OpenAPI document included: about
+    0.1 ms a step in all, measured on the example. Objects that exist before the run are set
+    aside (``gc.freeze``) and collections are made rarer; garbage is still collected.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], 10_000), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _run(plan: Plan, session: Session, judge: Judge, seed: int,
