@@ -111,7 +111,7 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
                         ratio=1, overflow="fold")
     side.add_row(*(_pretty(last.response(t), redact) for t in targets))
     console.print(side)
-    console.print(f"Reproduce: [bold]{escape(shlex.join(command))}[/bold]")
+    console.print(f"Reproduce: [bold]{escape(shlex.join(command))}[/bold]", soft_wrap=True)
 
 
 def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
@@ -149,13 +149,16 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     if result.failure is None:
         mode = "no difference" if len(plan.targets) == 2 else "no invariant broken"
         return f"✓ {mode} in {what} in {result.elapsed:.1f}s{stopped} (seed {result.seed})"
+    kind = _KIND_WORDS.get(result.failure.kind, result.failure.kind)
     if result.failure.flaky:
-        return f"✗ flaky {result.failure.kind} in {what} (seed {result.seed})"
+        return f"✗ flaky {kind} in {what} (seed {result.seed})"
     if result.failure.note.startswith("the saved failure"):
-        return (f"✗ {result.failure.kind}: {result.failure.note} "
-                f"({len(result.failure.steps)} call(s))")
-    return (f"✗ {result.failure.kind} found in {what}, shrunk to "
+        return f"✗ {kind}: {result.failure.note} ({len(result.failure.steps)} call(s))"
+    return (f"✗ {kind} found in {what}, shrunk to "
             f"{len(result.failure.steps)} call(s) (seed {result.seed})")
+
+
+_KIND_WORDS = {"invariant": "broken invariant", "expect": "failed expectation"}
 
 
 def render_step_line(step: Step, redact: Redactor) -> str:

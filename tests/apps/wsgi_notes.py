@@ -55,3 +55,28 @@ def make_app(first_id: int = 1) -> Callable[[dict[str, Any], Start], Iterable[by
 
 model = make_app()
 candidate = make_app(first_id=500)
+
+#: A spec over the two (model ids start at 1, candidate ids at 500).
+SPEC = """\
+version: 1
+targets:
+  model: {app: tests.apps.wsgi_notes:model}
+  candidate: {app: tests.apps.wsgi_notes:candidate}
+reset:
+  - request: POST /__reset
+generators:
+  text: {string: {alphabet: abc, min_size: 1, max_size: 4}}
+actions:
+  add:
+    request: POST /notes
+    body: {text: "${text}"}
+    store: {notes: response.body.id}
+    expect: ["response.status == 201"]
+  read:
+    request: GET /notes/{id}
+    path: {id: {pick: notes}}
+  all:
+    request: GET /notes
+invariants:
+  - {name: found, check: "action != 'read' || candidate.status == 200"}
+"""

@@ -14,6 +14,7 @@ from mbtspec import check
 from mbtspec.errors import TargetError
 from mbtspec.executor._process import ManagedProcess, free_port
 from mbtspec.executor.targets import _is_asgi, interpolate, load_app, parse_body
+from tests.apps.wsgi_notes import SPEC as WSGI_SPEC
 
 
 def test_interpolate_variables_env_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,31 +108,6 @@ def test_free_port_is_bindable() -> None:
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
-
-
-WSGI_SPEC = """\
-version: 1
-targets:
-  model: {app: tests.apps.wsgi_notes:model}
-  candidate: {app: tests.apps.wsgi_notes:candidate}
-reset:
-  - request: POST /__reset
-generators:
-  text: {string: {alphabet: abc, min_size: 1, max_size: 4}}
-actions:
-  add:
-    request: POST /notes
-    body: {text: "${text}"}
-    store: {notes: response.body.id}
-    expect: ["response.status == 201"]
-  read:
-    request: GET /notes/{id}
-    path: {id: {pick: notes}}
-  all:
-    request: GET /notes
-invariants:
-  - {name: found, check: "action != 'read' || candidate.status == 200"}
-"""
 
 
 def test_in_process_wsgi_targets_with_minted_ids(tmp_path: Path) -> None:

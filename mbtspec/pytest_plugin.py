@@ -1,0 +1,171 @@
+"""The pytest plugin: each spec file is a test, run like ``mbtspec check`` (a thin shell).
+
+pytest collects files named like the ``mbtspec_files`` ini patterns (default
+``*.mbtspec.yaml`` and ``mbtspec.yaml``, or ``.yml``), and any spec file named on its command
+line. Each
+becomes one test item, ``<file>::check``, that passes when ``check`` finds no difference and no
+broken invariant; its failure shows the same report as the command line (minimal sequence,
+both responses, differences, the reproduce and replay commands). An invalid spec fails with its
+problems at file:line:column; a target that cannot start fails with its log tail.
+
+Installed with mbtspec, through the ``pytest11`` entry point; ``-p no:mbtspec`` turns it off.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from mbtspec._check import CheckResult
+
+#: The names the pre-commit hook lints too.
+DEFAULT_PATTERNS = ["*.mbtspec.yaml", "*.mbtspec.yml", "mbtspec.yaml", "mbtspec.yml"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mbtspec", "mbtspec (spec files as tests)")
+    group.addoption("--mbtspec-seed", type=int, metavar="N",
+                    help="random seed (default: the spec's run.seed, else random and printed)")
+    group.addoption("--mbtspec-sequences", type=int, metavar="N", help="sequences to run")
+    group.addoption("--mbtspec-steps", type=int, metavar="N",
+                    help="maximum calls per sequence")
+    group.addoption("--mbtspec-max-time", type=float, metavar="SECONDS",
+                    help="stop starting new sequences after this many seconds")
+    group.addoption("--mbtspec-no-database", action="store_true",
+                    help="neither read nor save failures (.mbtspec/)")
+    parser.addini("mbtspec_files", type="args", default=DEFAULT_PATTERNS,
+                  help="glob patterns of the spec files to collect as tests")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in ("sequences", "steps", "max_time"):
+        value = config.getoption(f"mbtspec_{name}")
+        if value is not None and value <= 0:
+            raise pytest.UsageError(f"--mbtspec-{name.replace('_', '-')} must be more than 0, "
+                                    f"not {value}")
+    seed = config.getoption("mbtspec_seed")
+    if seed is not None and seed < 0:
+        raise pytest.UsageError(f"--mbtspec-seed must be 0 or more, not {seed}")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    patterns = parent.config.getini("mbtspec_files")
+    if any(fnmatch(file_path.name, pattern) for pattern in patterns) or (
+            parent.session.isinitpath(file_path) and _is_spec(file_path)):
+        spec_file: SpecFile = SpecFile.from_parent(parent, path=file_path)
+        return spec_file
+    return None
+
+
+def _is_spec(path: Path) -> bool:
+    """Does a YAML file named on the command line look like a spec (``version`` and
+    ``actions`` at its top level)? Other YAML files are left to other plugins."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    lines = text.splitlines()
+    return any(line.startswith("version:") for line in lines) and any(
+        line.startswith("actions:") for line in lines)
+
+
+class SpecFile(pytest.File):
+    """A spec file: one test, ``check``."""
+
+    def collect(self) -> Iterator[SpecItem]:
+        yield SpecItem.from_parent(self, name="check")
+
+
+class CheckFailed(Exception):
+    """``check`` found a difference or a broken invariant (carries the outcome)."""
+
+    def __init__(self, outcome: CheckResult) -> None:
+        super().__init__("a difference or a broken invariant was found")
+        self.outcome = outcome
+
+
+class SpecItem(pytest.Item):
+    """Runs ``check`` on the spec file, with the options given to pytest."""
+
+    def runtest(self) -> None:
+        from mbtspec._check import check
+
+        options = self.config.option
+        no_database = bool(options.mbtspec_no_database)
+        outcome = check(
+            self.path, sequences=options.mbtspec_sequences, steps=options.mbtspec_steps,
+            seed=options.mbtspec_seed, max_time=options.mbtspec_max_time,
+            database=None if no_database else Path(".mbtspec/hypothesis"),
+            failures=None if no_database else Path(".mbtspec") / "failures",
+        )
+        result = outcome.result
+        self.add_report_section("call", "mbtspec", _render(outcome, failure=False))
+        if result.failure is not None:
+            raise CheckFailed(outcome)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str | Any:
+        from mbtspec.errors import SpecError, TargetError
+
+        error = excinfo.value
+        if isinstance(error, CheckFailed):
+            options = self.config.option
+            again = [f"pytest {self.nodeid}", f"--mbtspec-seed {error.outcome.result.seed}"]
+            again += [f"--mbtspec-{name} {getattr(options, f'mbtspec_{name}')}"
+                      for name in ("sequences", "steps")
+                      if getattr(options, f"mbtspec_{name}") is not None]
+            return _render(error.outcome, failure=True) + f"In pytest: {' '.join(again)}\n"
+        if isinstance(error, SpecError):
+            lines = [problem.format() for problem in error.problems]
+            count = len(error.problems)
+            return "\n".join([*lines, f"{self.path}: invalid spec ({count} problem"
+                              f"{'s' if count != 1 else ''}); nothing was run"])
+        if isinstance(error, TargetError):
+            lines = [f"error: {error}"]
+            if error.log_tail:
+                where = f" ({error.log_path})" if error.log_path else ""
+                lines.append(f"last lines of its output{where}:")
+                lines += [f"  | {line}" for line in error.log_tail]
+            return "\n".join(lines)
+        from mbtspec.errors import MbtspecError
+
+        if isinstance(error, MbtspecError):
+            return f"error: {error}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"mbtspec check {self.path.name}"
+
+
+def _render(outcome: CheckResult, *, failure: bool) -> str:
+    """The command line's report as plain text: the failure, or the run's summary."""
+    from rich.console import Console
+
+    from mbtspec.report.data import Redactor
+    from mbtspec.report.terminal import render_failure, render_summary, verdict_line
+
+    plan, result = outcome.plan, outcome.result
+    redact = Redactor(plan.secrets)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None, highlight=False,
+                      soft_wrap=False)
+    if failure and result.failure is not None:
+        render_failure(console, result.failure, plan, result.seed, list(outcome.command),
+                       redact)
+        if outcome.replay_file is not None:
+            console.print(f"Replay: mbtspec replay {outcome.replay_file}  (add --curl for a "
+                          "shell script)", soft_wrap=True, markup=False)
+    else:
+        for warning in (*plan.notes, *result.warnings):
+            console.print(f"warning: {redact(warning)}", soft_wrap=True, markup=False)
+        render_summary(console, result, plan)
+    console.print(verdict_line(result, plan), soft_wrap=True, markup=False)
+    return buffer.getvalue()
