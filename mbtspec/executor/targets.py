@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import ipaddress
 import json
 import os
 import re
@@ -18,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass
 
 import httpx
 
@@ -170,6 +173,22 @@ class Target:
         return TargetError(self.name, f"cannot reach {self.base_url}: {err}")
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment sets for ``url`` (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``, minus the hosts in ``NO_PROXY``), as curl and other HTTP clients take it;
+    never for this machine's own addresses, where the servers mbtspec starts listen."""
+    proxies = getproxies_environment()
+    host = urlsplit(url).hostname or ""
+    if not proxies or host == "localhost" or proxy_bypass(host):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a host name
+    return proxies.get(urlsplit(url).scheme) or proxies.get("all")
+
+
 def parse_body(content: bytes, content_type: str) -> Any:
     if not content:
         return None
@@ -286,7 +305,8 @@ class UrlTarget(Target):
         super().__init__(definition, headers)
         self.base_url = base_url.rstrip("/")
         # Certificates are only loaded for https (loading them takes tens of milliseconds).
-        self.sync_transport = httpx.HTTPTransport(verify=self.base_url.startswith("https:"))
+        self.sync_transport = httpx.HTTPTransport(verify=self.base_url.startswith("https:"),
+                                                  proxy=proxy_for(self.base_url))
 
     async def start(self) -> None:
         ready = self.definition.ready

@@ -13,7 +13,7 @@ import pytest
 from mbtspec import check
 from mbtspec.errors import TargetError
 from mbtspec.executor._process import ManagedProcess, free_port
-from mbtspec.executor.targets import _is_asgi, interpolate, load_app, parse_body
+from mbtspec.executor.targets import _is_asgi, interpolate, load_app, parse_body, proxy_for
 from tests.apps.wsgi_notes import SPEC as WSGI_SPEC
 
 
@@ -163,3 +163,43 @@ def test_an_in_process_app_that_does_not_answer_times_out(tmp_path: Path) -> Non
     failure = check(spec, sequences=5, steps=2, seed=1, database=None).result.failure
     assert failure is not None and time.monotonic() - started < 10
     assert failure.steps[-1].response("candidate").error == "no response within 0.2s"
+
+
+def test_servers_are_reached_through_the_environments_proxy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Proxy(BaseHTTPRequestHandler):  # answers for any host: no request leaves the machine
+        def do_GET(self) -> None:
+            body = json.dumps({"asked": self.path}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert proxy_for("http://127.0.0.1:8000") is None  # never for this machine
+        assert proxy_for("http://[::1]:8000") is None and proxy_for("http://localhost") is None
+        monkeypatch.setenv("NO_PROXY", "skipped.invalid")
+        assert proxy_for("http://skipped.invalid/x") is None
+        spec = tmp_path / "spec.yaml"
+        spec.write_text("version: 1\ntargets:\n  candidate: {base_url: 'http://staging.invalid'}\n"
+                        "reset: []\nactions:\n  x:\n    request: GET /x\n    expect: [\"response"
+                        ".body.asked == 'http://staging.invalid/x'\"]\n")
+        result = check(spec, sequences=3, steps=2, seed=1, database=None).result
+        assert result.failure is None, result.failure
+        assert result.stats.actions["x"].statuses["candidate"]["200"] >= 1
+    finally:
+        server.shutdown()
+        server.server_close()
