@@ -14,6 +14,7 @@ Installed with mbtspec, through the ``pytest11`` entry point; ``-p no:mbtspec`` 
 from __future__ import annotations
 
 import io
+import shlex
 from collections.abc import Iterator
 from fnmatch import fnmatch
 from pathlib import Path
@@ -85,10 +86,11 @@ class SpecFile(pytest.File):
 
 
 class CheckFailed(Exception):
-    """``check`` found a difference or a broken invariant (carries the outcome)."""
+    """``check`` found a difference, a broken invariant or a failed expectation (carries the
+    outcome)."""
 
     def __init__(self, outcome: CheckResult) -> None:
-        super().__init__("a difference or a broken invariant was found")
+        super().__init__("a difference, a broken invariant or a failed expectation was found")
         self.outcome = outcome
 
 
@@ -118,7 +120,8 @@ class SpecItem(pytest.Item):
         error = excinfo.value
         if isinstance(error, CheckFailed):
             options = self.config.option
-            again = [f"pytest {self.nodeid}", f"--mbtspec-seed {error.outcome.result.seed}"]
+            again = [f"pytest {shlex.quote(self.nodeid)}",
+                     f"--mbtspec-seed {error.outcome.result.seed}"]
             again += [f"--mbtspec-{name} {getattr(options, f'mbtspec_{name}')}"
                       for name in ("sequences", "steps")
                       if getattr(options, f"mbtspec_{name}") is not None]
