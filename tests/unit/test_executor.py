@@ -203,3 +203,14 @@ def test_servers_are_reached_through_the_environments_proxy(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_run_puts_the_garbage_collector_back_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(WSGI_SPEC)
+    before = gc.get_threshold()
+    check(spec, sequences=3, steps=3, seed=1, database=None)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
