@@ -70,7 +70,7 @@ class Target:
     variables: dict[str, str]  # what ${...} means in this target's strings
     #: A blocking transport, when the target has one (servers, WSGI apps): ``send_sync``.
     sync_transport: httpx.BaseTransport | None = None
-    #: An event-loop transport (ASGI apps), else ``send`` runs ``send_sync`` in a thread.
+    #: An event-loop transport (ASGI apps): ``send``.
     async_transport: httpx.AsyncBaseTransport | None = None
 
     def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
@@ -95,8 +95,8 @@ class Target:
         self.cookies.clear()
 
     async def send(self, request: Request) -> Response:
-        if self.async_transport is None:
-            return await asyncio.to_thread(self.send_sync, request)
+        """Send ``request`` to an in-process ASGI app, on the event loop."""
+        assert self.async_transport is not None
         started = time.perf_counter()
         outgoing = self._outgoing(request)
         try:  # (an in-process app has no socket to time out on: wait_for does it)
@@ -121,18 +121,22 @@ class Target:
         """``send`` on the blocking transport. Servers are called from threads: blocking
         calls cost far less CPU than the event loop's (which runs in-process ASGI apps), and
         the threads still overlap the targets' waits."""
-        assert self.sync_transport is not None
         started = time.perf_counter()
         outgoing = self._outgoing(request)
         try:
-            response = self.sync_transport.handle_request(outgoing)
-            try:
-                content = response.read()
-            finally:
-                response.close()
+            response, content = self._exchange(outgoing)
         except httpx.HTTPError as err:
             return self.failed(err, started)
         return self.answer(outgoing, response, content, started)
+
+    def _exchange(self, outgoing: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """The response and its body, on the blocking transport; raises httpx's errors."""
+        assert self.sync_transport is not None
+        response = self.sync_transport.handle_request(outgoing)
+        try:
+            return response, response.read()
+        finally:
+            response.close()
 
     def _outgoing(self, request: Request) -> httpx.Request:
         outgoing = httpx.Request(request.method, request.url, headers=request.headers,
@@ -178,7 +182,8 @@ def proxy_for(url: str) -> str | None:
     ``ALL_PROXY``, minus the hosts in ``NO_PROXY``), as curl and other HTTP clients take it;
     never for this machine's own addresses, where the servers mbtspec starts listen."""
     proxies = getproxies_environment()
-    host = urlsplit(url).hostname or ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
     if not proxies or host == "localhost" or proxy_bypass(host):
         return None
     try:
@@ -186,7 +191,7 @@ def proxy_for(url: str) -> str | None:
             return None
     except ValueError:
         pass  # a host name
-    return proxies.get(urlsplit(url).scheme) or proxies.get("all")
+    return proxies.get(parts.scheme) or proxies.get("all")
 
 
 def parse_body(content: bytes, content_type: str) -> Any:
@@ -324,15 +329,9 @@ class UrlTarget(Target):
     def status_of(self, method: str, path: str, timeout: float) -> int:
         """The status ``method path`` answers (with the target's headers); raises httpx's
         errors. For start-up checks, which must tell a refused connection apart."""
-        assert self.sync_transport is not None
         outgoing = httpx.Request(method, self.base_url + path, headers=self.headers,
                                  extensions={"timeout": httpx.Timeout(timeout).as_dict()})
-        response = self.sync_transport.handle_request(outgoing)
-        try:
-            response.read()
-        finally:
-            response.close()
-        return response.status_code
+        return self._exchange(outgoing)[0].status_code
 
     async def wait_ready(self) -> None:
         ready = self.definition.ready
