@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from mbtspec.errors import MbtspecError, SpecError, TargetError, UsageError
+from mbtspec.errors import MbtspecError, TargetError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -84,6 +84,7 @@ def check(
         render_failure,
         render_step_line,
         render_summary,
+        render_warnings,
         verdict_line,
     )
 
@@ -135,13 +136,10 @@ def check(
     if not quiet:
         for path, what in outcome.saved:
             err.print(f"saved failure {path}: {what}", soft_wrap=True)
-        for warning in (*plan.notes, *result.warnings):
-            err.print(f"warning: {redact(warning)}", style="yellow", soft_wrap=True)
+        render_warnings(err, plan, result, redact)
         if result.failure is not None:
-            render_failure(out, result.failure, plan, result.seed, command, redact)
-            if outcome.replay_file is not None:
-                out.print(f"Replay: mbtspec replay {outcome.replay_file}  (add --curl for a "
-                          "shell script)", soft_wrap=True, markup=False)
+            render_failure(out, result.failure, plan, result.seed, command, redact,
+                           outcome.replay_file)
             out.print()
         render_summary(out, result, plan)
     written = _write_reports(plan, result, redact, command, verdict, outcome.replay_file,
@@ -156,31 +154,14 @@ def check(
 def _exit_for(err: Console, error: BaseException, spec: Path, what: str) -> NoReturn:
     """Say what went wrong, and exit with its code: 2 invalid spec or usage, 3 a target,
     130 interrupted."""
-    from mbtspec.report.terminal import render_problems
+    from mbtspec.report.terminal import render_error
 
-    if isinstance(error, SpecError):
-        render_problems(err, error.problems)
-        count = len(error.problems)
-        err.print(f"{spec}: invalid spec ({count} problem{'s' if count != 1 else ''}); "
-                  f"nothing was {what}", markup=False)
-        raise typer.Exit(EXIT_INVALID) from None
+    render_error(err, error, spec, what)
     if isinstance(error, TargetError):
-        _target_error(err, error)
         raise typer.Exit(EXIT_TARGET) from None
     if isinstance(error, KeyboardInterrupt):
-        err.print("interrupted; every target was stopped")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    err.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
     raise typer.Exit(EXIT_INVALID) from None
-
-
-def _target_error(err: Console, error: TargetError) -> None:
-    err.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
-    if error.log_tail:
-        where = f" ({error.log_path})" if error.log_path else ""
-        err.print(f"last lines of its output{where}:", markup=False)
-        for line in error.log_tail:
-            err.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: list[str],

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from mbtspec._check import CheckResult
 
 #: The names the pre-commit hook lints too.
@@ -115,7 +117,8 @@ class SpecItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:
-        from mbtspec.errors import SpecError, TargetError
+        from mbtspec.errors import MbtspecError
+        from mbtspec.report.terminal import render_error
 
         error = excinfo.value
         if isinstance(error, CheckFailed):
@@ -126,22 +129,8 @@ class SpecItem(pytest.Item):
                       for name in ("sequences", "steps")
                       if getattr(options, f"mbtspec_{name}") is not None]
             return _render(error.outcome, failure=True) + f"In pytest: {' '.join(again)}\n"
-        if isinstance(error, SpecError):
-            lines = [problem.format() for problem in error.problems]
-            count = len(error.problems)
-            return "\n".join([*lines, f"{self.path}: invalid spec ({count} problem"
-                              f"{'s' if count != 1 else ''}); nothing was run"])
-        if isinstance(error, TargetError):
-            lines = [f"error: {error}"]
-            if error.log_tail:
-                where = f" ({error.log_path})" if error.log_path else ""
-                lines.append(f"last lines of its output{where}:")
-                lines += [f"  | {line}" for line in error.log_tail]
-            return "\n".join(lines)
-        from mbtspec.errors import MbtspecError
-
         if isinstance(error, MbtspecError):
-            return f"error: {error}"
+            return _text(lambda console: render_error(console, error, self.path, "run"))
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -150,25 +139,34 @@ class SpecItem(pytest.Item):
 
 def _render(outcome: CheckResult, *, failure: bool) -> str:
     """The command line's report as plain text: the failure, or the run's summary."""
-    from rich.console import Console
-
     from mbtspec.report.data import Redactor
-    from mbtspec.report.terminal import render_failure, render_summary, verdict_line
+    from mbtspec.report.terminal import (
+        render_failure,
+        render_summary,
+        render_warnings,
+        verdict_line,
+    )
 
     plan, result = outcome.plan, outcome.result
     redact = Redactor(plan.secrets)
+
+    def write(console: Console) -> None:
+        if failure and result.failure is not None:
+            render_failure(console, result.failure, plan, result.seed, list(outcome.command),
+                           redact, outcome.replay_file)
+        else:
+            render_warnings(console, plan, result, redact)
+            render_summary(console, result, plan)
+        console.print(verdict_line(result, plan), soft_wrap=True, markup=False)
+
+    return _text(write)
+
+
+def _text(write: Callable[[Console], None]) -> str:
+    """What ``write`` prints, as plain text."""
+    from rich.console import Console
+
     buffer = io.StringIO()
-    console = Console(file=buffer, width=120, color_system=None, highlight=False,
-                      soft_wrap=False)
-    if failure and result.failure is not None:
-        render_failure(console, result.failure, plan, result.seed, list(outcome.command),
-                       redact)
-        if outcome.replay_file is not None:
-            console.print(f"Replay: mbtspec replay {outcome.replay_file}  (add --curl for a "
-                          "shell script)", soft_wrap=True, markup=False)
-    else:
-        for warning in (*plan.notes, *result.warnings):
-            console.print(f"warning: {redact(warning)}", soft_wrap=True, markup=False)
-        render_summary(console, result, plan)
-    console.print(verdict_line(result, plan), soft_wrap=True, markup=False)
+    write(Console(file=buffer, width=120, color_system=None, highlight=False,
+                  soft_wrap=False))
     return buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, Plan
+from mbtspec.errors import SpecError, TargetError
 from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
 from mbtspec.report.data import Redactor
 from mbtspec.spec.problems import Problem
@@ -77,7 +79,8 @@ def _pretty(response: Response, redact: Redactor) -> Any:
 
 
 def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
-                   command: Sequence[str], redact: Redactor) -> None:
+                   command: Sequence[str], redact: Redactor,
+                   replay_file: Path | None = None) -> None:
     targets = plan.targets
     calls = len(failure.steps)
     if failure.flaky:
@@ -112,6 +115,36 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
     side.add_row(*(_pretty(last.response(t), redact) for t in targets))
     console.print(side)
     console.print(f"Reproduce: [bold]{escape(shlex.join(command))}[/bold]", soft_wrap=True)
+    if replay_file is not None:
+        console.print(f"Replay: mbtspec replay {replay_file}  (add --curl for a shell script)",
+                      soft_wrap=True, markup=False)
+
+
+def render_warnings(console: Console, plan: Plan, result: RunResult, redact: Redactor) -> None:
+    for warning in (*plan.notes, *result.warnings):
+        console.print(f"warning: {redact(warning)}", style="yellow", soft_wrap=True,
+                      markup=False)
+
+
+def render_error(console: Console, error: BaseException, spec: Path, what: str) -> None:
+    """What went wrong, for the user: an invalid spec's problems, a target's error and the
+    end of its output, an interruption, or another mbtspec error's message."""
+    if isinstance(error, SpecError):
+        render_problems(console, error.problems)
+        count = len(error.problems)
+        console.print(f"{spec}: invalid spec ({count} problem{'s' if count != 1 else ''}); "
+                      f"nothing was {what}", markup=False, soft_wrap=True)
+    elif isinstance(error, TargetError):
+        console.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
+        if error.log_tail:
+            where = f" ({error.log_path})" if error.log_path else ""
+            console.print(f"last lines of its output{where}:", markup=False, soft_wrap=True)
+            for line in error.log_tail:
+                console.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True)
+    elif isinstance(error, KeyboardInterrupt):
+        console.print("interrupted; every target was stopped")
+    else:
+        console.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
 
 
 def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
