@@ -37,6 +37,7 @@ from urllib.parse import unquote
 import yaml
 
 from mbtspec.errors import UsageError
+from mbtspec.spec._build import PATH_PARAM
 from mbtspec.spec._openapi import (
     METHODS,
     OpenApiDocument,
@@ -46,13 +47,11 @@ from mbtspec.spec._openapi import (
     resolve_pointer,
     to_json_schema,
 )
+from mbtspec.spec._values import NAME
 
 __all__ = ["scaffold_spec"]
 
-#: What the loader accepts as a name (actions, generators, variables).
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: Path placeholders, exactly as the spec loader finds them.
-_PATH_PARAM = re.compile(r"\{([^}/]+)\}")
+_NAME = NAME  # what the loader accepts as a name (actions, generators, variables)
 #: CEL's reserved words: not usable as a field name after a dot.
 _CEL_RESERVED = frozenset({
     "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
@@ -385,12 +384,10 @@ _ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "examp
                           "externalDocs", "deprecated", "xml"})
 
 
-def _tidy(schema: Any, draft4: bool) -> Any:
-    """A generator's schema: annotations dropped, and for OpenAPI 3.0 (draft 4 style) boolean
-    ``exclusiveMinimum``/``exclusiveMaximum`` turned into the numbers that JSON Schema
-    draft 6+ expects (generators read plain JSON Schema)."""
+def _tidy(schema: Any) -> Any:
+    """A generator's schema: annotations dropped (it reads plain JSON Schema)."""
     if isinstance(schema, list):
-        return [_tidy(s, draft4) for s in schema]
+        return [_tidy(s) for s in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
@@ -400,21 +397,15 @@ def _tidy(schema: Any, draft4: bool) -> Any:
         if key in _DATA_KEYS:
             out[key] = value
         elif key in _SCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {name: _tidy(sub, draft4) for name, sub in value.items()}
+            out[key] = {name: _tidy(sub) for name, sub in value.items()}
         else:
-            out[key] = _tidy(value, draft4)
-    for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        if draft4 and isinstance(out.get(flag), bool):
-            if out[flag] and isinstance(out.get(bound), int | float):
-                out[flag] = out.pop(bound)
-            else:
-                del out[flag]
+            out[key] = _tidy(value)
     return out
 
 
 def _generator_schema(doc: OpenApiDocument, schema: Any) -> Any:
     converted = _jsonable(to_json_schema(schema, doc.dialect, direction="request"))
-    converted = _tidy(converted, draft4=doc.dialect == "openapi-3.0")
+    converted = _tidy(converted)  # (to_json_schema already rewrote 3.0's boolean bounds)
     if isinstance(converted, dict):
         for key in ("$schema", "$id"):  # the generator reads it as plain JSON Schema
             converted.pop(key, None)
@@ -552,7 +543,7 @@ def _link_sources(doc: OpenApiDocument, ops: dict[str, Operation]
                         name = name[len("path."):]
                     elif "." in name and name.split(".", 1)[0] in ("query", "header", "cookie"):
                         continue
-                    if name not in _PATH_PARAM.findall(target.path):
+                    if name not in PATH_PARAM.findall(target.path):
                         continue
                     expr = _link_expression(value)
                     if expr is not None:
@@ -600,7 +591,7 @@ def _collection(path: str, param: str) -> tuple[str, str] | None:
     for i, segment in enumerate(segments):
         if segment == f"{{{param}}}" and i > 0:
             before = segments[:i]
-            words = [s for s in before if s and not _PATH_PARAM.search(s)]
+            words = [s for s in before if s and not PATH_PARAM.search(s)]
             return "/".join(before) or "/", words[-1] if words else ""
     return None
 
@@ -698,7 +689,7 @@ class _Scaffold:
         # wire them all; else a POST/PUT on the collection, by name.
         groups: dict[tuple[str, str], list[_Action]] = {}
         for action in self.actions:
-            for param in dict.fromkeys(_PATH_PARAM.findall(action.op.path)):
+            for param in dict.fromkeys(PATH_PARAM.findall(action.op.path)):
                 found = _collection(action.op.path, param)
                 key = (found[0] + f"/{{{param}}}" if found else action.op.path, param)
                 groups.setdefault(key, []).append(action)

@@ -25,7 +25,7 @@ from mbtspec.spec.expressions import (
 from mbtspec.spec.problems import Problem, did_you_mean
 
 _TARGET_VARS = re.compile(r"\$\{([^}]*)\}")
-_PATH_PARAM = re.compile(r"\{([^}/]+)\}")
+PATH_PARAM = re.compile(r"\{([^}/]+)\}")  # path placeholders (the scaffold finds them the same way)
 RESPONSE_VARS = frozenset({"response", "request", "action", "target"})
 STEP_VARS = frozenset({"model", "candidate", "request", "action"})
 
@@ -459,7 +459,7 @@ class Builder:
     def _check_path_params(self, target_path: str, operation: m.Operation | None,
                            given: tuple[tuple[str, m.Value], ...], fill: str,
                            path: JsonPath) -> None:
-        wanted = _PATH_PARAM.findall(target_path)
+        wanted = PATH_PARAM.findall(target_path)
         given_names = {k for k, _ in given}
         for key in given_names - set(wanted):
             self.problem((*path, "path", key), "unknown-parameter",
