@@ -44,13 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from mbtspec import check  # noqa: E402
 from mbtspec.executor import _runtime  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from mbtspec.executor._process import free_port  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "employees"
 APPS = {"model": "examples.employees.memory:app", "candidate": "examples.employees.sqlite:app"}

@@ -179,7 +179,7 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
         (report_json, lambda: json.dumps(run_data(
             plan, result, redact=redact, command=command,
             replay_file=str(replay_file) if replay_file else None,
-            verdict=lambda _: verdict), indent=2, ensure_ascii=False, default=str) + "\n"),
+            verdict=verdict), indent=2, ensure_ascii=False, default=str) + "\n"),
         (html, lambda: render_html(plan, result, redact=redact, command=command,
                                    verdict=verdict)),
     ]

@@ -6,6 +6,7 @@ Pure: no I/O. ``compile_plan`` also fills what the spec leaves unset from the Op
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -153,12 +154,10 @@ def compile_plan(
                                 "cannot-generate", error.message))
     if problems:
         raise SpecError(problems)
-    settings = m.RunSettings(
-        sequences=sequences if sequences is not None else spec.run.sequences,
-        steps=steps if steps is not None else spec.run.steps,
-        seed=seed if seed is not None else spec.run.seed,
-        max_time=max_time if max_time is not None else spec.run.max_time,
-    )
+    overrides: dict[str, Any] = {"sequences": sequences, "steps": steps, "seed": seed,
+                                 "max_time": max_time}
+    settings = dataclasses.replace(
+        spec.run, **{name: value for name, value in overrides.items() if value is not None})
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))
     for target in spec.targets:  # header values from the environment are secrets too
         for _, template in target.headers:

@@ -130,10 +130,9 @@ class Runtime:
         if (self.max_time is not None and not self.failures
                 and time.monotonic() - self.started > self.max_time):
             raise TimeUp()
-        self.end_sequence()
+        self.end_sequence()  # (and empties the trace)
         self.reset_targets()
         self.state = State(self.variables)
-        self.trace = []
         self.stats.sequences += 1
         if self.failures:
             self.stats.shrinking += 1

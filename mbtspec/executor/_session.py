@@ -45,10 +45,9 @@ class Session:
     def __enter__(self) -> Session:
         self.interrupts.install()
         try:
-            secrets = set(self.plan.secrets)
             for name in self.plan.targets:
                 definition = next(t for t in self.plan.spec.targets if t.name == name)
-                self.targets[name] = make_target(definition, self.tmp, secrets)
+                self.targets[name] = make_target(definition, self.tmp)
             self.run(_start_all(self.targets))
         except BaseException as error:
             self.__exit__(type(error), error, error.__traceback__)
@@ -157,8 +156,7 @@ async def _stop_all(targets: dict[str, Target]) -> None:
 
 
 async def _stop(target: Target) -> None:
-    with contextlib.suppress(AttributeError):  # never started: no client
-        await target.stop()
+    await target.stop()
 
 
 def _reset_request(target: Target, step: ResetStep) -> Request:

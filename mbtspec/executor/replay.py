@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mbtspec.compiler import NO_BODY, Plan, State
+from mbtspec.compiler import NO_BODY, Plan
 from mbtspec.executor._http import encode_body
 from mbtspec.executor._runtime import Abort, Judge, Runtime
 from mbtspec.executor._session import Session
@@ -66,7 +66,6 @@ def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judg
         runtime = Runtime(plan, session.targets, judge, session.send_all, session.reset,
                           checkpoint=session.check, on_step=on_step)
         runtime.reset_targets()
-        runtime.state = State(plan.spec.variables)
         try:
             for step in recorded:
                 requests = {name: _request(step.requests[name], session.targets[name])

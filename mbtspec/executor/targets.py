@@ -361,8 +361,7 @@ class UrlTarget(Target):
 class CommandTarget(UrlTarget):
     """A server command started for this run and stopped with its whole process group."""
 
-    def __init__(self, definition: TargetDef, headers: dict[str, str], tmp: Path,
-                 secrets: set[str]) -> None:
+    def __init__(self, definition: TargetDef, headers: dict[str, str], tmp: Path) -> None:
         port = str(free_port())
         variables = {"port": port, "tmp": str(tmp), "python": sys.executable}
         try:
@@ -391,10 +390,10 @@ class CommandTarget(UrlTarget):
             self.process.stop()
 
 
-def make_target(definition: TargetDef, tmp: Path, secrets: set[str]) -> Target:
+def make_target(definition: TargetDef, tmp: Path) -> Target:
     """The ``Target`` for a definition (not started yet)."""
     try:
-        headers = {k: interpolate(v, {}, secrets) for k, v in definition.headers}
+        headers = {k: interpolate(v, {}) for k, v in definition.headers}
     except KeyError as err:
         raise TargetError(definition.name, str(err.args[0])) from None
     target: Target
@@ -402,7 +401,7 @@ def make_target(definition: TargetDef, tmp: Path, secrets: set[str]) -> Target:
         if definition.kind == "app":
             target = AppTarget(definition, headers)
         elif definition.kind == "command":
-            target = CommandTarget(definition, headers, tmp, secrets)
+            target = CommandTarget(definition, headers, tmp)
         else:
             target = UrlTarget(definition, headers, interpolate(definition.base_url or "", {}))
     except KeyError as err:

@@ -10,6 +10,7 @@ CEL cannot reach Python objects, files or the network: expressions see plain dat
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import types
@@ -109,16 +110,8 @@ def prepare_context(expressions: Iterable[Expression], variables: Mapping[str, A
     mapping that the expressions only read fields of, only those fields (handing a value to
     CEL converts all of it, which is most of the cost of an evaluation)."""
     context = cel.Context()
-    wanted: dict[str, frozenset[str] | None] = {}
     expressions = tuple(expressions)
-    for expression in expressions:
-        for name, read in expression.fields:
-            if name in wanted:
-                known = wanted[name]
-                wanted[name] = None if known is None or read is None else known | read
-            else:
-                wanted[name] = read
-    for name, fields in wanted.items():
+    for name, fields in _fields_wanted(expressions):
         if name in variables:
             value = variables[name]
             if fields is not None and isinstance(value, dict):
@@ -131,6 +124,22 @@ def prepare_context(expressions: Iterable[Expression], variables: Mapping[str, A
             if functions and name in functions:
                 context.add_function(name, functions[name])
     return context
+
+
+@functools.lru_cache(maxsize=1024)
+def _fields_wanted(expressions: tuple[Expression, ...]
+                   ) -> tuple[tuple[str, frozenset[str] | None], ...]:
+    """For each variable, the fields any of ``expressions`` reads (None: all of it); the
+    same few sets of expressions are evaluated every step, so this is worked out once."""
+    wanted: dict[str, frozenset[str] | None] = {}
+    for expression in expressions:
+        for name, read in expression.fields:
+            if name in wanted:
+                known = wanted[name]
+                wanted[name] = None if known is None or read is None else known | read
+            else:
+                wanted[name] = read
+    return tuple(wanted.items())
 
 
 def compile_expression(source: str, mark: Mark) -> Expression:
