@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+#: What stands for a secret wherever a request is shown or saved.
+REDACTED = "***"
+
 
 @dataclass(frozen=True)
 class Request:

@@ -8,7 +8,7 @@ which step cannot be replayed any more and why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,10 +16,8 @@ from mbtspec.compiler import NO_BODY, Plan
 from mbtspec.executor._http import encode_body
 from mbtspec.executor._runtime import Abort, Judge, Runtime
 from mbtspec.executor._session import Session
-from mbtspec.executor.records import Request, Step
+from mbtspec.executor.records import REDACTED, Request, Step
 from mbtspec.executor.targets import Target
-
-REDACTED = "***"
 
 
 @dataclass(frozen=True)
@@ -79,12 +77,17 @@ def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judg
 
 
 def _request(recorded: RecordedRequest, target: Target) -> Request:
-    headers = dict(recorded.headers)
-    configured = {k.lower(): v for k, v in target.headers.items()}
-    for name, value in list(headers.items()):
-        if REDACTED in value and name.lower() in configured:
-            headers[name] = configured[name.lower()]  # the secret, from the environment again
+    headers = dict(restore_secrets(recorded.headers, target.headers))
     content, _ = encode_body(recorded.body, recorded.media_type)
     return Request(recorded.method, target.base_url.rstrip("/") + recorded.path,
                    recorded.path, tuple(headers.items()), recorded.body, content,
                    recorded.media_type)
+
+
+def restore_secrets(headers: Iterable[tuple[str, str]], configured: Mapping[str, str]
+                    ) -> list[tuple[str, str]]:
+    """``headers`` with each redacted value put back: a value holding ``***`` becomes the
+    configured header of the same name (in any case), when there is one."""
+    known = {k.lower(): v for k, v in configured.items()}
+    return [(name, known[name.lower()] if REDACTED in value and name.lower() in known
+             else value) for name, value in headers]

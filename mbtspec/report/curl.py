@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Mapping
 
 from mbtspec.executor._http import encode_body
+from mbtspec.executor.replay import restore_secrets
 from mbtspec.report.replay_file import ReplayRecord
 from mbtspec.spec.model import TargetDef
 
@@ -57,10 +58,8 @@ def render_curl(record: ReplayRecord, targets: Mapping[str, TargetDef],
             if request is None:
                 continue
             command = ["curl", "-sS", "-X", request.method]
-            known = {k.lower(): v for k, v in (secrets or {}).get(name, {}).items()}
-            for header, value in request.headers:
-                if "***" in value and header.lower() in known:
-                    value = known[header.lower()]
+            for header, value in restore_secrets(request.headers,
+                                                  (secrets or {}).get(name, {})):
                 command += ["-H", f"{header}: {value}"]
             content, _ = encode_body(request.body, request.media_type)
             if content is not None:  # the bytes the run sent

@@ -11,9 +11,8 @@ from typing import Any
 
 from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, Plan
-from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
+from mbtspec.executor.records import REDACTED, Failure, Request, Response, RunResult, Step
 
-REDACTED = "***"
 REPORT_VERSION = 1
 
 
