@@ -29,6 +29,9 @@ from mbtspec.report.data import Redactor
 from mbtspec.report.replay_file import read_replay_file, saved_failures, write_replay_file
 from mbtspec.spec import load_spec
 
+#: How often a saved failure that was flaky is replayed before it counts as not seen.
+FLAKY_REPLAYS = 5
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -82,21 +85,26 @@ def check(
         except UsageError as err:  # a damaged file must not stop the check
             tried.append((path, f"skipped: {err}"))
             continue
-        outcome = replay_requests(plan, record.steps, judge=judge, on_step=on_step)
+        times = FLAKY_REPLAYS if record.flaky else 1
+        outcome = replay_requests(plan, record.steps, judge=judge, on_step=on_step,
+                                  times=times)
         if outcome.status == "reproduced":
-            stats = Stats(sequences=1, lengths=[len(outcome.steps)])
+            stats = Stats(sequences=outcome.runs, lengths=[len(outcome.steps)])
             for step in outcome.steps:
                 stats.record(step)
             kind = outcome.steps[-1].findings[0].kind
+            when = f" (in replay {outcome.runs} of up to {times})" if record.flaky else ""
             result = RunResult(record.seed or 0, time.monotonic() - started, stats,
-                               Failure(kind, outcome.steps,
-                                       note=f"the saved failure {path} still shows"),
+                               Failure(kind, outcome.steps, flaky=record.flaky, source=str(path),
+                                       note=f"the saved failure {path} still shows{when}"),
                                unreached=unreached_operations(plan, stats))
             return CheckResult(plan, result, ("mbtspec", "replay", str(path)), path,
-                               (*tried, (path, "still fails")))
+                               (*tried, (path, f"still fails{when}")))
         if outcome.status == "gone":
-            path.unlink(missing_ok=True)  # fixed: it will not be tried again
-            tried.append((path, "fixed (the file was removed)"))
+            path.unlink(missing_ok=True)  # it will not be tried again
+            tried.append((path, f"not seen in {outcome.runs} replays; it was flaky, so it may "
+                                "still be there (the file was removed)" if record.flaky
+                          else "fixed (the file was removed)"))
         else:
             tried.append((path, f"cannot be replayed any more: {outcome.reason}"))
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,

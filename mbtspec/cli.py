@@ -201,12 +201,16 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
 def replay(
     file: Annotated[Path, typer.Argument(help="A replay file (.mbtspec/failures/*.yaml).")],
     curl: Annotated[bool, typer.Option("--curl", help="Print a curl script instead.")] = False,
+    times: Annotated[int | None, typer.Option(
+        "--times", min=1, help="Replay this many times, counting how often the failure "
+        "shows (default: 5 for a flaky failure, else 1).")] = None,
     show_secrets: Annotated[bool, typer.Option(
         "--show-secrets", help="With --curl: put secret header values in the script.")] = False,
     no_color: Annotated[bool, typer.Option("--no-color", help="Plain text output.")] = False,
 ) -> None:
     """Send a failure's calls again, after the spec's reset, and say whether it still shows:
     exit 0 if it is gone, 1 if it still shows, 2 if it cannot be replayed any more."""
+    from mbtspec._check import FLAKY_REPLAYS
     from mbtspec.compare import make_judge
     from mbtspec.compiler import compile_plan
     from mbtspec.executor.replay import replay_requests
@@ -230,7 +234,9 @@ def replay(
             err.print(f"note: {record.spec} changed since this failure was saved; replaying "
                       "its calls with the spec as it is now", soft_wrap=True, markup=False)
         plan = compile_plan(spec)
-        outcome = replay_requests(plan, record.steps, judge=make_judge(plan))
+        runs = times if times is not None else FLAKY_REPLAYS if record.flaky else 1
+        outcome = replay_requests(plan, record.steps, judge=make_judge(plan), times=runs,
+                                  until_seen=runs == 1)
     except (MbtspecError, KeyboardInterrupt) as error:
         _exit_for(err, error, record.spec if "record" in locals() else file, "replayed")
     redact = Redactor(plan.secrets)
@@ -251,11 +257,24 @@ def replay(
                 out.print(f"  {redact(detail)}", markup=False, soft_wrap=True)
         seen = last.findings[0].kind
         what = record.kind if seen == record.kind else f"{record.kind} (now: a {seen})"
-        out.print(f"✗ the {what} still shows after {len(outcome.steps)} call(s)",
-                  style="bold red", soft_wrap=True)
+        if outcome.runs == 1:
+            shown = f"after {len(outcome.steps)} call(s)"
+        elif outcome.seen == outcome.runs:
+            shown = f"in all {outcome.runs} replays"
+        else:
+            shown = f"in {outcome.seen} of {outcome.runs} replays: it is still flaky"
+        out.print(f"✗ the {what} still shows {shown}", style="bold red", soft_wrap=True)
         raise typer.Exit(EXIT_FAILURE)
-    out.print(f"✓ the {record.kind} is gone: all {len(outcome.steps)} calls answered alike",
-              style="bold green")
+    if record.flaky:  # one that hides now and then: not seeing it proves little
+        out.print(f"? the flaky {record.kind} was not seen in {outcome.runs} replay(s); it may "
+                  "still be there: replay with --times 20 to be surer", style="bold yellow",
+                  soft_wrap=True)
+    elif outcome.runs > 1:
+        out.print(f"✓ the {record.kind} is gone: not seen in {outcome.runs} replays",
+                  style="bold green")
+    else:
+        out.print(f"✓ the {record.kind} is gone: all {len(outcome.steps)} calls answered alike",
+                  style="bold green")
     raise typer.Exit(EXIT_OK)
 
 

@@ -21,7 +21,7 @@ from hypothesis.errors import Flaky, HypothesisException, UnsatisfiedAssumption
 from hypothesis.stateful import run_state_machine_as_test
 
 from mbtspec.compiler import Plan, State, Unsatisfiable
-from mbtspec.errors import RunError
+from mbtspec.errors import RunError, TargetError
 from mbtspec.executor._runtime import (
     Abort,
     Judge,
@@ -93,7 +93,8 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
          on_step: Callable[[Step], None] | None, database: Path | None) -> RunResult:
     spec = plan.spec
     warnings: list[str] = []
-    if not spec.reset and not any(t.reset for t in spec.targets):
+    isolated = bool(spec.reset) or any(t.reset for t in spec.targets)
+    if not isolated:
         warnings.append(
             "no 'reset' in the spec: sequences are not isolated from each other, so a "
             "difference may depend on earlier sequences; failures are replayed to confirm them")
@@ -135,20 +136,45 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
     except TimeUp:
         stopped = "max-time"
     except Abort as err:
-        raise err.error from None
+        if runtime.best is None:
+            raise err.error from None
+        failure = _cut_short(runtime.best, err.error, warnings)
+    except KeyboardInterrupt:
+        if runtime.best is None:
+            raise
+        failure = _cut_short(runtime.best, None, warnings)
+        stopped = "interrupted"
     except HypothesisException as err:
         raise RunError(f"the run could not proceed: {err}") from None
     runtime.end_sequence()
-    if failure is not None and not failure.flaky:
-        failure = _confirm(runtime, failure) if warnings else _minimize(runtime, failure)
+    if failure is not None and not failure.flaky and not failure.cut_short:
+        failure = (_minimize(runtime, failure, warnings) if isolated
+                   else _confirm(runtime, failure, warnings))
     unreached = unreached_operations(plan, runtime.stats)
     return RunResult(seed, time.monotonic() - runtime.started, runtime.stats, failure,
                      stopped, tuple(warnings), unreached)
 
 
+def _cut_short(steps: tuple[Step, ...], error: TargetError | None,
+               warnings: list[str]) -> Failure:
+    """The failure ``steps`` show, reported as it is because shrinking could not go on:
+    a target failed (``error``) or the user stopped the run (``error`` is None). A failure
+    once found is never lost to what happens after."""
+    if error is None:
+        why = "the run was interrupted"
+    else:
+        why = str(error)
+        tail = [line for line in error.log_tail[-5:] if line.strip()]
+        if tail:
+            warnings.append(f"while shrinking, {error}; its last output: {' | '.join(tail)}")
+    return Failure(steps[-1].findings[0].kind, steps, cut_short=True,
+                   note=f"shrinking stopped early ({why}): a shorter sequence may show it too")
+
+
 def _replay(runtime: Runtime, steps: tuple[Step, ...], kind: str) -> tuple[Step, ...] | None:
     """Run recorded steps again from a clean start (same drawn values, picks re-resolved
-    against what this replay stores); the new trace if it fails the same way, else None."""
+    against what this replay stores); the new trace if it fails the same way, else None.
+    ``Abort`` and ``KeyboardInterrupt`` go through."""
     runtime.reset_targets()
     runtime.state = State(runtime.variables)
     runtime.trace = []
@@ -163,33 +189,41 @@ def _replay(runtime: Runtime, steps: tuple[Step, ...], kind: str) -> tuple[Step,
                 return tuple(runtime.trace) if step.findings[0].kind == kind else None
     except (Unsatisfiable, UnsatisfiedAssumption, IndexError, KeyError):
         return None
-    except Abort as err:
-        raise err.error from None
     return None
 
 
-def _minimize(runtime: Runtime, failure: Failure) -> Failure:
+def _minimize(runtime: Runtime, failure: Failure, warnings: list[str]) -> Failure:
     """Try leaving out single steps of Hypothesis' result; keep any shorter failing sequence.
 
     Hypothesis' shrinker can stop at a local minimum when removing a step shifts the choices
     of the steps after it; replaying the recorded values step by step does not have that
-    problem.
+    problem. A target that fails meanwhile (or Ctrl-C) ends this with the shortest so far.
     """
     steps = failure.steps
     improved = True
-    while improved and len(steps) > 1:
-        improved = False
-        for index in range(len(steps) - 1):
-            shorter = _replay(runtime, steps[:index] + steps[index + 1:], failure.kind)
-            if shorter is not None and len(shorter) < len(steps):
-                steps, improved = shorter, True
-                break
+    try:
+        while improved and len(steps) > 1:
+            improved = False
+            for index in range(len(steps) - 1):
+                shorter = _replay(runtime, steps[:index] + steps[index + 1:], failure.kind)
+                if shorter is not None and len(shorter) < len(steps):
+                    steps, improved = shorter, True
+                    break
+    except Abort as err:
+        return _cut_short(steps, err.error, warnings)
+    except KeyboardInterrupt:
+        return _cut_short(steps, None, warnings)
     return Failure(failure.kind, steps) if steps != failure.steps else failure
 
 
-def _confirm(runtime: Runtime, failure: Failure) -> Failure:
+def _confirm(runtime: Runtime, failure: Failure, warnings: list[str]) -> Failure:
     """Replay the minimal sequence once more (there is no reset to rely on)."""
-    replayed = _replay(runtime, failure.steps, failure.kind)
+    try:
+        replayed = _replay(runtime, failure.steps, failure.kind)
+    except Abort as err:
+        return _cut_short(failure.steps, err.error, warnings)
+    except KeyboardInterrupt:
+        return _cut_short(failure.steps, None, warnings)
     if replayed is not None:
         return Failure(failure.kind, replayed)
     return Failure(failure.kind, failure.steps, flaky=True,

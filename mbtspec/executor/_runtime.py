@@ -120,6 +120,9 @@ class Runtime:
         self.stats = Stats()
         self.trace: list[Step] = []
         self.failures = 0
+        #: The shortest failing sequence seen so far: what is reported when shrinking cannot
+        #: finish (a target fails, the user stops the run).
+        self.best: tuple[Step, ...] | None = None
         self.started = time.monotonic()
         self.max_time = plan.run.max_time
 
@@ -239,6 +242,8 @@ class Runtime:
         if not step.findings:
             return
         self.failures += 1
+        if self.best is None or len(self.trace) < len(self.best):
+            self.best = tuple(self.trace)
         kind = step.findings[0].kind
         if kind == "difference":
             raise DifferenceFound(self.trace)

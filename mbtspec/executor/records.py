@@ -120,6 +120,8 @@ class Failure:
     steps: tuple[Step, ...]
     flaky: bool = False
     note: str = ""
+    cut_short: bool = False  # shrinking stopped early (see note): maybe not the shortest
+    source: str = ""  # the replay file it was replayed from; "" when this run found it
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mbtspec.compiler import NO_BODY, Plan
+from mbtspec.compiler import NO_BODY, Plan, State
 from mbtspec.executor._http import encode_body
 from mbtspec.executor._runtime import Abort, Judge, Runtime
 from mbtspec.executor._session import Session
@@ -38,17 +38,29 @@ class RecordedStep:
 @dataclass(frozen=True)
 class ReplayOutcome:
     """``reproduced``: a step failed again (the last step is the failing one); ``gone``: every
-    step passed; ``unfit``: the spec changed so that ``step`` (1-based) cannot be replayed."""
+    step passed, in every replay; ``unfit``: the spec changed so that ``step`` (1-based)
+    cannot be replayed.
+
+    ``runs`` counts the replays made, ``seen`` those in which the failure showed: a flaky
+    failure is replayed several times, and "gone" after one clean replay would be a guess.
+    """
 
     status: Literal["reproduced", "gone", "unfit"]
     steps: tuple[Step, ...]
     reason: str = ""
     step: int = 0
+    runs: int = 0
+    seen: int = 0
 
 
 def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judge,
-                    on_step: Callable[[Step], None] | None = None) -> ReplayOutcome:
-    """Send ``recorded`` to the plan's targets after their reset; see ``ReplayOutcome``."""
+                    on_step: Callable[[Step], None] | None = None, times: int = 1,
+                    until_seen: bool = True) -> ReplayOutcome:
+    """Send ``recorded`` to the plan's targets after their reset, up to ``times`` times (one
+    start of the targets, a reset before each replay); see ``ReplayOutcome``. With
+    ``until_seen``, stop at the first replay that shows the failure; else make every replay,
+    to count how often it shows. The steps of the outcome are those of the first replay that
+    showed it, else of the last one."""
     actions = {p.name: p for p in plan.actions}
     for number, step in enumerate(recorded, start=1):  # check the fit before starting
         if step.action not in actions:
@@ -63,17 +75,34 @@ def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judg
     with Session(plan) as session:
         runtime = Runtime(plan, session.targets, judge, session.send_all, session.reset,
                           checkpoint=session.check, on_step=on_step)
-        runtime.reset_targets()
+        shown: tuple[Step, ...] = ()
+        seen = runs = 0
         try:
-            for step in recorded:
-                requests = {name: _request(step.requests[name], session.targets[name])
-                            for name in plan.targets}
-                done = runtime.execute(actions[step.action], requests)
-                if done.findings:
-                    return ReplayOutcome("reproduced", tuple(runtime.trace))
+            while runs < times and not (seen and until_seen):
+                runs += 1
+                trace = _replay_once(runtime, session, actions, recorded)
+                if trace[-1].findings:
+                    shown = trace if not seen else shown
+                    seen += 1
+                elif not seen:
+                    shown = trace
         except Abort as err:
             raise err.error from None
-        return ReplayOutcome("gone", tuple(runtime.trace))
+        return ReplayOutcome("reproduced" if seen else "gone", shown, runs=runs, seen=seen)
+
+
+def _replay_once(runtime: Runtime, session: Session, actions: Mapping[str, Any],
+                 recorded: Sequence[RecordedStep]) -> tuple[Step, ...]:
+    """One replay from a reset; the steps sent, up to the first with a finding."""
+    runtime.trace = []
+    runtime.state = State(runtime.variables)
+    runtime.reset_targets()
+    for step in recorded:
+        requests = {name: _request(step.requests[name], session.targets[name])
+                    for name in runtime.names}
+        if runtime.execute(actions[step.action], requests).findings:
+            break
+    return tuple(runtime.trace)
 
 
 def _request(recorded: RecordedRequest, target: Target) -> Request:

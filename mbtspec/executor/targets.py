@@ -163,11 +163,21 @@ class Target:
         if isinstance(err, httpx.TimeoutException):
             return Response(None, elapsed_ms=_ms(started),
                             error=f"no response within {self.timeout:g}s")
-        if isinstance(err, httpx.ConnectError) or (
-                self.process is not None and self.process.exit_code is not None):
+        if isinstance(err, httpx.ConnectError) or self._exited():
             raise self.unreachable(err) from None
         return Response(None, elapsed_ms=_ms(started),
                         error=f"{type(err).__name__}: {err or 'connection broken'}")
+
+    def _exited(self, wait: float = 0.5) -> bool:
+        """Has the target's process exited? A connection broken by a dying server is seen
+        before the process has quite exited: give it ``wait`` seconds, so that the same
+        crash is always told apart from a broken answer."""
+        if self.process is None:
+            return False
+        deadline = time.monotonic() + wait
+        while self.process.exit_code is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.process.exit_code is not None
 
     def unreachable(self, err: Exception) -> TargetError:
         if self.process is not None and self.process.exit_code is not None:

@@ -39,6 +39,7 @@ class ReplayRecord:
     kind: str
     steps: tuple[RecordedStep, ...]
     data: dict[str, Any]
+    flaky: bool = False  # it did not show every time it ran when it was saved
 
 
 def replay_path(plan: Plan, failure: Failure, folder: Path = FOLDER) -> Path:
@@ -93,7 +94,8 @@ def read_replay_file(path: Path) -> ReplayRecord:
         if not spec.exists() and Path(data.get("spec_absolute", "")).exists():
             spec = Path(data["spec_absolute"])
         return ReplayRecord(path, spec, str(data.get("spec_sha256", "")), data.get("seed"),
-                            str(data.get("kind", "difference")), steps, data)
+                            str(data.get("kind", "difference")), steps, data,
+                            data.get("flaky") is True)
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         raise UsageError(f"{path}: a replay file needs 'spec' and 'steps' with 'action' and "
                          f"'requests' for each step (missing {err})") from None

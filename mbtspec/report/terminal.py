@@ -83,14 +83,17 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
                    replay_file: Path | None = None) -> None:
     targets = plan.targets
     calls = len(failure.steps)
-    if failure.flaky:
+    if failure.flaky and not failure.source:
         console.print(Text(f"FLAKY: a {failure.kind} was seen but does not reproduce: "
                            f"{failure.note}", style="bold yellow"))
     else:
         noun = {"difference": "DIFFERENCE", "invariant": "INVARIANT BROKEN",
                 "expect": "EXPECTATION FAILED"}[failure.kind]
-        console.print(Text(f"✗ {noun} after {calls} call{'s' if calls != 1 else ''} "
+        flaky = "FLAKY " if failure.flaky else ""
+        console.print(Text(f"✗ {flaky}{noun} after {calls} call{'s' if calls != 1 else ''} "
                            f"(seed {seed})", style="bold red"))
+        if failure.note:
+            console.print(Text(f"note: {failure.note}", style="yellow"), soft_wrap=True)
     console.print()
     console.print("[bold]Minimal sequence[/bold] (each step sent to "
                   f"{' and '.join(targets)}):")
@@ -183,11 +186,13 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
         mode = "no difference" if len(plan.targets) == 2 else "no invariant broken"
         return f"✓ {mode} in {what} in {result.elapsed:.1f}s{stopped} (seed {result.seed})"
     kind = _KIND_WORDS.get(result.failure.kind, result.failure.kind)
+    if result.failure.source:
+        flaky = "flaky " if result.failure.flaky else ""
+        return f"✗ {flaky}{kind}: {result.failure.note} ({len(result.failure.steps)} call(s))"
     if result.failure.flaky:
         return f"✗ flaky {kind} in {what} (seed {result.seed})"
-    if result.failure.note.startswith("the saved failure"):
-        return f"✗ {kind}: {result.failure.note} ({len(result.failure.steps)} call(s))"
-    return (f"✗ {kind} found in {what}, shrunk to "
+    shrunk = ("shrinking stopped early at" if result.failure.cut_short else "shrunk to")
+    return (f"✗ {kind} found in {what}, {shrunk} "
             f"{len(result.failure.steps)} call(s) (seed {result.seed})")
 
 
