@@ -59,6 +59,7 @@ def check(
     steps: int | None = None,
     seed: int | None = None,
     max_time: float | None = None,
+    shrink_time: float | None = None,
     database: Path | None = Path(".mbtspec/hypothesis"),
     failures: Path | None = None,
     on_plan: Callable[[Plan], None] | None = None,
@@ -72,7 +73,8 @@ def check(
     ``TargetError``.
     """
     spec = load_spec(spec_path)
-    plan = compile_plan(spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time)
+    plan = compile_plan(spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
+                        shrink_time=shrink_time)
     if on_plan is not None:
         on_plan(plan)
     judge = make_judge(plan)

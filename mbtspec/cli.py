@@ -61,6 +61,9 @@ def check(
     max_time: Annotated[float | None, typer.Option(
         "--max-time", help="Stop starting new sequences after this many seconds.",
         min=0.001)] = None,
+    shrink_time: Annotated[float | None, typer.Option(
+        "--shrink-time", help="Spend at most this many seconds shrinking a failure "
+        "(default: run.shrink_time, else 30).", min=0.001)] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -124,6 +127,7 @@ def check(
         with progress:
             outcome = run_check(
                 spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
+                shrink_time=shrink_time,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
                 failures=failures, on_plan=on_plan, on_progress=on_progress,
                 on_step=on_step if verbose else None,

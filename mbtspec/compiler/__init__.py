@@ -130,6 +130,7 @@ def compile_plan(
     steps: int | None = None,
     seed: int | None = None,
     max_time: float | None = None,
+    shrink_time: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compile ``spec``; the keyword arguments override its ``run:`` settings.
@@ -155,7 +156,7 @@ def compile_plan(
     if problems:
         raise SpecError(problems)
     overrides: dict[str, Any] = {"sequences": sequences, "steps": steps, "seed": seed,
-                                 "max_time": max_time}
+                                 "max_time": max_time, "shrink_time": shrink_time}
     settings = dataclasses.replace(
         spec.run, **{name: value for name, value in overrides.items() if value is not None})
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))

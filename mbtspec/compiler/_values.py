@@ -39,6 +39,17 @@ class Draws(Protocol):
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any: ...
 
 
+def _choose(ctx: DrawContext, variable: str, strategy: st.SearchStrategy[Any]) -> Any:
+    """Draw the position (an int) or positions (a list) of stored entries of ``variable``.
+
+    Draws that know the state (``choose``) record which entries were picked rather than where
+    they stood, so that a replay that leaves steps out picks the same entries."""
+    choose = getattr(ctx.draws, "choose", None)
+    if choose is not None:
+        return choose(ctx.state, variable, strategy)
+    return ctx.draw(strategy)
+
+
 class Unsatisfiable(Exception):
     """The step cannot be drawn now (a pick from an empty variable with no 'or')."""
 
@@ -310,8 +321,9 @@ class Compiler:
             if len(bag) < value.min_size:
                 raise Unsatisfiable(pick.variable)
             top = len(bag) if value.max_size is None else min(len(bag), value.max_size)
-            indexes = ctx.draw(st.lists(st.integers(0, len(bag) - 1), min_size=value.min_size,
-                                        max_size=top, unique=True)) if bag else []
+            indexes = _choose(ctx, pick.variable, st.lists(
+                st.integers(0, len(bag) - 1), min_size=value.min_size, max_size=top,
+                unique=True)) if bag else []
             if pick.remove:
                 ctx.removals.extend((pick.variable, i) for i in indexes)
             return [bag[i] for i in indexes]
@@ -331,7 +343,7 @@ class Compiler:
                 if fallback is None:
                     raise Unsatisfiable(variable)
                 return fallback.draw(ctx)
-            index = ctx.draw(st.integers(0, len(bag) - 1))
+            index = _choose(ctx, variable, st.integers(0, len(bag) - 1))
             if remove:
                 ctx.removals.append((variable, index))
             return bag[index]

@@ -53,6 +53,18 @@ def resolve(value: Any, target: str) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A stored entry, named by where it came from: a pick's draw as a replay records it."""
+
+    variable: str
+    step: int  # the ``origin`` of the step that stored it
+    nth: int = 0  # among that step's entries of the variable
+
+    def __repr__(self) -> str:
+        return f"<{self.variable} stored by step #{self.step}>"
+
+
 @dataclass
 class State:
     """The stored variables of the running sequence: name -> list of entries."""
@@ -61,20 +73,42 @@ class State:
 
     def __init__(self, names: Iterable[str] = ()) -> None:
         self.bags = {name: [] for name in names}  # every variable exists, empty at first
+        #: For each entry, the step that stored it (``origin``): a replay that leaves steps
+        #: out finds a picked entry by where it came from, not by its position.
+        self.origins: dict[str, list[int]] = {name: [] for name in self.bags}
         self._memo: dict[Any, Any] = {}  # what was worked out from the bags as they are
 
     def bag(self, name: str) -> list[Any]:
         return self.bags.get(name, [])
 
-    def store(self, name: str, value: Any) -> None:
+    def store(self, name: str, value: Any, origin: int = 0) -> None:
         self.bags.setdefault(name, []).append(value)
+        self.origins.setdefault(name, []).append(origin)
         self._memo.clear()
 
     def remove(self, name: str, index: int) -> None:
         bag = self.bags.get(name, [])
         if 0 <= index < len(bag):
             del bag[index]
+            del self.origins[name][index]
             self._memo.clear()
+
+    def origin(self, name: str, index: int) -> Entry:
+        """Which entry ``index`` of ``name`` is: the step that stored it, and how many entries
+        that step had stored in ``name`` before it."""
+        origins = self.origins[name]
+        step = origins[index]
+        return Entry(name, step, origins[:index].count(step))
+
+    def index_of(self, entry: Entry) -> int | None:
+        """Where ``entry`` stands in its variable now; None when it is not there."""
+        seen = 0
+        for index, step in enumerate(self.origins.get(entry.variable, ())):
+            if step == entry.step:
+                if seen == entry.nth:
+                    return index
+                seen += 1
+        return None
 
     def view(self, target: str) -> MutableMapping[str, list[Any]]:
         """The variables as ``target`` sees them (for expressions), resolved on access."""

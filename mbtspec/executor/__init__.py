@@ -32,6 +32,7 @@ from mbtspec.executor._runtime import (
     build_machine,
 )
 from mbtspec.executor._session import Session
+from mbtspec.executor._shrink import shrink
 from mbtspec.executor.records import (
     Difference,
     Failure,
@@ -117,7 +118,11 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
         database=db,
         verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
-        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        # With a reset, mbtspec shrinks by replaying recorded steps (``_shrink``): much
+        # cheaper than Hypothesis' search around the failing sequence. Without one, replays
+        # are not reliable, and Hypothesis' shrinker is the better bet.
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target,
+                *(() if isolated else (Phase.shrink,))),
         print_blob=False,
     )
     failure: Failure | None = None
@@ -127,6 +132,12 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
     except StepFailed as err:
         failure = Failure(err.steps[-1].findings[0].kind, err.steps)
     except Flaky as err:
+        if runtime.aborted is not None:  # a target failed while Hypothesis replayed
+            if runtime.best is None:
+                raise runtime.aborted.error from None
+            runtime.end_sequence()
+            return _result(runtime, seed, _cut_short(runtime.best, runtime.aborted.error,
+                                                     warnings), "", warnings)
         first = next((e for e in getattr(err, "exceptions", ()) if isinstance(e, StepFailed)),
                      None)
         steps = first.steps if first else tuple(runtime.trace)
@@ -150,7 +161,13 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
     if failure is not None and not failure.flaky and not failure.cut_short:
         failure = (_minimize(runtime, failure, warnings) if isolated
                    else _confirm(runtime, failure, warnings))
-    unreached = unreached_operations(plan, runtime.stats)
+        runtime.trace = []  # (replays are not sequences of the run)
+    return _result(runtime, seed, failure, stopped, warnings)
+
+
+def _result(runtime: Runtime, seed: int, failure: Failure | None, stopped: str,
+            warnings: list[str]) -> RunResult:
+    unreached = unreached_operations(runtime.plan, runtime.stats)
     return RunResult(seed, time.monotonic() - runtime.started, runtime.stats, failure,
                      stopped, tuple(warnings), unreached)
 
@@ -184,7 +201,7 @@ def _replay(runtime: Runtime, steps: tuple[Step, ...], kind: str) -> tuple[Step,
             plan = by_name[recorded.action]
             if not runtime.enabled(plan):
                 return None
-            step = runtime.step(plan, ReplayDraws(recorded.draws))
+            step = runtime.step(plan, ReplayDraws(recorded.draws, recorded.origin))
             if step.findings:
                 return tuple(runtime.trace) if step.findings[0].kind == kind else None
     except (Unsatisfiable, UnsatisfiedAssumption, IndexError, KeyError):
@@ -193,27 +210,15 @@ def _replay(runtime: Runtime, steps: tuple[Step, ...], kind: str) -> tuple[Step,
 
 
 def _minimize(runtime: Runtime, failure: Failure, warnings: list[str]) -> Failure:
-    """Try leaving out single steps of Hypothesis' result; keep any shorter failing sequence.
-
-    Hypothesis' shrinker can stop at a local minimum when removing a step shifts the choices
-    of the steps after it; replaying the recorded values step by step does not have that
-    problem. A target that fails meanwhile (or Ctrl-C) ends this with the shortest so far.
-    """
-    steps = failure.steps
-    improved = True
+    """Shrink ``failure`` by replays within the run's shrink time; a target that fails
+    meanwhile (or Ctrl-C) ends it with the shortest sequence so far."""
+    best: list[tuple[Step, ...]] = [failure.steps]
     try:
-        while improved and len(steps) > 1:
-            improved = False
-            for index in range(len(steps) - 1):
-                shorter = _replay(runtime, steps[:index] + steps[index + 1:], failure.kind)
-                if shorter is not None and len(shorter) < len(steps):
-                    steps, improved = shorter, True
-                    break
+        return shrink(runtime, failure, runtime.plan.run.shrink_time, best.append)
     except Abort as err:
-        return _cut_short(steps, err.error, warnings)
+        return _cut_short(best[-1], err.error, warnings)
     except KeyboardInterrupt:
-        return _cut_short(steps, None, warnings)
-    return Failure(failure.kind, steps) if steps != failure.steps else failure
+        return _cut_short(best[-1], None, warnings)
 
 
 def _confirm(runtime: Runtime, failure: Failure, warnings: list[str]) -> Failure:

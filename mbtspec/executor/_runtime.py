@@ -8,6 +8,7 @@ shrinking stays on the same kind of bug.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import ChainMap
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from mbtspec.compiler import ActionPlan, DrawContext, Plan, State, Unsatisfiable
-from mbtspec.compiler.state import PerTarget
+from mbtspec.compiler.state import Entry, PerTarget
 from mbtspec.errors import TargetError
 from mbtspec.executor._http import build_request
 from mbtspec.executor.records import Finding, Progress, Request, Response, Stats, Step
@@ -65,7 +66,10 @@ class TimeUp(KeyboardInterrupt):
 
 
 class RecordingDraws:
-    """Draws through Hypothesis and remembers each value, for replays."""
+    """Draws through Hypothesis and remembers each value, for replays; a pick is remembered
+    as the entries it chose (``Entry``), not as their positions."""
+
+    origin: int = 0  # a new step: the runtime numbers it
 
     def __init__(self, data: Any) -> None:
         # Draw on the test case itself when Hypothesis exposes it: data.draw() adds checks
@@ -73,26 +77,64 @@ class RecordingDraws:
         # the generator's state per draw). Same choices either way.
         self.draw_on = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
         self.values: list[Any] = []
+        self.slots: list[int] = []  # which generator drew each value (0 for a pick)
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
         value = self.draw_on(strategy)
         self.values.append(value)
+        self.slots.append(id(strategy))
         return value
+
+    def choose(self, state: State, variable: str, strategy: st.SearchStrategy[Any]) -> Any:
+        chosen = self.draw_on(strategy)
+        self.values.append([state.origin(variable, i) for i in chosen]
+                           if isinstance(chosen, list) else state.origin(variable, chosen))
+        self.slots.append(0)
+        return chosen
 
 
 class ReplayDraws:
-    """Feeds back recorded values in order."""
+    """Feeds back recorded values in order; a recorded pick chooses the same entries where
+    they stand now (``Unsatisfiable`` when one is not stored in this replay)."""
 
-    def __init__(self, values: Sequence[Any]) -> None:
+    def __init__(self, values: Sequence[Any], origin: int = 0) -> None:
         self.values = list(values)
         self.position = 0
+        self.origin = origin  # the recorded step's, kept by the replayed one
+        self.slots: list[int] = []
 
-    def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
+    def next(self) -> Any:
         if self.position >= len(self.values):
             raise Unsatisfiable("replay ran out of recorded values")
         value = self.values[self.position]
         self.position += 1
         return value
+
+    def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
+        value = self.next()
+        if isinstance(value, Entry) or (isinstance(value, list) and value
+                                        and isinstance(value[0], Entry)):
+            raise Unsatisfiable("the replay draws a value where a pick was recorded")
+        self.slots.append(id(strategy))
+        return value
+
+    def choose(self, state: State, variable: str, strategy: st.SearchStrategy[Any]) -> Any:
+        recorded = self.next()
+        self.slots.append(0)
+        if isinstance(recorded, list):
+            return [self._index(state, variable, entry) for entry in recorded]
+        return self._index(state, variable, recorded)
+
+    @staticmethod
+    def _index(state: State, variable: str, entry: Any) -> int:
+        if isinstance(entry, Entry):
+            index = state.index_of(entry)
+            if index is None:
+                raise Unsatisfiable(f"the picked {entry} is not stored in this replay")
+            return index
+        if isinstance(entry, int) and 0 <= entry < len(state.bag(variable)):
+            return entry
+        raise Unsatisfiable(f"cannot pick {entry!r} from {variable}")
 
 
 class Runtime:
@@ -120,6 +162,10 @@ class Runtime:
         self.stats = Stats()
         self.trace: list[Step] = []
         self.failures = 0
+        self.origins = 0  # numbers the steps drawn afresh (see ``Step.origin``)
+        #: The target error that stopped the run, once one did: Hypothesis may report it
+        #: as something else (a flaky test) when it happens while Hypothesis replays.
+        self.aborted: Abort | None = None
         #: The shortest failing sequence seen so far: what is reported when shrinking cannot
         #: finish (a target fails, the user stops the run).
         self.best: tuple[Step, ...] | None = None
@@ -150,7 +196,12 @@ class Runtime:
         try:
             self.reset()
         except TargetError as err:
-            raise Abort(err) from None
+            raise self.abort(err) from None
+
+    def abort(self, error: TargetError) -> Abort:
+        """The ``Abort`` to raise for ``error`` (remembered: see ``aborted``)."""
+        self.aborted = Abort(error)
+        return self.aborted
 
     def progress(self) -> None:
         if self.on_progress is not None:
@@ -182,35 +233,44 @@ class Runtime:
         try:
             draft = plan.draw(ctx)
         except Unsatisfiable:
-            reject()
+            if isinstance(draws, RecordingDraws):
+                reject()  # Hypothesis drew it: let it draw another step
+            raise
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
         }
-        step = self.execute(plan, requests, tuple(getattr(draws, "values", ())))
+        origin = getattr(draws, "origin", 0)
+        if not origin:
+            self.origins += 1
+            origin = self.origins
+        step = self.execute(plan, requests, tuple(getattr(draws, "values", ())), origin,
+                            tuple(getattr(draws, "slots", ())))
         for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
             self.state.remove(variable, index)
         return step
 
     def execute(self, plan: ActionPlan, requests: dict[str, Request],
-                draws: tuple[Any, ...] = ()) -> Step:
+                draws: tuple[Any, ...] = (), origin: int = 0,
+                slots: tuple[int, ...] = ()) -> Step:
         """Send one step's requests, store, judge and record; returns the step."""
         try:
             responses = self.send(requests)
         except TargetError as err:
-            raise Abort(err) from None
-        self._store(plan, requests, responses)
+            raise self.abort(err) from None
+        self._store(plan, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,
             action=plan.name,
             draws=draws,
             requests=tuple((n, requests[n]) for n in self.names),
             responses=tuple((n, responses[n]) for n in self.names),
+            origin=origin,
+            slots=slots,
         )
         findings = tuple(self.judge(step, plan, self.state))
         if findings:
-            step = Step(step.index, step.action, step.draws, step.requests, step.responses,
-                        findings)
+            step = dataclasses.replace(step, findings=findings)
         self.trace.append(step)
         self.stats.record(step)
         if self.on_step is not None:
@@ -219,7 +279,7 @@ class Runtime:
         return step
 
     def _store(self, plan: ActionPlan, requests: dict[str, Any],
-               responses: dict[str, Response]) -> None:
+               responses: dict[str, Response], origin: int) -> None:
         functions = response_functions(plan.action.operation, self.dialect)
         for variable, expression in plan.action.store:
             values = {}
@@ -235,7 +295,7 @@ class Runtime:
                 except ExpressionEvaluationError:
                     values[name] = None
             if all(v is not None for v in values.values()):
-                self.state.store(variable, PerTarget.of(values))
+                self.state.store(variable, PerTarget.of(values), origin)
 
     def raise_failure(self, step: Step) -> None:
         """Raise for a step with findings -- one raise site per kind of failure."""

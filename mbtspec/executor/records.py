@@ -104,6 +104,12 @@ class Step:
     requests: tuple[tuple[str, Request], ...]
     responses: tuple[tuple[str, Response], ...]
     findings: tuple[Finding, ...] = ()
+    #: Which step this is, across replays: entries it stores are known by it (a replay that
+    #: leaves steps out still picks the same entries), and a replayed step keeps it.
+    origin: int = 0
+    #: For each of ``draws``, which generator drew it (0 for a pick): values drawn by the
+    #: same generator can stand in for each other when a failure is shrunk.
+    slots: tuple[int, ...] = ()
 
     def request(self, target: str) -> Request:
         return next(r for name, r in self.requests if name == target)
@@ -122,6 +128,7 @@ class Failure:
     note: str = ""
     cut_short: bool = False  # shrinking stopped early (see note): maybe not the shortest
     source: str = ""  # the replay file it was replayed from; "" when this run found it
+    minimal: bool = False  # checked 1-minimal: leaving out any single step loses it
 
     @property
     def findings(self) -> tuple[Finding, ...]:

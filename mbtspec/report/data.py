@@ -90,6 +90,7 @@ def failure_data(failure: Failure, redact: Redactor) -> dict[str, Any]:
         "kind": failure.kind,
         "flaky": failure.flaky,
         "note": failure.note,
+        "minimal": failure.minimal,
         "calls": len(failure.steps),
         "steps": [step_data(s, redact) for s in failure.steps],
     }

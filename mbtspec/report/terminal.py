@@ -95,8 +95,9 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
         if failure.note:
             console.print(Text(f"note: {failure.note}", style="yellow"), soft_wrap=True)
     console.print()
+    checked = "; leaving out any one step loses the failure" if failure.minimal else ""
     console.print("[bold]Minimal sequence[/bold] (each step sent to "
-                  f"{' and '.join(targets)}):")
+                  f"{' and '.join(targets)}{checked}):")
     render_sequence(console, failure.steps, targets, redact)
     last = failure.steps[-1]
     console.print()

@@ -146,6 +146,7 @@ class Builder:
                 steps=run.get("steps", 20),
                 seed=run.get("seed"),
                 max_time=run.get("max_time"),
+                shrink_time=run.get("shrink_time", 30.0),
             ),
             variables=tuple(sorted(self.stored)),
         )

@@ -246,6 +246,7 @@ class RunSettings:
     steps: int = 20
     seed: int | None = None
     max_time: float | None = None
+    shrink_time: float = 30.0
 
 
 @dataclass(frozen=True)

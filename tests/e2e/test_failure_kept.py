@@ -89,16 +89,16 @@ def test_ctrl_c_while_shrinking_reports_the_failure_so_far(tmp_path: Path) -> No
 @pytest.mark.parametrize("error", [KeyboardInterrupt, "target"])
 def test_the_replay_pass_after_hypothesis_keeps_the_failure_too(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: object) -> None:
-    import mbtspec.executor as executor
     from mbtspec.errors import TargetError
     from mbtspec.executor._runtime import Abort
+    from mbtspec.executor._shrink import Shrinker
 
-    def broken(*args: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         if error is KeyboardInterrupt:
             raise KeyboardInterrupt
         raise Abort(TargetError("candidate", "went away"))
 
-    monkeypatch.setattr(executor, "_replay", broken)
+    monkeypatch.setattr(Shrinker, "attempt", broken)
     failure = check(write(tmp_path, CLOSE_TWICE), seed=3, database=None).result.failure
     assert failure is not None and failure.cut_short and failure.steps[-1].findings
     assert ("interrupted" if error is KeyboardInterrupt else "went away") in failure.note

@@ -1,0 +1,78 @@
+"""Shrinking by replay: picks find the same entries, values get simpler, the result is
+checked 1-minimal, and the shrink time bounds it all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+from mbtspec import check
+from mbtspec.compiler import State, Unsatisfiable
+from mbtspec.compiler.state import Entry
+from mbtspec.executor._runtime import ReplayDraws
+from mbtspec.executor._shrink import _parts, _replace_at, simplest_value
+from tests.e2e.conftest import orders_spec
+
+CLOSE_TWICE = """\
+  model: {app: tests.apps.variants:model}
+  candidate: {app: tests.apps.variants:close_twice}
+"""
+
+
+def test_entries_are_known_by_the_step_that_stored_them() -> None:
+    state = State(["orders"])
+    state.store("orders", 1, origin=7)
+    state.store("orders", 2, origin=9)
+    state.store("orders", 3, origin=9)
+    assert state.origin("orders", 2) == Entry("orders", 9, 1)
+    state.remove("orders", 0)  # the entry of step 7 is gone: the others move up
+    assert state.index_of(Entry("orders", 9, 1)) == 1
+    assert state.index_of(Entry("orders", 7, 0)) is None
+
+
+def test_a_replayed_pick_takes_the_same_entry_wherever_it_stands() -> None:
+    state = State(["orders"])
+    state.store("orders", "b", origin=2)  # the step that stored "a" was left out
+    draws = ReplayDraws([Entry("orders", 2, 0)])
+    assert draws.choose(state, "orders", st.integers(0, 0)) == 0
+    with pytest.raises(Unsatisfiable):
+        ReplayDraws([Entry("orders", 1, 0)]).choose(state, "orders", st.integers(0, 0))
+    with pytest.raises(Unsatisfiable):  # a value where a pick was recorded, and back
+        ReplayDraws([Entry("orders", 2, 0)]).draw(st.integers())
+
+
+def test_simplest_values_are_those_hypothesis_shrinks_towards() -> None:
+    assert simplest_value(st.integers(5, 9)) == 5
+    assert simplest_value(st.sampled_from(["HR", "Frontend"])) == "HR"
+    assert simplest_value(st.text(alphabet="xyz", min_size=2)) == "xx"
+    assert simplest_value(st.tuples(st.integers(1, 3), st.just("k"))) == (1, "k")
+
+
+def test_the_parts_of_a_value_are_simplified_one_by_one() -> None:
+    value = {"no": "HR-17", "name": "Zed", "tags": ["a", "q"]}
+    simplest = {"no": "HR-1", "name": "A", "tags": ["a", "a"]}
+    parts = _parts(value, simplest)
+    assert parts == [(("no",), "HR-1"), (("name",), "A"), (("tags", 1), "a")]
+    assert _replace_at(value, ("tags", 1), "a") == {**value, "tags": ["a", "a"]}
+    assert _parts("x", "y") == []  # a whole value is not a part of itself
+
+
+def test_a_failure_is_shrunk_to_a_checked_one_minimal_sequence(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(orders_spec(CLOSE_TWICE))
+    failure = check(spec, seed=3, steps=30, database=None).result.failure
+    assert failure is not None and failure.minimal and not failure.cut_short
+    assert [s.action for s in failure.steps] == ["create", "close", "close"]
+    body = failure.steps[0].request("model").body
+    assert body == {"item": "apple", "qty": 1}  # the simplest values that still show it
+
+
+def test_shrinking_stops_at_the_shrink_time(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(orders_spec(CLOSE_TWICE))
+    failure = check(spec, seed=3, steps=30, shrink_time=0.001, database=None).result.failure
+    assert failure is not None and failure.cut_short and not failure.minimal
+    assert "the shrink time of 0.001s ran out" in failure.note
+    assert failure.steps[-1].findings
