@@ -40,15 +40,18 @@ class CheckResult:
     command: tuple[str, ...] = ()  # the one-line command that reproduces the run
     replay_file: Path | None = None  # written for the failure, or the saved one it came from
     saved: tuple[tuple[Path, str], ...] = ()  # saved failures tried first, and what became of them
+    replay_files: tuple[Path, ...] = ()  # one per failure of ``result.failures``
 
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
-                      steps: int | None) -> tuple[str, ...]:
+                      steps: int | None, *, keep_going: bool = False) -> tuple[str, ...]:
     command = ["mbtspec", "check", str(spec_path), "--seed", str(seed)]
     if sequences is not None:
         command += ["--sequences", str(sequences)]
     if steps is not None:
         command += ["--steps", str(steps)]
+    if keep_going:
+        command.append("--keep-going")
     return tuple(command)  # shell-quoted where shown: shlex.join
 
 
@@ -60,6 +63,7 @@ def check(
     seed: int | None = None,
     max_time: float | None = None,
     shrink_time: float | None = None,
+    keep_going: bool | None = None,
     database: Path | None = Path(".mbtspec/hypothesis"),
     failures: Path | None = None,
     on_plan: Callable[[Plan], None] | None = None,
@@ -74,12 +78,13 @@ def check(
     """
     spec = load_spec(spec_path)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                        shrink_time=shrink_time)
+                        shrink_time=shrink_time, keep_going=keep_going)
     if on_plan is not None:
         on_plan(plan)
     judge = make_judge(plan)
     redact = Redactor(plan.secrets)
     tried: list[tuple[Path, str]] = []
+    still: list[Failure] = []  # saved failures that still show (kept going past them)
     for path in saved_failures(plan, failures) if failures is not None else []:
         started = time.monotonic()
         try:
@@ -91,17 +96,22 @@ def check(
         outcome = replay_requests(plan, record.steps, judge=judge, on_step=on_step,
                                   times=times)
         if outcome.status == "reproduced":
+            kind = outcome.steps[-1].findings[0].kind
+            when = f" (in replay {outcome.runs} of up to {times})" if record.flaky else ""
+            failure = Failure(kind, outcome.steps, flaky=record.flaky, source=str(path),
+                              note=f"the saved failure {path} still shows{when}")
+            tried.append((path, f"still fails{when}"))
+            if plan.run.keep_going:
+                still.append(failure)
+                continue
             stats = Stats(sequences=outcome.runs, lengths=[len(outcome.steps)])
             for step in outcome.steps:
                 stats.record(step)
-            kind = outcome.steps[-1].findings[0].kind
-            when = f" (in replay {outcome.runs} of up to {times})" if record.flaky else ""
-            result = RunResult(record.seed or 0, time.monotonic() - started, stats,
-                               Failure(kind, outcome.steps, flaky=record.flaky, source=str(path),
-                                       note=f"the saved failure {path} still shows{when}"),
-                               unreached=unreached_operations(plan, stats))
+            result = RunResult(record.seed or 0, time.monotonic() - started, stats, failure,
+                               unreached=unreached_operations(plan, stats),
+                               failures=(failure,))
             return CheckResult(plan, result, ("mbtspec", "replay", str(path)), path,
-                               (*tried, (path, f"still fails{when}")))
+                               tuple(tried), (path,))
         if outcome.status == "gone":
             path.unlink(missing_ok=True)  # it will not be tried again
             tried.append((path, f"not seen in {outcome.runs} replays; it was flaky, so it may "
@@ -110,10 +120,14 @@ def check(
         else:
             tried.append((path, f"cannot be replayed any more: {outcome.reason}"))
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
-                      database=database)
-    command = reproduce_command(spec_path, result.seed, sequences, steps)
-    replay_file = None
-    if result.failure is not None and failures is not None:
-        replay_file = write_replay_file(plan, result.failure, seed=result.seed,
-                                        command=list(command), redact=redact, folder=failures)
-    return CheckResult(plan, result, command, replay_file, tuple(tried))
+                      database=database, known=tuple(still))
+    command = reproduce_command(spec_path, result.seed, sequences, steps,
+                                keep_going=bool(keep_going))
+    files: list[Path] = []
+    if failures is not None:
+        for failure in result.failures:
+            files.append(Path(failure.source) if failure.source else write_replay_file(
+                plan, failure, seed=result.seed, command=list(command), redact=redact,
+                folder=failures))
+    return CheckResult(plan, result, command, files[0] if files else None, tuple(tried),
+                       tuple(files))

@@ -64,6 +64,9 @@ def check(
     shrink_time: Annotated[float | None, typer.Option(
         "--shrink-time", help="Spend at most this many seconds shrinking a failure "
         "(default: run.shrink_time, else 30).", min=0.001)] = None,
+    keep_going: Annotated[bool, typer.Option(
+        "--keep-going", help="After a failure, search on for other distinct failures "
+        "(until --sequences or --max-time is spent) and report them all.")] = False,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -85,6 +88,7 @@ def check(
     from mbtspec.report.data import Redactor
     from mbtspec.report.terminal import (
         render_failure,
+        render_failure_table,
         render_step_line,
         render_summary,
         render_warnings,
@@ -127,7 +131,7 @@ def check(
         with progress:
             outcome = run_check(
                 spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                shrink_time=shrink_time,
+                shrink_time=shrink_time, keep_going=keep_going or None,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
                 failures=failures, on_plan=on_plan, on_progress=on_progress,
                 on_step=on_step if verbose else None,
@@ -141,9 +145,14 @@ def check(
         for path, what in outcome.saved:
             err.print(f"saved failure {path}: {what}", soft_wrap=True)
         render_warnings(err, plan, result, redact)
-        if result.failure is not None:
-            render_failure(out, result.failure, plan, result.seed, command, redact,
-                           outcome.replay_file)
+        if len(result.failures) > 1:
+            render_failure_table(out, result.failures, outcome.replay_files)
+        for number, failure in enumerate(result.failures, start=1):
+            if len(result.failures) > 1:
+                out.print(f"[bold]Failure {number} of {len(result.failures)}[/bold]")
+            replay_file = (outcome.replay_files[number - 1]
+                           if number <= len(outcome.replay_files) else None)
+            render_failure(out, failure, plan, result.seed, command, redact, replay_file)
             out.print()
         render_summary(out, result, plan)
     written = _write_reports(plan, result, redact, command, verdict, outcome.replay_file,

@@ -12,6 +12,7 @@ import gc
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
@@ -41,13 +42,15 @@ from mbtspec.executor.records import (
     Request,
     Response,
     RunResult,
+    Signature,
     Stats,
     Step,
+    signature,
 )
 
 __all__ = [
     "Difference", "Failure", "Finding", "Judge", "Progress", "Request", "Response",
-    "RunResult", "Stats", "Step", "run_plan", "unreached_operations",
+    "RunResult", "Signature", "Stats", "Step", "run_plan", "signature", "unreached_operations",
 ]
 
 
@@ -58,15 +61,18 @@ def run_plan(
     on_progress: Callable[[Progress], None] | None = None,
     on_step: Callable[[Step], None] | None = None,
     database: Path | None = None,
+    known: tuple[Failure, ...] = (),
 ) -> RunResult:
     """Run ``plan``; returns the result, or raises ``TargetError`` if a target fails.
 
     ``database`` is a folder for Hypothesis' example database; failures found before are
     tried first. It is keyed by the spec file's hash. ``on_step`` sees every step as it ends.
+    ``known``: failures found already (saved ones that still show), reported first; with
+    keep-going the search looks for others.
     """
     seed = plan.run.seed if plan.run.seed is not None else random.randrange(2**32)
     with Session(plan) as session, _fewer_collections():
-        return _run(plan, session, judge, seed, on_progress, on_step, database)
+        return _run(plan, session, judge, seed, on_progress, on_step, database, known)
 
 
 @contextlib.contextmanager
@@ -91,7 +97,8 @@ def _fewer_collections() -> Iterator[None]:
 
 def _run(plan: Plan, session: Session, judge: Judge, seed: int,
          on_progress: Callable[[Progress], None] | None,
-         on_step: Callable[[Step], None] | None, database: Path | None) -> RunResult:
+         on_step: Callable[[Step], None] | None, database: Path | None,
+         known: tuple[Failure, ...]) -> RunResult:
     spec = plan.spec
     warnings: list[str] = []
     isolated = bool(spec.reset) or any(t.reset for t in spec.targets)
@@ -107,11 +114,52 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
             "no action can run at the start of a sequence: each one has a 'when' that is "
             "false, or picks a variable that nothing has stored yet; give at least one action "
             "(the one that creates things) no precondition")
+    found: list[Failure] = list(known)
+    for saved in known:
+        runtime.known[signature(saved.steps[-1])] = 0
+    stopped = ""
+    round_seed, first = seed, True
+    while True:
+        try:
+            failure, stopped = _search(runtime, round_seed, isolated, warnings,
+                                       database if first else None)
+        except (TargetError, KeyboardInterrupt) as error:
+            if not found:
+                raise
+            # a failure found before is never lost to what happens after
+            stopped = "interrupted" if isinstance(error, KeyboardInterrupt) else "target error"
+            if isinstance(error, TargetError):
+                warnings.append(f"the search stopped early: {error}")
+            break
+        if failure is None:
+            break
+        found.append(failure)
+        runtime.known.setdefault(signature(failure.steps[-1]), 0)
+        if not plan.run.keep_going or failure.cut_short or stopped:
+            break
+        if runtime.stats.sequences - runtime.stats.shrinking >= plan.run.sequences:
+            break
+        # Search on, treating what was found as known (see ``Runtime.known``). Another seed:
+        # the same one would draw the same sequences again.
+        round_seed, first = (round_seed * 1_103_515_245 + 12_345) % 2**32, False
+        runtime.failures, runtime.best, runtime.aborted = 0, None, None
+    failures = tuple(replace(f, variants=runtime.known.get(signature(f.steps[-1]), 0))
+                     for f in found)
+    return _result(runtime, seed, failures, stopped, warnings)
+
+
+def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
+            database: Path | None) -> tuple[Failure | None, str]:
+    """Let Hypothesis draw sequences until one shows a failure that is not known yet, and
+    shrink it; (the failure or None, why the search stopped early or ""). Raises
+    ``TargetError`` or ``KeyboardInterrupt`` when that happens before any failure."""
+    plan = runtime.plan
     machine = hypothesis_seed(seed)(build_machine(runtime))
-    db = (DirectoryBasedExampleDatabase(str(database / spec.sha256[:16]))
+    db = (DirectoryBasedExampleDatabase(str(database / plan.spec.sha256[:16]))
           if database is not None else None)
+    done = runtime.stats.sequences - runtime.stats.shrinking
     run_settings = settings(
-        max_examples=plan.run.sequences,
+        max_examples=max(plan.run.sequences - done, 1),
         stateful_step_count=plan.run.steps,
         deadline=None,
         suppress_health_check=list(HealthCheck),
@@ -136,8 +184,7 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
             if runtime.best is None:
                 raise runtime.aborted.error from None
             runtime.end_sequence()
-            return _result(runtime, seed, _cut_short(runtime.best, runtime.aborted.error,
-                                                     warnings), "", warnings)
+            return _cut_short(runtime.best, runtime.aborted.error, warnings), ""
         first = next((e for e in getattr(err, "exceptions", ()) if isinstance(e, StepFailed)),
                      None)
         steps = first.steps if first else tuple(runtime.trace)
@@ -162,14 +209,15 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
         failure = (_minimize(runtime, failure, warnings) if isolated
                    else _confirm(runtime, failure, warnings))
         runtime.trace = []  # (replays are not sequences of the run)
-    return _result(runtime, seed, failure, stopped, warnings)
+    return failure, stopped
 
 
-def _result(runtime: Runtime, seed: int, failure: Failure | None, stopped: str,
+def _result(runtime: Runtime, seed: int, failures: tuple[Failure, ...], stopped: str,
             warnings: list[str]) -> RunResult:
     unreached = unreached_operations(runtime.plan, runtime.stats)
-    return RunResult(seed, time.monotonic() - runtime.started, runtime.stats, failure,
-                     stopped, tuple(warnings), unreached)
+    return RunResult(seed, time.monotonic() - runtime.started, runtime.stats,
+                     failures[0] if failures else None, stopped, tuple(warnings), unreached,
+                     failures)
 
 
 def _cut_short(steps: tuple[Step, ...], error: TargetError | None,

@@ -22,7 +22,16 @@ from mbtspec.compiler import ActionPlan, DrawContext, Plan, State, Unsatisfiable
 from mbtspec.compiler.state import Entry, PerTarget
 from mbtspec.errors import TargetError
 from mbtspec.executor._http import build_request
-from mbtspec.executor.records import Finding, Progress, Request, Response, Stats, Step
+from mbtspec.executor.records import (
+    Finding,
+    Progress,
+    Request,
+    Response,
+    Signature,
+    Stats,
+    Step,
+    signature,
+)
 from mbtspec.executor.targets import Target
 from mbtspec.spec.conformance import response_functions
 from mbtspec.spec.expressions import ExpressionEvaluationError
@@ -166,6 +175,10 @@ class Runtime:
         #: The target error that stopped the run, once one did: Hypothesis may report it
         #: as something else (a flaky test) when it happens while Hypothesis replays.
         self.aborted: Abort | None = None
+        #: Failures found and reported already (keep-going), with how often each showed
+        #: again: a step that shows one of them ends the search in that sequence quietly.
+        self.known: dict[Signature, int] = {}
+        self.quiet = False  # this sequence showed a known failure: nothing after it counts
         #: The shortest failing sequence seen so far: what is reported when shrinking cannot
         #: finish (a target fails, the user stops the run).
         self.best: tuple[Step, ...] | None = None
@@ -180,6 +193,7 @@ class Runtime:
                 and time.monotonic() - self.started > self.max_time):
             raise TimeUp()
         self.end_sequence()  # (and empties the trace)
+        self.quiet = False
         self.reset_targets()
         self.state = State(self.variables)
         self.stats.sequences += 1
@@ -299,8 +313,14 @@ class Runtime:
 
     def raise_failure(self, step: Step) -> None:
         """Raise for a step with findings -- one raise site per kind of failure."""
-        if not step.findings:
+        if not step.findings or self.quiet:
             return
+        if self.known:
+            known = signature(step)
+            if known in self.known:
+                self.known[known] += 1
+                self.quiet = True  # (what follows may only be a consequence of it)
+                return
         self.failures += 1
         if self.best is None or len(self.trace) < len(self.best):
             self.best = tuple(self.trace)

@@ -19,7 +19,6 @@ targets. When the budget runs out, the shortest failure so far is the result, an
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -31,21 +30,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from mbtspec.compiler import State, Unsatisfiable
 from mbtspec.compiler.state import Entry
 from mbtspec.executor._runtime import ReplayDraws, Runtime
-from mbtspec.executor.records import Failure, Step
-
-#: (action, kind, place): what makes two failing steps "the same failure".
-Signature = tuple[str, str, str]
-
-
-def signature(step: Step) -> Signature:
-    """The failure a step shows: its action, the kind of its first finding, and where."""
-    finding = step.findings[0]
-    if finding.kind == "difference":
-        paths = sorted(re.sub(r"\[\d+\]", "[*]", d.path) for d in finding.differences)
-        place = "status" if "status" in paths else paths[0] if paths else ""
-    else:
-        place = finding.check or finding.title
-    return step.action, finding.kind, place
+from mbtspec.executor.records import Failure, Signature, Step, signature
 
 
 class OutOfTime(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -129,6 +130,8 @@ class Failure:
     cut_short: bool = False  # shrinking stopped early (see note): maybe not the shortest
     source: str = ""  # the replay file it was replayed from; "" when this run found it
     minimal: bool = False  # checked 1-minimal: leaving out any single step loses it
+    #: With keep-going: how many more times the same failure (``signature``) showed
+    variants: int = 0
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -183,3 +186,21 @@ class RunResult:
     stopped: str = ""  # why the run ended before all sequences ran ("max-time"), if it did
     warnings: tuple[str, ...] = ()
     unreached: tuple[str, ...] = ()  # documented operations no step exercised
+    #: Every distinct failure, in the order found (``failure`` is the first); more than one
+    #: only with keep-going.
+    failures: tuple[Failure, ...] = ()
+
+
+#: (action, kind, place): what makes two failing steps "the same failure".
+Signature = tuple[str, str, str]
+
+
+def signature(step: Step) -> Signature:
+    """The failure a step shows: its action, the kind of its first finding, and where."""
+    finding = step.findings[0]
+    if finding.kind == "difference":
+        paths = sorted(re.sub(r"\[\d+\]", "[*]", d.path) for d in finding.differences)
+        place = "status" if "status" in paths else paths[0] if paths else ""
+    else:
+        place = finding.check or finding.title
+    return step.action, finding.kind, place

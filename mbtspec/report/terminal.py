@@ -17,7 +17,7 @@ from rich.text import Text
 from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, Plan
 from mbtspec.errors import SpecError, TargetError
-from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
+from mbtspec.executor.records import Failure, Request, Response, RunResult, Step, signature
 from mbtspec.report.data import Redactor
 from mbtspec.spec.problems import Problem
 
@@ -124,6 +124,25 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
                       soft_wrap=True, markup=False)
 
 
+def render_failure_table(console: Console, failures: Sequence[Failure],
+                         replay_files: Sequence[Path] = ()) -> None:
+    """One line per distinct failure (keep-going), before each is shown in full."""
+    table = Table(title=f"{len(failures)} distinct failures", title_justify="left",
+                  show_edge=False, header_style="bold")
+    for column in ("#", "kind", "action", "where", "calls", "seen again", "replay file"):
+        table.add_column(column)
+    for number, failure in enumerate(failures, start=1):
+        action, kind, place = signature(failure.steps[-1])
+        file = str(replay_files[number - 1]) if number <= len(replay_files) else "-"
+        calls = f"{len(failure.steps)}{'' if failure.minimal else '*'}"
+        table.add_row(str(number), _KIND_WORDS.get(kind, kind), action, place or "-", calls,
+                      str(failure.variants), file)
+    console.print(table)
+    if any(not f.minimal for f in failures):
+        console.print("[dim]* not checked 1-minimal (see its note)[/dim]")
+    console.print()
+
+
 def render_warnings(console: Console, plan: Plan, result: RunResult, redact: Redactor) -> None:
     for warning in (*plan.notes, *result.warnings):
         console.print(f"warning: {redact(warning)}", style="yellow", soft_wrap=True,
@@ -192,6 +211,10 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
         return f"✗ {flaky}{kind}: {result.failure.note} ({len(result.failure.steps)} call(s))"
     if result.failure.flaky:
         return f"✗ flaky {kind} in {what} (seed {result.seed})"
+    if len(result.failures) > 1:
+        lengths = ", ".join(str(len(f.steps)) for f in result.failures)
+        return (f"✗ {len(result.failures)} distinct failures found in {what}, shrunk to "
+                f"{lengths} call(s) (seed {result.seed})")
     shrunk = ("shrinking stopped early at" if result.failure.cut_short else "shrunk to")
     return (f"✗ {kind} found in {what}, {shrunk} "
             f"{len(result.failure.steps)} call(s) (seed {result.seed})")

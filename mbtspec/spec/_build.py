@@ -147,6 +147,7 @@ class Builder:
                 seed=run.get("seed"),
                 max_time=run.get("max_time"),
                 shrink_time=run.get("shrink_time", 30.0),
+                keep_going=run.get("keep_going", False),
             ),
             variables=tuple(sorted(self.stored)),
         )

@@ -247,6 +247,7 @@ class RunSettings:
     seed: int | None = None
     max_time: float | None = None
     shrink_time: float = 30.0
+    keep_going: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ fails while a failure is being shrunk. Importable as ``tests.apps.fragile:<name>
 * ``third_from_first`` / ``third_from_third``: a flaky ``close_twice`` candidate: closing a
   closed order answers 200 (the bug) only at every third such close of the process' life,
   starting with the first (or the third); the other times it answers 409 as the model does.
+* ``several``: three of the orders app's bugs at once (``close_twice``, ``qty_off_by_one``,
+  ``list_limit``): three distinct failures for keep-going.
 * ``env_app`` (for uvicorn): the same candidate; once the bug has shown, the process exits
   (``os._exit(5)``) at the next reset, as a server that dies would. ``FRAGILE_EXIT_AFTER``
   resets after the bug (default 1).
@@ -83,3 +85,7 @@ def _intermittent(first: int) -> Any:
 
 third_from_first = _intermittent(1)
 third_from_third = _intermittent(3)
+
+
+several = make_app(first_id=1001,
+                   bugs=frozenset({"close_twice", "qty_off_by_one", "list_limit"}))
