@@ -38,8 +38,9 @@ ever waiting: an ASGI app that never yields to the event loop), ``/huge``, ``/bo
 ``/raise``, ``/raise-late`` (after the response started), ``/nothing`` (returns without
 answering), ``/half`` (starts a response and returns). ``orders_raising`` is the orders API
 (``tests.apps.orders``) for uvicorn with two faults: closing an order raises before answering
-(uvicorn answers 500 and closes the connection), and ``GET /orders/{id}`` raises 50 ms after
-it answered (uvicorn then closes the connection, with the client's next request on it).
+(uvicorn answers 500 and closes the connection), and ``GET /orders`` raises after it
+answered, once the client's next request arrived on the same connection: uvicorn then closes
+the connection, and that request is lost unanswered (and not handled).
 """
 
 from __future__ import annotations
@@ -304,17 +305,27 @@ def _forever() -> Iterator[bytes]:
 
 
 _orders = make_app()
+_closing: list[asyncio.Event] = []  # set by the request that comes while a connection closes
 
 
 async def orders_raising(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return await _orders(scope, receive, send)
+    if _closing:  # this request came on a connection that uvicorn closes now: it is lost
+        _closing.pop().set()
+        await asyncio.sleep(0.3)
+        return None
     method, path = scope["method"], scope["path"]
     if method == "POST" and path.endswith("/close"):
         raise RuntimeError("closing an order breaks")  # before answering: uvicorn's 500
     await _orders(scope, receive, send)
-    if method == "GET" and path.count("/") == 2:  # GET /orders/{id}: raise once answered
-        await asyncio.sleep(0.05)
+    if method == "GET" and path == "/orders":  # the list: raise once answered, when the
+        arrived = asyncio.Event()  # next request is on its way (the race, made certain)
+        _closing.append(arrived)
+        try:
+            await asyncio.wait_for(arrived.wait(), 2)
+        except TimeoutError:
+            _closing.remove(arrived)
         raise RuntimeError("a failure after the answer was sent")
     return None
 
