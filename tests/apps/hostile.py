@@ -18,7 +18,8 @@ that every byte and every close is under control. What it answers depends on the
 
 And what it does with connections, by option:
 
-* ``idle_close=S``: a connection idle for S seconds is closed (as Node.js after 5 s).
+* ``idle_close=S``: a connection idle for S seconds after an answer is closed (as
+  Node.js after 5 s).
 * ``lazy_close=S``: a request that arrives on a connection idle for S seconds or more is not
   answered: the connection is closed instead. It is the race of an idle timeout (the server
   closes just as the request arrives) made certain.
@@ -134,8 +135,9 @@ class HostileServer:
     def _converse(self, conn: socket.socket, number: int) -> None:
         pending = b""
         last_answer = time.monotonic()
+        answered = False
         while not self.stopped.is_set():
-            conn.settimeout(self.idle_close)
+            conn.settimeout(self.idle_close if answered else None)  # idle: after an answer
             try:
                 request, pending = _read_request(conn, pending)
             except TimeoutError:  # idle for idle_close seconds
@@ -160,7 +162,7 @@ class HostileServer:
             conn.settimeout(None)
             if not self._answer(conn, method, path):
                 return
-            last_answer = time.monotonic()
+            last_answer, answered = time.monotonic(), True
             with self.lock:
                 self.answered += 1
                 if self.die_after is not None and self.answered >= self.die_after:
