@@ -202,10 +202,17 @@ def proxy_for(url: str) -> str | None:
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
 
 
+#: JSON nested deeper than this stays text: comparing, checking and reporting a value walk it
+#: recursively, and a few hundred levels would exhaust Python's stack (no real API nests so).
+MAX_JSON_DEPTH = 256
+
+
 def parse_body(content: bytes, content_type: str) -> Any:
     """The body as expressions see it: JSON when the type says so and it parses, else text,
     decoded in the charset the type declares (UTF-8 when it declares none or one that Python
-    does not know; bytes that do not decode become U+FFFD)."""
+    does not know; bytes that do not decode become U+FFFD). Not JSON, and so text: ``NaN``
+    and ``Infinity`` (no JSON value; NaN would differ from itself), and nesting deeper than
+    ``MAX_JSON_DEPTH``."""
     if not content:
         return None
     declared = _CHARSET.search(content_type)
@@ -215,10 +222,31 @@ def parse_body(content: bytes, content_type: str) -> Any:
         text = content.decode("utf-8", errors="replace")
     if "json" in content_type.lower():
         try:
-            return json.loads(text)
-        except ValueError:
+            value = json.loads(text, parse_constant=_not_json)
+        except (ValueError, RecursionError):
             return text
+        if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(value):
+            return text
+        return value
     return text
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _too_deep(value: Any) -> bool:
+    """Is ``value`` nested deeper than ``MAX_JSON_DEPTH``? (Level by level, not recursively.)"""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(MAX_JSON_DEPTH):
+        below: list[Any] = []
+        for item in level:
+            below.extend([c for c in (item.values() if isinstance(item, dict) else item)
+                          if isinstance(c, dict | list)])
+        if not below:
+            return False
+        level = below
+    return True
 
 
 def _ms(started: float) -> float:

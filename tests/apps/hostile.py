@@ -37,7 +37,8 @@ never answers anything).
 In-process apps: ``asgi_app`` and ``wsgi_app`` with ``/ok``, ``/stream`` (for ever, without
 ever waiting: an ASGI app that never yields to the event loop), ``/huge``, ``/bomb``,
 ``/raise``, ``/raise-late`` (after the response started), ``/nothing`` (returns without
-answering), ``/half`` (starts a response and returns). ``orders_raising`` is the orders API
+answering), ``/half`` (starts a response and returns); the ASGI app also ``/deep`` (JSON
+nested 5000 levels) and ``/nan`` (``{"x": NaN}``, not JSON). ``orders_raising`` is the orders API
 (``tests.apps.orders``) for uvicorn with two faults: closing an order raises before answering
 (uvicorn answers 500 and closes the connection), and ``GET /orders`` raises after it
 answered, once the client's next request arrived on the same connection: uvicorn then closes
@@ -268,6 +269,11 @@ async def asgi_app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         return
     if path == "/raise":
         raise RuntimeError("boom")
+    if path in ("/deep", "/nan"):  # JSON nested 5000 deep; a NaN (no JSON value)
+        body = b"[" * 5000 + b"]" * 5000 if path == "/deep" else b'{"x": NaN, "y": 1}'
+        await send({"type": "http.response.start", "status": 200, "headers": _JSON})
+        await send({"type": "http.response.body", "body": body})
+        return
     headers = [(b"content-encoding", b"gzip")] if path == "/bomb" else _JSON
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     if path == "/half":

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
+from mbtspec import check
 from mbtspec.compiler import NO_BODY
 from mbtspec.executor.records import Request, Response
-from mbtspec.executor.targets import Target, make_target
+from mbtspec.executor.targets import Target, make_target, parse_body
 from mbtspec.spec import load_spec
 from mbtspec.spec.model import Mark, TargetDef
 from mbtspec.spec.sizes import DEFAULT_MAX_RESPONSE_SIZE, format_size, parse_size
@@ -172,6 +173,32 @@ def test_text_is_read_in_its_declared_charset(tmp_path: Path) -> None:
         target = _target(tmp_path, base_url=server.url)
         assert _send(target, "/latin1").body == "café"
         assert _send(target, "/bad-utf8").body == {"name": "caf\N{REPLACEMENT CHARACTER}"}
+
+
+@pytest.mark.parametrize(("content", "kind", "parsed"), [
+    (b"[" * 256 + b"]" * 256, "application/json", list),
+    (b"[" * 257 + b"]" * 257, "application/json", str),
+    (b'{"a":' * 300 + b"1" + b"}" * 300, "application/json", str),
+    (b"[" * 100_000 + b"]" * 100_000, "application/json", str),  # RecursionError before
+    (b'{"x": NaN}', "application/json", str),
+    (b'{"x": -Infinity}', "application/json", str),
+    (b'"[[[[[[[[[["', "application/json", str),
+    (b'{"x": 1}', "text/plain; charset=rot13", str),  # not a text encoding
+    (b"caf\xe9", "text/plain; charset=no-such-charset", str),
+])
+def test_bodies_that_are_not_usable_json_stay_text(content: bytes, kind: str,
+                                                   parsed: type) -> None:
+    assert type(parse_body(content, kind)) is parsed
+
+
+def test_deep_and_nan_json_answers_are_compared_as_text(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\ntargets:\n  model: {app: 'tests.apps.hostile:asgi_app'}\n"
+                    "  candidate: {app: 'tests.apps.hostile:asgi_app'}\nreset: []\nactions:\n"
+                    "  deep: {request: GET /deep}\n  nan: {request: GET /nan}\n")
+    result = check(spec, sequences=3, steps=4, seed=1, database=None).result
+    assert result.failure is None, result.failure  # a NaN differs from itself as a number
+    assert result.stats.actions["deep"].statuses["candidate"]["200"] >= 1
 
 
 # ------------------------------------------------------------------------------ in-process apps
