@@ -62,6 +62,7 @@ class _Budget:
     should_stop: Callable[[], bool] | None
     connected: bool = False  # a new connection was opened for the current attempt
     received: int = 0  # bytes read from the network for the current attempt
+    closed: bool = False  # the server closed the connection (a read found its end)
 
     def wait(self, timeout_error: type[Exception], sliced: bool = True) -> float:
         """How long the next socket operation may wait; ``timeout_error`` if the time is up.
@@ -113,21 +114,32 @@ def exchange(transport: httpx.BaseTransport, outgoing: httpx.Request, *, timeout
         # Other idle connections may be dead for the same reason (an idle timeout closes
         # them all): drop them, so that the second attempt opens a new connection.
         transport.drop_idle()
-        budget.connected, budget.received = False, 0
+        budget.connected, budget.received, budget.closed = False, 0, False
         return _attempt(transport, outgoing, budget, max_size)
     finally:
         _BUDGET.reset(token)
 
 
 def _closed_before_answer(err: httpx.TransportError, budget: _Budget) -> bool:
-    """Did the request fail on a reused connection before a single byte of answer?"""
+    """Did the server close the reused connection (a reset, or its end read) before a single
+    byte of answer? (Not a protocol error over bytes it had sent before: the request may have
+    reached it.)"""
     return (not budget.connected and budget.received == 0
-            and isinstance(err, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError))
+            and (isinstance(err, httpx.ReadError | httpx.WriteError)
+                 or (isinstance(err, httpx.RemoteProtocolError) and budget.closed)))
 
 
 def _attempt(transport: httpx.BaseTransport, outgoing: httpx.Request, budget: _Budget,
              max_size: int) -> tuple[httpx.Response, bytes]:
     response = transport.handle_request(outgoing)
+    if isinstance(transport, ServerTransport) and not budget.connected and not budget.received:
+        # The whole answer was on the connection before the request was sent: bytes the
+        # server sent after its previous answer, not an answer to this request.
+        response.close()
+        raise httpx.RemoteProtocolError(
+            "the connection held an answer before the request was sent: the previous answer "
+            "on it carried more than it declared (a body after a 204 or 304, or in an answer "
+            "to HEAD?)")
     try:
         return response, read_body(response, max_size)
     finally:
@@ -318,6 +330,7 @@ class _GuardedStream(httpcore.NetworkStream):
             except httpcore.ReadTimeout:
                 continue  # a slice ended: ask should_stop, and look at the deadline again
             budget.received += len(data)
+            budget.closed = budget.closed or not data
             return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:

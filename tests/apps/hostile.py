@@ -13,6 +13,8 @@ that every byte and every close is under control. What it answers depends on the
 * ``/bomb`` -> 200, ``content-encoding: gzip``: 65 KB that inflate to 64 MiB.
 * ``/trickle`` -> the status line, then one header byte every 0.05 s, for ever.
 * ``/short`` -> a chunked body that stops in the middle (the connection is closed).
+* ``/no-content`` -> 204, followed by bytes that read like another answer; ``HEAD`` of any
+  other path -> 200 with a body (both forbidden: the bytes are left on the connection).
 * ``/latin1`` -> ``text/plain; charset=iso-8859-1``: ``café`` in Latin-1.
 * ``/bad-utf8`` -> ``application/json`` whose bytes are not UTF-8.
 
@@ -65,6 +67,8 @@ from tests.apps.orders import make_app
 HUGE_SIZE = 50_000_000
 BOMB_SIZE = 64 * 2**20
 _BUFFER = b"x" * 65536
+#: What a 204, or an answer to HEAD, must not carry: it reads like an answer of its own.
+_JUNK = b"HTTP/1.1 200 OK\r\ncontent-length: 13\r\n\r\n{\"junk\": 1}\r\n"
 
 
 @cache
@@ -211,6 +215,11 @@ class HostileServer:
             conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
                          b"transfer-encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n")
             return False
+        elif path == "/no-content":  # a 204 (and HEAD's answers) with a body after all
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n" + _JUNK)
+        elif method == "HEAD":
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                         b"content-length: %d\r\n\r\n" % len(_JUNK) + _JUNK)
         elif path == "/latin1":
             _send(conn, "text/plain; charset=iso-8859-1", "café".encode("latin-1"))
         elif path == "/bad-utf8":

@@ -127,6 +127,19 @@ def test_a_body_cut_short_is_a_finding_and_not_sent_again(tmp_path: Path) -> Non
         assert [r[2] for r in server.requests] == ["/ok", "/short"]
 
 
+@pytest.mark.parametrize(("method", "path"), [("GET", "/no-content"), ("HEAD", "/ok")])
+def test_bytes_after_an_answer_without_body_are_not_the_next_answer(
+        tmp_path: Path, method: str, path: str) -> None:
+    with HostileServer() as server:
+        target = _target(tmp_path, base_url=server.url)
+        assert _send(target, path, method).status in (200, 204)
+        response = _send(target, "/ok")  # the server left what reads like an answer
+        assert response.status is None and response.body is None
+        assert "held an answer before the request was sent" in (response.error or "")
+        assert _send(target, "/ok").body == {"ok": True}
+        assert [r[2] for r in server.requests].count("/ok") == 2 + (method == "HEAD")
+
+
 # ---------------------------------------------------------------------------- time and memory
 
 
