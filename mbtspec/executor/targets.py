@@ -175,6 +175,12 @@ class Target:
                         error=f"{type(err).__name__}: {err or 'connection broken'}")
 
     def unreachable(self, err: Exception) -> TargetError:
+        if self.process is not None and isinstance(err, httpx.ConnectError):
+            # A server that dies has closed its sockets a moment before it can be seen to
+            # have exited (and a second attempt on a new connection comes that fast).
+            deadline = time.monotonic() + 1.0
+            while self.process.exit_code is None and time.monotonic() < deadline:
+                time.sleep(0.01)
         if self.process is not None and self.process.exit_code is not None:
             return TargetError(
                 self.name, f"the process exited with code {self.process.exit_code} "

@@ -11,7 +11,8 @@ that every byte and every close is under control. What it answers depends on the
 * ``/flood`` -> 200, then 64 KiB chunks as fast as the client reads them, for ever.
 * ``/huge`` -> 200 with a 50 MB body (``content-length``), sent from one 64 KiB buffer.
 * ``/bomb`` -> 200, ``content-encoding: gzip``: 65 KB that inflate to 64 MiB.
-* ``/trickle`` -> the status line, then one header byte every 0.05 s, for ever.
+* ``/trickle`` -> the status line, then one header line every 0.05 s, for ever.
+* ``/huge-headers`` -> 1 MB of headers.
 * ``/short`` -> a chunked body that stops in the middle (the connection is closed).
 * ``/no-content`` -> 204, followed by bytes that read like another answer; ``HEAD`` of any
   other path -> 200 with a body (both forbidden: the bytes are left on the connection).
@@ -210,6 +211,12 @@ class HostileServer:
             while not self.stopped.is_set():
                 conn.sendall(b"x-trickle: " + b"y" * 10 + b"\r\n")
                 time.sleep(0.05)
+            return False
+        elif path == "/huge-headers":  # 1 MB of headers, quickly
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + b"x-big: " + b"y" * 1000 + b"\r\n")
+            for _ in range(1000):
+                conn.sendall(b"x-big: " + b"y" * 1000 + b"\r\n")
+            conn.sendall(b"content-length: 0\r\n\r\n")
             return False
         elif path == "/short":
             conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"

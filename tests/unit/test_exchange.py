@@ -118,13 +118,15 @@ def test_a_request_that_failed_on_a_new_connection_is_not_sent_again(tmp_path: P
             (1, "POST", "/orders"), (2, "POST", "/orders"), (3, "POST", "/orders")]
 
 
-def test_a_body_cut_short_is_a_finding_and_not_sent_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["/short", "/huge-headers"])
+def test_a_broken_answer_is_a_finding_and_not_sent_again(tmp_path: Path, path: str) -> None:
     with HostileServer() as server:
         target = _target(tmp_path, base_url=server.url)
         assert _send(target, "/ok").status == 200
-        response = _send(target, "/short")
+        response = _send(target, path)
         assert response.status is None and "RemoteProtocolError" in (response.error or "")
-        assert [r[2] for r in server.requests] == ["/ok", "/short"]
+        assert [r[2] for r in server.requests] == ["/ok", path]
+        assert _send(target, "/ok").status == 200
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/no-content"), ("HEAD", "/ok")])
