@@ -1,9 +1,11 @@
 """Targets: where requests go. An in-process ASGI/WSGI app, a running server, or a command
 that mbtspec starts (on a free port, in a per-run temporary folder) and stops.
 
-Every target answers ``send(Request) -> Response`` as a coroutine, so one step can go to model
-and candidate concurrently. A target that cannot be started, reached or reset raises
-``TargetError`` with what it printed last.
+Servers and WSGI apps answer ``send_sync(Request) -> Response`` (called from threads, so one
+step goes to model and candidate concurrently), ASGI apps ``send`` on the event loop. Each
+exchange is bounded by the target's ``timeout`` and ``max_response_size`` (see ``_exchange``).
+A target that cannot be started, reached or reset raises ``TargetError`` with what it printed
+last.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +28,8 @@ from urllib.request import getproxies_environment, proxy_bypass
 import httpx
 
 from mbtspec.errors import TargetError
+from mbtspec.executor._exchange import ResponseTooLarge, ServerTransport, exchange, read_body
+from mbtspec.executor._inprocess import ASGIAppTransport, guard_wsgi
 from mbtspec.executor._process import ManagedProcess, free_port
 from mbtspec.executor.records import Request, Response
 from mbtspec.spec.model import TargetDef
@@ -62,6 +67,11 @@ class Target:
     Requests go straight to an httpx transport (a connection pool, an ASGI app, a WSGI app):
     mbtspec builds each request whole itself, so a client's merging of defaults, redirects and
     auth would only cost time. Cookies are kept per target and per sequence (``forget``).
+
+    ``should_stop``, when set, is asked at least every 0.1 s while an exchange with a server
+    or a WSGI app waits; when it answers True, the exchange's connection is closed and
+    ``send_sync`` (or ``status_of``) raises ``KeyboardInterrupt``. ASGI apps run on the event
+    loop, where cancelling the task stops them.
     """
 
     name: str
@@ -72,12 +82,14 @@ class Target:
     sync_transport: httpx.BaseTransport | None = None
     #: An event-loop transport (ASGI apps): ``send``.
     async_transport: httpx.AsyncBaseTransport | None = None
+    should_stop: Callable[[], bool] | None = None
 
     def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
         self.definition = definition
         self.name = definition.name
         self.headers = headers
         self.timeout = definition.timeout
+        self.max_response_size = definition.max_response_size
         self.cookies = httpx.Cookies()
         self._timeouts = httpx.Timeout(definition.timeout).as_dict()
 
@@ -100,22 +112,14 @@ class Target:
         started = time.perf_counter()
         outgoing = self._outgoing(request)
         try:  # (an in-process app has no socket to time out on: wait_for does it)
-            response, content = await asyncio.wait_for(
-                self._call_app(self.async_transport, outgoing), self.timeout)
+            response = await asyncio.wait_for(
+                self.async_transport.handle_async_request(outgoing), self.timeout)
+            content = read_body(response, self.max_response_size)  # (in memory: decoding)
         except TimeoutError:
             return self.failed(httpx.ReadTimeout("no response"), started)
         except httpx.HTTPError as err:
             return self.failed(err, started)
         return self.answer(outgoing, response, content, started)
-
-    @staticmethod
-    async def _call_app(transport: httpx.AsyncBaseTransport, outgoing: httpx.Request
-                        ) -> tuple[httpx.Response, bytes]:
-        response = await transport.handle_async_request(outgoing)
-        try:
-            return response, await response.aread()
-        finally:
-            await response.aclose()
 
     def send_sync(self, request: Request) -> Response:
         """``send`` on the blocking transport. Servers are called from threads: blocking
@@ -124,19 +128,18 @@ class Target:
         started = time.perf_counter()
         outgoing = self._outgoing(request)
         try:
-            response, content = self._exchange(outgoing)
+            response, content = self._exchange(outgoing, self.timeout)
         except httpx.HTTPError as err:
             return self.failed(err, started)
         return self.answer(outgoing, response, content, started)
 
-    def _exchange(self, outgoing: httpx.Request) -> tuple[httpx.Response, bytes]:
-        """The response and its body, on the blocking transport; raises httpx's errors."""
+    def _exchange(self, outgoing: httpx.Request, timeout: float
+                  ) -> tuple[httpx.Response, bytes]:
+        """The response and its body, on the blocking transport, within ``timeout`` seconds;
+        raises httpx's errors."""
         assert self.sync_transport is not None
-        response = self.sync_transport.handle_request(outgoing)
-        try:
-            return response, response.read()
-        finally:
-            response.close()
+        return exchange(self.sync_transport, outgoing, timeout=timeout,
+                        max_size=self.max_response_size, should_stop=self.should_stop)
 
     def _outgoing(self, request: Request) -> httpx.Request:
         outgoing = httpx.Request(request.method, request.url, headers=request.headers,
@@ -163,6 +166,8 @@ class Target:
         if isinstance(err, httpx.TimeoutException):
             return Response(None, elapsed_ms=_ms(started),
                             error=f"no response within {self.timeout:g}s")
+        if isinstance(err, ResponseTooLarge):
+            return Response(None, elapsed_ms=_ms(started), error=str(err))
         if isinstance(err, httpx.ConnectError) or self._exited():
             raise self.unreachable(err) from None
         return Response(None, elapsed_ms=_ms(started),
@@ -180,6 +185,12 @@ class Target:
         return self.process.exit_code is not None
 
     def unreachable(self, err: Exception) -> TargetError:
+        if self.process is not None and isinstance(err, httpx.ConnectError):
+            # A server that dies has closed its sockets a moment before it can be seen to
+            # have exited (and a second attempt on a new connection comes that fast).
+            deadline = time.monotonic() + 1.0
+            while self.process.exit_code is None and time.monotonic() < deadline:
+                time.sleep(0.01)
         if self.process is not None and self.process.exit_code is not None:
             return TargetError(
                 self.name, f"the process exited with code {self.process.exit_code} "
@@ -204,16 +215,54 @@ def proxy_for(url: str) -> str | None:
     return proxies.get(parts.scheme) or proxies.get("all")
 
 
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
+
+
+#: JSON nested deeper than this stays text: comparing, checking and reporting a value walk it
+#: recursively, and a few hundred levels would exhaust Python's stack (no real API nests so).
+MAX_JSON_DEPTH = 256
+
+
 def parse_body(content: bytes, content_type: str) -> Any:
+    """The body as expressions see it: JSON when the type says so and it parses, else text,
+    decoded in the charset the type declares (UTF-8 when it declares none or one that Python
+    does not know; bytes that do not decode become U+FFFD). Not JSON, and so text: ``NaN``
+    and ``Infinity`` (no JSON value; NaN would differ from itself), and nesting deeper than
+    ``MAX_JSON_DEPTH``."""
     if not content:
         return None
-    text = content.decode("utf-8", errors="replace")
+    declared = _CHARSET.search(content_type)
+    try:
+        text = content.decode(declared.group(1) if declared else "utf-8", errors="replace")
+    except LookupError:  # an unknown charset, or a codec that is not a text encoding
+        text = content.decode("utf-8", errors="replace")
     if "json" in content_type.lower():
         try:
-            return json.loads(text)
-        except ValueError:
+            value = json.loads(text, parse_constant=_not_json)
+        except (ValueError, RecursionError):
             return text
+        if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(value):
+            return text
+        return value
     return text
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _too_deep(value: Any) -> bool:
+    """Is ``value`` nested deeper than ``MAX_JSON_DEPTH``? (Level by level, not recursively.)"""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(MAX_JSON_DEPTH):
+        below: list[Any] = []
+        for item in level:
+            below.extend([c for c in (item.values() if isinstance(item, dict) else item)
+                          if isinstance(c, dict | list)])
+        if not below:
+            return False
+        level = below
+    return True
 
 
 def _ms(started: float) -> float:
@@ -234,9 +283,11 @@ class AppTarget(Target):
         if _is_asgi(app):
             self._lifespan = _Lifespan(app)
             await self._lifespan.startup(self.name)
-            self.async_transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            state = self._lifespan.state if self._lifespan.supported else None
+            self.async_transport = ASGIAppTransport(app, self.max_response_size, state)
         else:
-            self.sync_transport = httpx.WSGITransport(app=app, raise_app_exceptions=False)
+            self.sync_transport = httpx.WSGITransport(app=guard_wsgi(app),
+                                                      raise_app_exceptions=False)
 
     async def stop(self) -> None:
         await super().stop()
@@ -284,10 +335,11 @@ class _Lifespan:
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
         self.supported = False
+        self.state: dict[str, Any] = {}  # what startup stored: each request gets a copy
 
     async def _run(self) -> None:
         try:
-            await self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+            await self.app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state},
                            self.inbox.get, self.outbox.put)
         except Exception:  # apps without lifespan support raise on the unknown scope...
             pass
@@ -320,8 +372,12 @@ class UrlTarget(Target):
         super().__init__(definition, headers)
         self.base_url = base_url.rstrip("/")
         # Certificates are only loaded for https (loading them takes tens of milliseconds).
-        self.sync_transport = httpx.HTTPTransport(verify=self.base_url.startswith("https:"),
+        try:
+            self.sync_transport = ServerTransport(verify=self.base_url.startswith("https:"),
                                                   proxy=proxy_for(self.base_url))
+        except (ValueError, ImportError) as err:  # an unknown proxy scheme, socks without socksio
+            raise TargetError(self.name, f"cannot use the proxy {proxy_for(self.base_url)}: "
+                              f"{err}") from None
 
     async def start(self) -> None:
         ready = self.definition.ready
@@ -341,7 +397,7 @@ class UrlTarget(Target):
         errors. For start-up checks, which must tell a refused connection apart."""
         outgoing = httpx.Request(method, self.base_url + path, headers=self.headers,
                                  extensions={"timeout": httpx.Timeout(timeout).as_dict()})
-        return self._exchange(outgoing)[0].status_code
+        return self._exchange(outgoing, timeout)[0].status_code
 
     async def wait_ready(self) -> None:
         ready = self.definition.ready
@@ -353,8 +409,9 @@ class UrlTarget(Target):
                 raise TargetError(
                     self.name, f"the process exited with code {self.process.exit_code} "
                     "before it was ready", self.process.log_tail(), str(self.process.log_path))
-            try:
-                status = await asyncio.to_thread(self.status_of, ready.method, ready.path, 2.0)
+            try:  # each attempt waits 2 s at most, and never past ready.timeout
+                wait = min(2.0, max(deadline - time.monotonic(), 0.05))
+                status = await asyncio.to_thread(self.status_of, ready.method, ready.path, wait)
                 if status == ready.status:
                     return
                 last = f"{ready.method} {ready.path} answered {status}, " \

@@ -23,6 +23,7 @@ from mbtspec.spec.expressions import (
     unknown_functions,
 )
 from mbtspec.spec.problems import Problem, did_you_mean
+from mbtspec.spec.sizes import DEFAULT_MAX_RESPONSE_SIZE, parse_size
 
 _TARGET_VARS = re.compile(r"\$\{([^}]*)\}")
 PATH_PARAM = re.compile(r"\{([^}/]+)\}")  # path placeholders (the scaffold finds them the same way)
@@ -209,7 +210,20 @@ class Builder:
             timeout=float(spec.get("timeout", 10.0)),
             reset=(self._build_reset(spec["reset"], (*path, "reset"))
                    if "reset" in spec else None),
+            max_response_size=self._size(spec, (*path, "max_response_size")),
         )
+
+    def _size(self, spec: dict[str, Any], path: JsonPath) -> int:
+        """``max_response_size`` in bytes (the schema has checked its form already)."""
+        if path[-1] not in spec:
+            return DEFAULT_MAX_RESPONSE_SIZE
+        size = parse_size(spec[path[-1]])
+        if size is None or size < 1:
+            self.problem(path, "out-of-range",
+                         f"{spec[path[-1]]!r} must be at least 1 byte; write a number of bytes "
+                         "or a size such as '16 MiB', '512 KiB' or '2 MB'")
+            return DEFAULT_MAX_RESPONSE_SIZE
+        return size
 
     def _check_target_strings(self, spec: dict[str, Any], path: JsonPath, kind: str) -> None:
         process = {"port", "tmp", "python"} if kind == "command" else set()

@@ -25,6 +25,8 @@ _HINTS = {
     ("targets", "*", "base_url"): "write a URL starting with http:// or https://",
     ("reset", "*", "request"): "write it as 'METHOD /path', e.g. POST /__reset",
     ("targets", "*", "ready", "path"): "write a path starting with /",
+    ("targets", "*", "max_response_size"): "write a number of bytes or a size such as "
+                                           "'16 MiB', '512 KiB' or '2 MB'",
 }
 
 

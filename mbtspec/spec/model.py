@@ -14,6 +14,7 @@ from mbtspec.spec._openapi import OpenApiDocument as OpenApiDocument
 from mbtspec.spec._openapi import Operation as Operation
 from mbtspec.spec._yaml import Mark as Mark
 from mbtspec.spec.expressions import Expression
+from mbtspec.spec.sizes import DEFAULT_MAX_RESPONSE_SIZE
 
 # --------------------------------------------------------------------------------------------
 # Values: what an action sends and what a generator produces. Parsed from YAML into this small
@@ -164,6 +165,7 @@ class TargetDef:
     headers: tuple[tuple[str, str], ...] = ()
     timeout: float = 10.0
     reset: tuple[ResetStep, ...] | None = None
+    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE  # bytes, after content decoding
 
 
 @dataclass(frozen=True)
