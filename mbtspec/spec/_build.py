@@ -6,9 +6,11 @@ Each ``_build_*`` function turns one part of the file into frozen dataclasses; p
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mbtspec.spec import model as m
 from mbtspec.spec._openapi import METHODS, OpenApiDocument, OpenApiLoadError, load_openapi
@@ -25,6 +27,8 @@ from mbtspec.spec.expressions import (
 from mbtspec.spec.problems import Problem, did_you_mean
 
 _TARGET_VARS = re.compile(r"\$\{([^}]*)\}")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: a header name
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(32, 127))
 PATH_PARAM = re.compile(r"\{([^}/]+)\}")  # path placeholders (the scaffold finds them the same way)
 RESPONSE_VARS = frozenset({"response", "request", "action", "target"})
 STEP_VARS = frozenset({"model", "candidate", "request", "action"})
@@ -192,6 +196,8 @@ class Builder:
                          "set base_url to where it listens")
         ready = spec.get("ready")
         headers = tuple((k, _text(v)) for k, v in (spec.get("headers") or {}).items())
+        for k, v in headers:
+            self._check_header((*path, "headers", k), k, v)
         return m.TargetDef(
             name=name,
             kind=kind,
@@ -235,6 +241,37 @@ class Builder:
                              f"{options + ' or ' if options else ''}${{env.NAME}}",
                              offset=(1, found.start() + 1))
 
+    def _check_header(self, path: JsonPath, name: str, text: str) -> None:
+        """A header's name must be a token, and the parts of its value written in the spec
+        printable ASCII: anything else cannot be sent (or, for CR/LF, would start another
+        header: header injection)."""
+        if not _TOKEN.fullmatch(name):
+            bad = next((c for c in name if not _TOKEN.fullmatch(c)), "")
+            shown = "a space" if bad == " " else repr(bad) if bad else "nothing"
+            self.problem(path, "invalid-header",
+                         f"'{name}' is not a valid header name: it holds {shown}; header names "
+                         "are letters, digits and !#$%&'*+-.^_`|~ only (no spaces or colons)",
+                         key=True)
+        checked = _TARGET_VARS.sub(lambda found: "a" * len(found[0]), text)  # ${env.X}: later
+        bad_chars = [c for c in checked if not (" " <= c <= "~" or c == "\t")]
+        if not bad_chars:
+            return
+        if any(c in "\r\n" for c in bad_chars):
+            message = ("the value holds a line break (CR or LF), which would end this header "
+                       "and start another (header injection); remove it")
+        elif any(ord(c) < 128 for c in bad_chars):
+            message = (f"the value holds the control character U+{ord(bad_chars[0]):04X}, which "
+                       "a header cannot carry; remove it")
+        else:
+            encoded = quote(text, safe=_PRINTABLE_ASCII.replace("%", ""))
+            message = (f"the value holds {bad_chars[0]!r} (U+{ord(bad_chars[0]):04X}), which is "
+                       "not ASCII: header values are sent as ASCII; percent-encode it "
+                       f"('{encoded}'), or send the text in the body")
+        column = checked.find(bad_chars[0]) + 1
+        mark = self.positions.of(path)
+        self.problem(path, "invalid-header", message,
+                     offset=(1, column) if mark.line == mark.end_line and column else None)
+
     def _check_reset_commands(self, steps: list[dict[str, Any]]) -> None:
         """Top-level reset commands run for every target: ${tmp}, ${python}, ${port} (the
         latter only where the target is a command) and ${env.NAME}."""
@@ -269,10 +306,13 @@ class Builder:
                 self.problem((*where, "request"), "invalid-method",
                              f"'{method}' is not an HTTP method"
                              f"{did_you_mean(method.upper(), [x.upper() for x in METHODS])}")
+            headers = tuple((k, _text(v)) for k, v in (item.get("headers") or {}).items())
+            for k, v in headers:
+                self._check_header((*where, "headers", k), k, v)
             steps.append(m.ResetStep(
                 self.positions.of(where), method=method.upper(), path=target_path.strip(),
                 body=item.get("body"),
-                headers=tuple((k, _text(v)) for k, v in (item.get("headers") or {}).items()),
+                headers=headers,
                 status=item.get("status"),
             ))
         return tuple(steps)
@@ -364,6 +404,8 @@ class Builder:
             )
             for key, value in parts[part]:
                 self._check_refs(value, (*path, part, key), scope)
+                if part == "headers":
+                    self._check_header((*path, part, key), key, _literal_text(value))
         body = self.values.parse(spec["body"], (*path, "body")) if "body" in spec else None
         if body is not None:
             self._check_refs(body, (*path, "body"), scope)
@@ -479,6 +521,22 @@ class Builder:
                 self.problem((*path, "request"), "missing-path-parameter",
                              f"path parameter '{name}' has no value ({why}); set it under "
                              f"'path: {{{name}: ...}}'")
+
+
+def _literal_text(value: m.Value) -> str:
+    """The parts of a header value written in the spec, as they will be sent."""
+    if isinstance(value, m.Literal_):
+        item = value.value
+        if isinstance(item, str):
+            return item
+        if isinstance(item, bool) or item is None:
+            return {True: "true", False: "false", None: "null"}[item]
+        if isinstance(item, int | float):
+            return str(item)
+        return json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=str)
+    if isinstance(value, m.Template):
+        return "".join(part for part in value.parts if isinstance(part, str))
+    return ""
 
 
 def _text(value: Any) -> str:
