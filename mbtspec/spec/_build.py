@@ -19,7 +19,9 @@ from mbtspec.spec._values import ValueParser, iter_refs
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.expressions import (
     MBTSPEC_FUNCTIONS,
+    NAMESPACED_FUNCTIONS,
     Expression,
+    ExpressionLimitError,
     ExpressionSyntaxError,
     compile_expression,
     unknown_functions,
@@ -56,6 +58,10 @@ class Builder:
         mark = self.positions.of(path)
         try:
             expr = compile_expression(source, mark)
+        except ExpressionLimitError as err:
+            self.problem(path, "expression-limit", f"this {role} expression: {err.message}",
+                         offset=(err.line, err.column))
+            return None
         except ExpressionSyntaxError as err:
             self.problem(path, "expression-syntax",
                          f"cannot parse {role} expression: {err.message}",
@@ -91,8 +97,11 @@ class Builder:
                 offset=(1, column) if column else None,
             )
         for name in unknown_functions(expr, response_functions=role != "when"):
-            column = _find_word(source, name)
+            column = _find_call(source, name)
+            namespaced = [f for f in NAMESPACED_FUNCTIONS if f.endswith(f".{name}")]
             hint = (" (did you mean 'size'?)" if name in ("len", "length", "count")
+                    else f" (did you mean '{namespaced[0]}'?): it is called with its "
+                    "namespace" if namespaced
                     else did_you_mean(name, _function_names()))
             if name in MBTSPEC_FUNCTIONS:
                 hint = (": it checks a response, and 'when' runs before the request; use it "
@@ -580,12 +589,18 @@ def _mentions_port(spec: dict[str, Any]) -> bool:
         "base_url" in spec and "${port}" not in str(spec.get("base_url")))
 
 
+def _find_call(source: str, name: str) -> int:
+    """Column of the call of ``name`` (``abs(``, ``.abs(``, ``math.foo(``) in ``source``."""
+    found = re.search(rf"(?<![\w]){re.escape(name)}\s*\(", source)
+    return found.start() + 1 if found else 0
+
+
 def _find_word(source: str, word: str) -> int:
     found = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", source)
     return found.start() + 1 if found else 0
 
 
 def _function_names() -> list[str]:
-    from mbtspec.spec.expressions import KNOWN_FUNCTIONS
+    from mbtspec.spec.expressions import BARE_FUNCTIONS
 
-    return sorted(KNOWN_FUNCTIONS)
+    return sorted(BARE_FUNCTIONS | NAMESPACED_FUNCTIONS)
