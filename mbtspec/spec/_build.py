@@ -119,6 +119,7 @@ class Builder:
         for name, action in (data.get("actions") or {}).items():
             for var in (action.get("store") or {}):
                 self.stored.setdefault(var, ("actions", name, "store", var))
+        self._check_durations()
         targets = tuple(
             self._build_target(name, spec) for name, spec in data["targets"].items()
         )
@@ -223,6 +224,20 @@ class Builder:
             reset=(self._build_reset(spec["reset"], (*path, "reset"))
                    if "reset" in spec else None),
         )
+
+    def _check_durations(self) -> None:
+        """NaN passes every comparison of the JSON Schema: durations are checked here."""
+        places: list[tuple[JsonPath, Any]] = [(("run", "max_time"),
+                                               (self.data.get("run") or {}).get("max_time"))]
+        for name, spec in self.data["targets"].items():
+            places.append((("targets", name, "timeout"), spec.get("timeout")))
+            ready = spec.get("ready")
+            if isinstance(ready, dict):
+                places.append((("targets", name, "ready", "timeout"), ready.get("timeout")))
+        for path, value in places:
+            if isinstance(value, float) and value != value:
+                self.problem(path, "out-of-range",
+                             f"'{path[-1]}' must be a number of seconds, not NaN (.nan)")
 
     def _check_target_strings(self, spec: dict[str, Any], path: JsonPath, kind: str) -> None:
         process = {"port", "tmp", "python"} if kind == "command" else set()
