@@ -359,18 +359,18 @@ class _Resolver:
     def inline(self, schema: Any, base: Path | None = None, depth: int = 0) -> Any:
         """A copy of ``schema`` with every ``$ref`` replaced by what it points to.
 
-        Below ``MAX_SCHEMA_DEPTH`` levels (reached through chains of references), anything
-        goes, as below a recursive reference: no later stage walks deeper than that.
+        A reference below ``MAX_SCHEMA_DEPTH`` levels (reached through chains of references)
+        accepts anything, as a recursive one does: no later stage walks much deeper.
         """
         base = base or self.base
-        if depth > MAX_SCHEMA_DEPTH:
-            return {}
         if isinstance(schema, list):
             return [self.inline(item, base, depth + 1) for item in schema]
         if not isinstance(schema, dict):
             return schema
         ref = schema.get("$ref")
         if isinstance(ref, str):
+            if depth > MAX_SCHEMA_DEPTH:
+                return {}  # deep down a chain of references: accept anything from here
             node, target, pointer = self._lookup(ref, base)
             key = (target, pointer)
             if (key, depth) in self.cache:

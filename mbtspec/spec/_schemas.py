@@ -42,7 +42,8 @@ def bound_formats(schema: Any, combined: bool = False) -> Any:
     if bounds and "integer" in (schema.get("type") or ()):
         out.setdefault("minimum", bounds[0])
         out.setdefault("maximum", bounds[1])
-    required: list[Any] = out["required"] if isinstance(out.get("required"), list) else []
+    required = [r for r in out["required"] if isinstance(r, str)] if isinstance(
+        out.get("required"), list) else []
     if isinstance(out.get("properties"), dict) and "additionalProperties" not in out and not (
             combined or any(k in out for k in ("allOf", "anyOf", "oneOf"))
             or any(name not in out["properties"] for name in required)):
@@ -56,15 +57,47 @@ def schema_problem(schema: Any, dialect: str) -> str | None:
     from jsonschema import Draft7Validator
     from jsonschema.exceptions import SchemaError
 
-    converted = generation_schema(schema, dialect)
+    try:
+        converted = generation_schema(schema, dialect)
+    except (TypeError, AttributeError, ValueError, KeyError):
+        converted = schema  # a shape the conversion cannot follow: the meta-schema says why
+    why = _pattern_problems(converted)  # before the meta-schema, which compiles them unguarded
+    if why is not None:
+        return why
     try:
         Draft7Validator.check_schema(converted)
     except SchemaError as err:
         where = "/".join(map(str, err.absolute_path))
         return f"invalid schema{f' at {where}' if where else ''}: {err.message}"
-    except RecursionError:  # pragma: no cover - the loader bounds nesting well below this
-        return "the schema nests too deeply"
+    except (RecursionError, OverflowError, ValueError) as err:
+        return f"invalid schema: {err}"
     return _Checker(converted).why_empty(converted, "")
+
+
+def _pattern_problems(schema: Any) -> str | None:
+    """The first unusable regular expression of ``schema`` (``pattern`` values and
+    ``patternProperties`` names), without recursion."""
+    stack: list[tuple[Any, str]] = [(schema, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, f"{where}/{i}") for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        patterns = [(node["pattern"], "pattern")] if isinstance(node.get("pattern"), str) else []
+        if isinstance(node.get("patternProperties"), dict):
+            patterns += [(name, "patternProperties") for name in node["patternProperties"]]
+        for pattern, key in patterns:
+            why = pattern_problem(str(pattern))
+            if why is not None and not why.startswith("matches no string"):
+                return f"{_at(where)}{key} '{_short(str(pattern))}' {why}"
+        stack.extend((value, f"{where}/{key}") for key, value in node.items())
+    return None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Checker:
@@ -166,7 +199,7 @@ class _Checker:
         if isinstance(pattern, str):
             why = pattern_problem(pattern)
             if why:
-                return f"{_at(where)}pattern '{pattern}' {why}"
+                return f"{_at(where)}pattern '{_short(pattern)}' {why}"
             shortest, longest = widths(pattern)
             if longest < low or isinstance(high, int) and shortest > high:
                 return (f"{_at(where)}pattern '{pattern}' matches strings of {shortest} to "

@@ -214,3 +214,38 @@ def test_a_long_ref_chain_is_cut_not_a_recursion_error(tmp_path: Path) -> None:
         node = node.get("properties", {}).get("next")
         depth += 1
     assert depth < MAX_SCHEMA_DEPTH  # cut: anything goes below
+
+
+def test_a_long_ref_chain_lints_clean_and_compiles(tmp_path: Path) -> None:
+    from mbtspec.compiler import compile_plan
+
+    schemas: dict[str, object] = {f"C{i}": {"type": "object", "properties": {
+        "next": {"$ref": f"#/components/schemas/C{i + 1}"}}} for i in range(500)}
+    schemas["C500"] = {"type": "string"}
+    (tmp_path / "openapi.json").write_text(json.dumps(schema_doc(schemas, "C0")))
+    path = spec_with_openapi(tmp_path, "openapi.json", "POST /items")
+    assert errors(path) == []  # cut where it is too deep, not refused, not a RecursionError
+    plan = compile_plan(load_spec(path))
+    assert plan.actions[0].body is not None
+
+
+# --------------------------------------------------------------------------- mbtspec init
+
+
+@pytest.mark.parametrize("make", ["/dev/zero", "bomb", "folder"])
+def test_init_refuses_hostile_documents_at_once(tmp_path: Path, make: str) -> None:
+    from mbtspec.scaffold import scaffold_spec
+
+    if make == "bomb":
+        source = tmp_path / "openapi.yaml"
+        source.write_text(openapi_yaml("x-bomb:\n" + "".join(
+            "  " + line + "\n" for line in bomb(9).splitlines())))
+    elif make == "folder":
+        source = tmp_path / "api"
+        source.mkdir()
+    else:
+        source = Path(make)
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="cannot scaffold|is a directory"):
+        scaffold_spec(source, None)
+    assert time.monotonic() - started < 1.0
