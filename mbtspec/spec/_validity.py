@@ -99,6 +99,19 @@ def _validate(raw: Any) -> list[str]:
 
 def iter_document_problems(document: OpenApiDocument,
                            positions: Positions) -> Iterator[Problem]:
+    from mbtspec.spec.conformance import iter_unreadable_patterns
+
+    seen: set[str] = set()
+    for where, pattern, why in iter_unreadable_patterns(document.operations):
+        if pattern in seen:
+            continue
+        seen.add(pattern)
+        shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+        yield positions.problem(
+            ("openapi",), "openapi-not-valid",
+            f"{document.file.name}: the pattern '{shown}' ({where}) {why}; mbtspec does not "
+            "check values against it (and cannot draw values for it): write it in Python's "
+            "regular-expression syntax", severity="warning")
     for fault in document_faults(document):
         yield positions.problem(
             ("openapi",), "openapi-not-valid",

@@ -249,3 +249,26 @@ def test_init_refuses_hostile_documents_at_once(tmp_path: Path, make: str) -> No
     with pytest.raises(UsageError, match="cannot scaffold|is a directory"):
         scaffold_spec(source, None)
     assert time.monotonic() - started < 1.0
+
+
+def test_unreadable_response_patterns_warn_and_do_not_break_conformance(tmp_path: Path) -> None:
+    from mbtspec.spec.conformance import conformance_problems
+
+    doc = {"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/items": {
+        "get": {"responses": {"200": {"description": "ok", "content": {"application/json": {
+            "schema": {"type": "object", "properties": {
+                "name": {"type": "string", "pattern": "^\\p{L}+$"},
+                "code": {"type": "string", "pattern": "(" * 60 + "x" + ")" * 60},
+                "size": {"type": "integer"}}}}}}}}}}}
+    (tmp_path / "openapi.json").write_text(json.dumps(doc))
+    path = spec_with_openapi(tmp_path, "openapi.json")
+    warnings = [p.message for p in lint_spec(path) if p.code == "openapi-not-valid"]
+    assert any("the pattern '^\\p{L}+$' (GET /items response 200) is not a valid regular "
+               "expression" in w for w in warnings)
+    assert any("nests groups 60 levels deep" in w for w in warnings)
+    [operation] = load_openapi(tmp_path / "openapi.json").operations
+    response = {"status": 200, "headers": {"content-type": "application/json"},
+                "body": {"name": "Zoë", "code": "x", "size": "big"}}
+    # the rest of the schema is still checked; the unreadable patterns are not
+    assert conformance_problems(operation, "openapi-3.0", response) == [
+        "body.size: 'big' is not of type 'integer'"]
