@@ -120,7 +120,12 @@ class Compiler:
 
     def compile(self, value: m.Value, lets: frozenset[str]) -> Node:
         method = getattr(self, f"_{type(value).__name__.strip('_').lower()}")
-        node: Node = method(value, lets)
+        try:
+            node: Node = method(value, lets)
+            if node.strategy is not None:
+                node.strategy.validate()  # Hypothesis checks lazily: surface it while compiling
+        except InvalidArgument as err:  # what lint missed must still not be a traceback
+            raise CompileError(f"no value can be drawn: {_first_line(err)}") from None
         return node
 
     # -- one method per value type ---------------------------------------------------------
@@ -337,6 +342,11 @@ class Compiler:
             return bag[index]
 
         return Dynamic(draw)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _inward(bound: float | None, towards: float) -> float | None:

@@ -297,7 +297,17 @@ class ValueParser:
 
     def _gen_list(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
         min_size, max_size = self._sizes(data, base, MAX_LIST_MIN_SIZE, "elements")
-        return m.ListGen(self.parse(arg, path), min_size, max_size, bool(data.get("unique")))
+        element = self.parse(arg, path)
+        if data.get("unique") and min_size > 0:
+            distinct = distinct_values(element)
+            if distinct < min_size:
+                self.issue((*base, "min_size"), "cannot-generate",
+                           f"a unique list of at least {min_size} elements cannot be drawn: "
+                           f"its elements can take only {distinct} distinct value"
+                           f"{'s' if distinct != 1 else ''}; lower min_size or widen the "
+                           "element")
+                min_size = 0
+        return m.ListGen(element, min_size, max_size, bool(data.get("unique")))
 
     def _gen_object(self, data: dict[str, Any], arg: Any, path: JsonPath,
                     base: JsonPath) -> m.Value:
@@ -340,6 +350,40 @@ class ValueParser:
             else:
                 fallback = self.parse(alternative, (*base, "or"))
         return m.Pick(arg, self.mark(path), fallback, bool(data.get("remove", False)), path)
+
+
+def distinct_values(value: m.Value, cap: int = 10**6) -> int:
+    """How many distinct values ``value`` can draw, at most (``cap`` when more, or unknown:
+    references and picks are not followed)."""
+    if isinstance(value, m.Literal_):
+        return 1
+    if isinstance(value, m.BooleanGen):
+        return 2
+    if isinstance(value, m.IntegerGen) and value.min is not None and value.max is not None:
+        return int(min(max(int(value.max) - int(value.min) + 1, 0), cap))
+    if isinstance(value, m.NumberGen) and value.min is not None and value.min == value.max:
+        return 1
+    if isinstance(value, m.OneOf):
+        literals = {repr(o.value) for o in value.options if isinstance(o, m.Literal_)}
+        others = sum(distinct_values(o, cap) for o in value.options
+                     if not isinstance(o, m.Literal_))
+        return min(len(literals) + others, cap)
+    if isinstance(value, m.StringGen) and value.alphabet and value.max_size is not None \
+            and not value.pattern:
+        letters = len(set(value.alphabet))
+        strings = sum(letters ** size for size in range(value.min_size,
+                                                        min(value.max_size, 40) + 1))
+        return int(min(strings, cap))
+    if isinstance(value, m.ListValue | m.ObjectValue):
+        parts = value.items if isinstance(value, m.ListValue) else tuple(
+            v for _, v in value.fields)
+        product = 1
+        for part in parts:
+            product = min(product * distinct_values(part, cap), cap)
+        if isinstance(value, m.ObjectValue):
+            product = min(product * 2 ** len(value.optional), cap)
+        return int(product)
+    return cap
 
 
 def _bad_bound(name: str, bound: Any) -> str:
