@@ -28,7 +28,7 @@ _TOKEN = re.compile(r"""
     (?P<space>\s+|//[^\n]*)
   | (?P<string>[rRbB]{0,2}(?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"
                           |'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*"))
-  | (?P<number>0[xX][0-9a-fA-F]+[uU]?|(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?[uU]?)
+  | (?P<number>0[xX][0-9a-fA-F]+[uU]?|(?:\d*\.\d+|\d+)(?:[eE][+-]?\d+)?[uU]?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>&&|\|\||==|!=|<=|>=|[-+*/%!<>?:.,()\[\]{}])
 """, re.VERBOSE | re.DOTALL)
@@ -261,6 +261,8 @@ class _Parser:
         self.take("{" if close == "}" else "[")
         self.nest()
         items: list[Node] = []
+        if self.peek()[1] == ",":  # the engine reads [,] and {,} as empty
+            self.take(",")
         while self.peek()[1] != close:
             items.append(self.expression())
             if close == "}":
@@ -289,9 +291,12 @@ class _Parser:
                 args, end = self.arguments()
                 return Node("call", start, end, text, args)
             return Node("ident", start, end, text)
-        if text == ".":  # a leading dot: a name from the root scope
+        if text == ".":  # a leading dot: a name (or function) from the root scope
             self.take()
             _, name, _, end = self.take()
+            if self.peek()[1] == "(":
+                args, end = self.arguments()
+                return Node("call", start, end, name, args)
             return Node("ident", start, end, name)
         if text == "(":
             self.take()

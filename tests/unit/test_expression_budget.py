@@ -155,7 +155,8 @@ def test_counting_iterations_changes_no_result(body: str, xs: list[int], ys: lis
     r"""r'a\b' + "c\"d" + '''e'f''' + b"g" == 'x'""", "0x1F + 1u == 2u", ".a.b",
     "m{a: 1}.a", "{'k': [1, {'z': 2}]}['k'][1].z", "x.map(i, i > 0, i * 2)",
     "// a comment\n  response.status\n  == 200", "timestamp('2024-01-01T00:00:00Z').getFullYear()",
-    "[1, 2,].size() == 2", "{'a': 1,}.size() == 1",
+    "[1, 2,].size() == 2", "{'a': 1,}.size() == 1", "1.map(v, v) == 1", "[,] == []",
+    "{,} == {}", ".size(x) > 0", "1e3 + .5e-2 > 0",
 ])
 def test_the_parser_reads_what_the_engine_reads(source: str) -> None:
     import cel
@@ -183,3 +184,33 @@ def test_namespaced_functions_work_with_their_namespace_only() -> None:
             expression.evaluate({"x": -1})
     assert unknown_functions(compile_expression("math.absolute(1) == 1", MARK)) == [
         "math.absolute"]
+
+
+ATOMS = ["x", "y.z", "1", "2.5", "'s'", '"t"', "true", "null", "[1, 2]", "{'a': 1}", "size(x)",
+         "x.all(i, i > 0)", "x.map(i, i * 2)", "has(x.a)", "b'\\x00'", "1u", "0xF", "-1",
+         "!true", "x[0]", "m.f(1, 2)", ".a", "M{a: 1}", "r'a\\b'", "1e3", "3.", ".f(1)", "[,]"]
+OPERATORS = ["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "in"]
+TEXTS = st.recursive(
+    st.sampled_from(ATOMS),
+    lambda inner: st.one_of(
+        st.builds(lambda a, op, b: f"{a} {op} {b}", inner, st.sampled_from(OPERATORS), inner),
+        st.builds(lambda a, b, c: f"{a} ? {b} : {c}", inner, inner, inner),
+        st.builds(lambda a: f"({a})", inner),
+        st.builds(lambda a, b: f"[{a}, {b}]", inner, inner),
+        st.builds(lambda a, b: f"{a}.map(v, {b})", inner, inner)),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXTS, noise=st.text(alphabet="()[]{}.,?:!'\" \n", max_size=1),
+       at=st.integers(0, 200))
+def test_what_the_engine_reads_the_parser_reads(text: str, noise: str, at: int) -> None:
+    """Else the expression would run without its budget (the parser is what adds it)."""
+    import cel
+
+    source = text[:at] + noise + text[at:]
+    try:
+        cel.compile(source)
+    except Exception:
+        return
+    _cel.parse(source)
