@@ -24,9 +24,13 @@ with tracebacks (exit 4 or a "Traceback" on stderr) and timeouts.
 Inputs of failures are saved under --out (default fuzz-failures/) with what happened.
 
 Run from the repository root:
-    python bench/fuzz_specs.py --count 2000             # a quick look (about a minute)
-    python bench/fuzz_specs.py                          # 100,000 files (see the docstring's end)
-The full run of 100,000 files took about 35 minutes on the 2-core development machine.
+    python bench/fuzz_specs.py --count 2000 --check-sample 20    # a quick look (~1 minute)
+    python bench/fuzz_specs.py                                   # 100,000 files, 200 checks
+The full run is about 40 minutes of lint and 7 of checks in one process on the 2-core
+development machine; two processes of 50,000 files each (--seed 8 and --seed 9, --count 50000
+--check-sample 100) take about 25 minutes side by side. Measured that way: 100,000 files,
+0 tracebacks, 0 runs over 10 s, 0 disagreements, median 1.2 ms per file, p99 ~140 ms, max 5.5 s,
+peak RSS 63-77 MiB; 200 checks: 0 tracebacks, 0 timeouts, max 9 s.
 """
 
 from __future__ import annotations
