@@ -71,9 +71,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile |
 def _is_spec(path: Path) -> bool:
     """Does a YAML file named on the command line look like a spec (``version`` and
     ``actions`` at its top level)? Other YAML files are left to other plugins."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    from mbtspec.spec._files import MAX_SPEC_BYTES, FileReadError, read_text
+
+    try:  # never a device or a FIFO named on the command line: they would never end
+        text = read_text(path, MAX_SPEC_BYTES)
+    except FileReadError:
         return False
     lines = text.splitlines()
     return any(line.startswith("version:") for line in lines) and any(

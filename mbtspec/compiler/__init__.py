@@ -20,14 +20,17 @@ from mbtspec.compiler._values import (
     Compiler,
     DrawContext,
     Draws,
+    Dynamic,
     Node,
     Pure,
     Unsatisfiable,
+    lift,
     text_of,
 )
 from mbtspec.compiler.state import PerTarget, State, resolve
 from mbtspec.errors import SpecError
 from mbtspec.spec import model as m
+from mbtspec.spec._rules import UNFILLED_HEADERS
 from mbtspec.spec._values import iter_needed_picks
 from mbtspec.spec.problems import Problem, format_path
 
@@ -48,7 +51,7 @@ __all__ = [
 
 #: Marks "send no body" (distinct from a JSON null body).
 NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY"})()
-_IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
+_IGNORED_HEADERS = UNFILLED_HEADERS
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str) -> Actio
 
     path_params = given(action.path_params)
     query = given(action.query)
-    headers = given(action.headers)
+    headers = [_Part(p.name, _header_node(p.node)) for p in given(action.headers)]
     body = _Part("body", compiler.compile(action.body, scope)) if action.body is not None else None
     op = action.operation
     if op is not None and action.fill != "none":
@@ -232,9 +235,15 @@ def _schema_node(compiler: Compiler, schema: Any, dialect: str, what: str,
         raise CompileError(
             f"{what} of {action.method} {action.path}: {err.message}; set it in the action "
             "or fix its schema in the OpenAPI document", action.mark) from None
-    if header and node.strategy is not None:  # header values must be visible ASCII
+    return _header_node(node) if header else node
+
+
+def _header_node(node: Node) -> Node:
+    """Header values must be visible ASCII (else the request cannot be sent): a drawn value
+    loses other characters. Literal values are checked by the loader (``invalid-header``)."""
+    if node.strategy is not None:
         return Pure(node.strategy.map(_header_safe))
-    return node
+    return Dynamic(lambda ctx: lift(_header_safe, [node.draw(ctx)], ctx.targets))
 
 
 def _header_safe(value: Any) -> str:

@@ -21,7 +21,7 @@ from hypothesis.errors import InvalidArgument
 
 from mbtspec.compiler.state import PerTarget, State
 from mbtspec.spec import model as m
-from mbtspec.spec._openapi import to_json_schema
+from mbtspec.spec._schemas import generation_schema, schema_problem
 
 
 class CompileError(Exception):
@@ -131,7 +131,12 @@ class Compiler:
 
     def compile(self, value: m.Value, lets: frozenset[str]) -> Node:
         method = getattr(self, f"_{type(value).__name__.strip('_').lower()}")
-        node: Node = method(value, lets)
+        try:
+            node: Node = method(value, lets)
+            if node.strategy is not None:
+                node.strategy.validate()  # Hypothesis checks lazily: surface it while compiling
+        except InvalidArgument as err:  # what lint missed must still not be a traceback
+            raise CompileError(f"no value can be drawn: {_first_line(err)}") from None
         return node
 
     # -- one method per value type ---------------------------------------------------------
@@ -213,8 +218,8 @@ class Compiler:
         return Pure(st.integers(value.min, value.max))
 
     def _numbergen(self, value: m.NumberGen, lets: frozenset[str]) -> Node:
-        return Pure(st.floats(value.min, value.max, allow_nan=value.allow_nan,
-                              allow_infinity=value.allow_infinity))
+        return Pure(st.floats(_inward(value.min, math.inf), _inward(value.max, -math.inf),
+                              allow_nan=value.allow_nan, allow_infinity=value.allow_infinity))
 
     def _booleangen(self, value: m.BooleanGen, lets: frozenset[str]) -> Node:
         return Pure(st.booleans())
@@ -351,6 +356,21 @@ class Compiler:
         return Dynamic(draw)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _inward(bound: float | None, towards: float) -> float | None:
+    """A bound as a float, rounded into the range when the integer written has no exact
+    float (10**300): Hypothesis takes float bounds only."""
+    if bound is None or isinstance(bound, float):
+        return bound
+    near = float(bound)
+    return near if near == bound or (near > bound) == (towards > 0) else math.nextafter(
+        near, towards)
+
+
 def _strategies(nodes: list[Node]) -> list[st.SearchStrategy[Any]]:
     """The strategies of nodes known to be pure."""
     out = [n.strategy for n in nodes]
@@ -366,16 +386,12 @@ def schema_strategy(schema: Any, dialect: str) -> st.SearchStrategy[Any]:
     """Values of a (OpenAPI or JSON) schema, through hypothesis-jsonschema."""
     from hypothesis_jsonschema import from_schema
 
-    converted = _bound_formats(to_json_schema(schema, dialect, direction="request"))
-    from jsonschema import Draft7Validator
-    from jsonschema.exceptions import SchemaError
-
-    try:
-        Draft7Validator.check_schema(converted)
-    except SchemaError as err:
-        where = "/".join(map(str, err.absolute_path))
-        raise CompileError(f"invalid schema{f' at {where}' if where else ''}: "
-                           f"{err.message}") from None
+    # What lint reports (an invalid schema, a $ref to nothing, provable contradictions): the
+    # library would fail on these only when drawing, with a traceback.
+    why = schema_problem(schema, dialect)
+    if why is not None:
+        raise CompileError(f"no value can be drawn from this schema: {why}")
+    converted = generation_schema(schema, dialect)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -388,30 +404,3 @@ def schema_strategy(schema: Any, dialect: str) -> st.SearchStrategy[Any]:
         raise CompileError("no value satisfies this schema (contradictory constraints, "
                            "e.g. minimum above maximum)")
     return strategy
-
-
-_FORMAT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
-
-
-def _bound_formats(schema: Any, combined: bool = False) -> Any:
-    """OpenAPI's int32/int64 formats bound integers; JSON Schema generators ignore them.
-
-    Objects get ``additionalProperties: false`` when they say nothing about it, except the
-    parts of an ``allOf``/``anyOf``/``oneOf`` (``combined``): there it would forbid the
-    properties the other parts add."""
-    if isinstance(schema, list):
-        return [_bound_formats(s, combined) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _bound_formats(v, k in ("allOf", "anyOf", "oneOf")) for k, v in schema.items()}
-    bounds = _FORMAT_BOUNDS.get(str(schema.get("format")))
-    if bounds and "integer" in (schema.get("type") or ()):
-        out.setdefault("minimum", bounds[0])
-        out.setdefault("maximum", bounds[1])
-    required: list[Any] = out["required"] if isinstance(out.get("required"), list) else []
-    if isinstance(out.get("properties"), dict) and "additionalProperties" not in out and not (
-            combined or any(k in out for k in ("allOf", "anyOf", "oneOf"))
-            or any(name not in out["properties"] for name in required)):
-        # only documented properties: undocumented ones would be noise in every request
-        out["additionalProperties"] = False
-    return out

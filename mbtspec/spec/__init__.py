@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mbtspec.errors import SpecError, UsageError
 from mbtspec.spec._build import Builder
+from mbtspec.spec._files import MAX_SPEC_BYTES, FileReadError, read_text
 from mbtspec.spec._rules import iter_rule_problems
 from mbtspec.spec._schema import iter_schema_problems, spec_schema
 from mbtspec.spec._validity import iter_document_problems
@@ -25,15 +26,10 @@ __all__ = ["Problem", "Spec", "iter_problems", "lint_spec", "load_spec", "spec_s
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a spec file") from None
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read ({err.strerror})") from None
+        return read_text(path, MAX_SPEC_BYTES)
+    except FileReadError as err:
+        message = err.message.replace("not a file", "not a spec file")
+        raise UsageError(f"{path}: {message}") from None
 
 
 def _load(path: Path, *, lint: bool = False) -> tuple[Spec | None, list[Problem]]:

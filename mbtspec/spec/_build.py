@@ -6,9 +6,11 @@ Each ``_build_*`` function turns one part of the file into frozen dataclasses; p
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from mbtspec.spec import model as m
 from mbtspec.spec._openapi import METHODS, OpenApiDocument, OpenApiLoadError, load_openapi
@@ -17,7 +19,9 @@ from mbtspec.spec._values import ValueParser, iter_refs
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.expressions import (
     MBTSPEC_FUNCTIONS,
+    NAMESPACED_FUNCTIONS,
     Expression,
+    ExpressionLimitError,
     ExpressionSyntaxError,
     compile_expression,
     unknown_functions,
@@ -26,6 +30,8 @@ from mbtspec.spec.problems import Problem, did_you_mean
 from mbtspec.spec.sizes import DEFAULT_MAX_RESPONSE_SIZE, parse_size
 
 _TARGET_VARS = re.compile(r"\$\{([^}]*)\}")
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: a header name
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(32, 127))
 PATH_PARAM = re.compile(r"\{([^}/]+)\}")  # path placeholders (the scaffold finds them the same way)
 RESPONSE_VARS = frozenset({"response", "request", "action", "target"})
 STEP_VARS = frozenset({"model", "candidate", "request", "action"})
@@ -53,6 +59,10 @@ class Builder:
         mark = self.positions.of(path)
         try:
             expr = compile_expression(source, mark)
+        except ExpressionLimitError as err:
+            self.problem(path, "expression-limit", f"this {role} expression: {err.message}",
+                         offset=(err.line, err.column))
+            return None
         except ExpressionSyntaxError as err:
             self.problem(path, "expression-syntax",
                          f"cannot parse {role} expression: {err.message}",
@@ -88,8 +98,11 @@ class Builder:
                 offset=(1, column) if column else None,
             )
         for name in unknown_functions(expr, response_functions=role != "when"):
-            column = _find_word(source, name)
+            column = _find_call(source, name)
+            namespaced = [f for f in NAMESPACED_FUNCTIONS if f.endswith(f".{name}")]
             hint = (" (did you mean 'size'?)" if name in ("len", "length", "count")
+                    else f" (did you mean '{namespaced[0]}'?): it is called with its "
+                    "namespace" if namespaced
                     else did_you_mean(name, _function_names()))
             if name in MBTSPEC_FUNCTIONS:
                 hint = (": it checks a response, and 'when' runs before the request; use it "
@@ -107,6 +120,7 @@ class Builder:
         for name, action in (data.get("actions") or {}).items():
             for var in (action.get("store") or {}):
                 self.stored.setdefault(var, ("actions", name, "store", var))
+        self._check_durations()
         targets = tuple(
             self._build_target(name, spec) for name, spec in data["targets"].items()
         )
@@ -195,6 +209,8 @@ class Builder:
                          "set base_url to where it listens")
         ready = spec.get("ready")
         headers = tuple((k, _text(v)) for k, v in (spec.get("headers") or {}).items())
+        for k, v in headers:
+            self._check_header((*path, "headers", k), k, v)
         return m.TargetDef(
             name=name,
             kind=kind,
@@ -225,6 +241,21 @@ class Builder:
             return DEFAULT_MAX_RESPONSE_SIZE
         return size
 
+    def _check_durations(self) -> None:
+        """NaN passes every comparison of the JSON Schema: durations are checked here."""
+        run = self.data.get("run") or {}
+        places: list[tuple[JsonPath, Any]] = [(("run", "max_time"), run.get("max_time")),
+                                              (("run", "shrink_time"), run.get("shrink_time"))]
+        for name, spec in self.data["targets"].items():
+            places.append((("targets", name, "timeout"), spec.get("timeout")))
+            ready = spec.get("ready")
+            if isinstance(ready, dict):
+                places.append((("targets", name, "ready", "timeout"), ready.get("timeout")))
+        for path, value in places:
+            if isinstance(value, float) and value != value:
+                self.problem(path, "out-of-range",
+                             f"'{path[-1]}' must be a number of seconds, not NaN (.nan)")
+
     def _check_target_strings(self, spec: dict[str, Any], path: JsonPath, kind: str) -> None:
         process = {"port", "tmp", "python"} if kind == "command" else set()
         places: list[tuple[JsonPath, str, set[str]]] = []
@@ -250,6 +281,37 @@ class Builder:
                              f"'${{{inner}}}' is not available here; use "
                              f"{options + ' or ' if options else ''}${{env.NAME}}",
                              offset=(1, found.start() + 1))
+
+    def _check_header(self, path: JsonPath, name: str, text: str) -> None:
+        """A header's name must be a token, and the parts of its value written in the spec
+        printable ASCII: anything else cannot be sent (or, for CR/LF, would start another
+        header: header injection)."""
+        if not _TOKEN.fullmatch(name):
+            bad = next((c for c in name if not _TOKEN.fullmatch(c)), "")
+            shown = "a space" if bad == " " else repr(bad) if bad else "nothing"
+            self.problem(path, "invalid-header",
+                         f"'{name}' is not a valid header name: it holds {shown}; header names "
+                         "are letters, digits and !#$%&'*+-.^_`|~ only (no spaces or colons)",
+                         key=True)
+        checked = _TARGET_VARS.sub(lambda found: "a" * len(found[0]), text)  # ${env.X}: later
+        bad_chars = [c for c in checked if not (" " <= c <= "~" or c == "\t")]
+        if not bad_chars:
+            return
+        if any(c in "\r\n" for c in bad_chars):
+            message = ("the value holds a line break (CR or LF), which would end this header "
+                       "and start another (header injection); remove it")
+        elif any(ord(c) < 128 for c in bad_chars):
+            message = (f"the value holds the control character U+{ord(bad_chars[0]):04X}, which "
+                       "a header cannot carry; remove it")
+        else:
+            encoded = quote(text, safe=_PRINTABLE_ASCII.replace("%", ""))
+            message = (f"the value holds {bad_chars[0]!r} (U+{ord(bad_chars[0]):04X}), which is "
+                       "not ASCII: header values are sent as ASCII; percent-encode it "
+                       f"('{encoded}'), or send the text in the body")
+        column = checked.find(bad_chars[0]) + 1
+        mark = self.positions.of(path)
+        self.problem(path, "invalid-header", message,
+                     offset=(1, column) if mark.line == mark.end_line and column else None)
 
     def _check_reset_commands(self, steps: list[dict[str, Any]]) -> None:
         """Top-level reset commands run for every target: ${tmp}, ${python}, ${port} (the
@@ -285,10 +347,13 @@ class Builder:
                 self.problem((*where, "request"), "invalid-method",
                              f"'{method}' is not an HTTP method"
                              f"{did_you_mean(method.upper(), [x.upper() for x in METHODS])}")
+            headers = tuple((k, _text(v)) for k, v in (item.get("headers") or {}).items())
+            for k, v in headers:
+                self._check_header((*where, "headers", k), k, v)
             steps.append(m.ResetStep(
                 self.positions.of(where), method=method.upper(), path=target_path.strip(),
                 body=item.get("body"),
-                headers=tuple((k, _text(v)) for k, v in (item.get("headers") or {}).items()),
+                headers=headers,
                 status=item.get("status"),
             ))
         return tuple(steps)
@@ -380,6 +445,8 @@ class Builder:
             )
             for key, value in parts[part]:
                 self._check_refs(value, (*path, part, key), scope)
+                if part == "headers":
+                    self._check_header((*path, part, key), key, _literal_text(value))
         body = self.values.parse(spec["body"], (*path, "body")) if "body" in spec else None
         if body is not None:
             self._check_refs(body, (*path, "body"), scope)
@@ -497,6 +564,22 @@ class Builder:
                              f"'path: {{{name}: ...}}'")
 
 
+def _literal_text(value: m.Value) -> str:
+    """The parts of a header value written in the spec, as they will be sent."""
+    if isinstance(value, m.Literal_):
+        item = value.value
+        if isinstance(item, str):
+            return item
+        if isinstance(item, bool) or item is None:
+            return {True: "true", False: "false", None: "null"}[item]
+        if isinstance(item, int | float):
+            return str(item)
+        return json.dumps(item, separators=(",", ":"), ensure_ascii=False, default=str)
+    if isinstance(value, m.Template):
+        return "".join(part for part in value.parts if isinstance(part, str))
+    return ""
+
+
 def _text(value: Any) -> str:
     """A header or environment value as written: true, not Python's True."""
     if isinstance(value, bool):
@@ -538,12 +621,18 @@ def _mentions_port(spec: dict[str, Any]) -> bool:
         "base_url" in spec and "${port}" not in str(spec.get("base_url")))
 
 
+def _find_call(source: str, name: str) -> int:
+    """Column of the call of ``name`` (``abs(``, ``.abs(``, ``math.foo(``) in ``source``."""
+    found = re.search(rf"(?<![\w]){re.escape(name)}\s*\(", source)
+    return found.start() + 1 if found else 0
+
+
 def _find_word(source: str, word: str) -> int:
     found = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", source)
     return found.start() + 1 if found else 0
 
 
 def _function_names() -> list[str]:
-    from mbtspec.spec.expressions import KNOWN_FUNCTIONS
+    from mbtspec.spec.expressions import BARE_FUNCTIONS
 
-    return sorted(KNOWN_FUNCTIONS)
+    return sorted(BARE_FUNCTIONS | NAMESPACED_FUNCTIONS)

@@ -17,7 +17,14 @@ from urllib.parse import unquote
 
 import yaml
 
+from mbtspec.spec._files import MAX_DOCUMENT_BYTES, FileReadError, read_text
+from mbtspec.spec._yaml import MAX_DEPTH, check_limits, node_budget
+
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+#: How deep inlined schemas may nest (see ``_Resolver.inline``).
+MAX_SCHEMA_DEPTH = 64
+#: How many values one inlined schema may hold, walked as a tree (see ``_Resolver.schema``).
+MAX_SCHEMA_NODES = 200_000
 _SCHEMA_ONLY_KEYS = frozenset({
     "nullable", "discriminator", "xml", "externalDocs", "example", "deprecated",
 })
@@ -108,21 +115,40 @@ def _path_shape(path: str) -> str:
 
 
 def read_document(path: Path) -> Any:
-    """Read JSON or YAML; raises ``OpenApiLoadError`` with a position on bad syntax."""
+    """Read JSON or YAML; raises ``OpenApiLoadError`` with a position on bad syntax.
+
+    Only a regular file of at most ``MAX_DOCUMENT_BYTES`` is read. A YAML document is held to
+    the same limits as a spec (aliases expanded, depth) before it is turned into data, and may
+    not contain itself; a JSON one to the same depth.
+    """
     try:
-        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte order mark
-    except FileNotFoundError:
-        raise OpenApiLoadError(f"file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise OpenApiLoadError(f"cannot read {path}: {err}") from None
+        text = read_text(path, MAX_DOCUMENT_BYTES, encoding="utf-8-sig")  # tolerate a BOM
+    except FileReadError as err:
+        if err.missing:
+            raise OpenApiLoadError(f"file not found: {path}") from None
+        raise OpenApiLoadError(f"cannot read {path}: it {err.message}") from None
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            data = json.loads(text)
         except json.JSONDecodeError as err:
             raise OpenApiLoadError(f"invalid JSON: {err.msg}", err.lineno, err.colno) from None
+        except RecursionError:
+            data = None  # nested beyond what Python's reader follows: said just below
+        if data is None or _too_deep(data):
+            raise OpenApiLoadError(f"invalid JSON: nested more than {MAX_DEPTH} levels deep; "
+                                   "an OpenAPI document needs far fewer: is this the right "
+                                   "file?")
+        return data
+    loader = _YamlLoader(text)
     try:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return yaml.load(text, Loader=loader)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        limit = check_limits(node, node_budget(text), cycles=False)
+        if limit is not None:
+            mark, message = limit
+            raise OpenApiLoadError(f"invalid YAML: {message}", mark.line + 1, mark.column + 1)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         raise OpenApiLoadError(
@@ -131,6 +157,25 @@ def read_document(path: Path) -> Any:
         ) from None
     except yaml.YAMLError as err:
         raise OpenApiLoadError(f"invalid YAML: {err}") from None
+    finally:
+        loader.dispose()
+
+
+_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _too_deep(data: Any, limit: int = MAX_DEPTH) -> bool:
+    """Does ``data`` (plain JSON data) nest more than ``limit`` levels? Without recursion."""
+    stack = [(data, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)
+    return False
 
 
 def load_openapi(path: Path) -> OpenApiDocument:
@@ -208,7 +253,8 @@ def _parameters(items: Any, resolver: _Resolver, base: Path) -> list[Parameter]:
             name=str(item["name"]),
             location=location,
             required=bool(item.get("required", location == "path")),
-            schema=resolver.inline(schema, item_base) if schema is not None else None,
+            schema=(resolver.schema(schema, item_base, f"parameter '{item['name']}'")
+                    if schema is not None else None),
         ))
     return out
 
@@ -231,7 +277,7 @@ def _request_body(body: Any, resolver: _Resolver,
     media, value = _pick_media(body.get("content"))
     schema = value.get("schema") if isinstance(value, dict) else None
     return (
-        resolver.inline(schema, base) if schema is not None else None,
+        resolver.schema(schema, base, "a request body") if schema is not None else None,
         bool(body.get("required", False)),
         media,
     )
@@ -249,8 +295,8 @@ def _responses(responses: Any, resolver: _Resolver,
             for media, value in content.items():
                 schema = value.get("schema") if isinstance(value, dict) else None
                 media_schemas.append(
-                    (media, resolver.inline(schema, response_base) if schema is not None
-                     else None))
+                    (media, resolver.schema(schema, response_base, f"response {status}")
+                     if schema is not None else None))
         yield str(status), tuple(media_schemas)
 
 
@@ -273,7 +319,7 @@ class _Resolver:
     def __init__(self, path: Path, raw: Any) -> None:
         self.documents: dict[Path, Any] = {path.resolve(): raw}
         self.base = path.resolve()
-        self.cache: dict[tuple[Path, str], Any] = {}
+        self.cache: dict[tuple[tuple[Path, str], int], Any] = {}
         self.inlining: set[tuple[Path, str]] = set()
 
     def _lookup(self, ref: str, base: Path) -> tuple[Any, Path, str]:
@@ -294,29 +340,73 @@ class _Resolver:
             seen += 1
         return node, base
 
-    def inline(self, schema: Any, base: Path | None = None) -> Any:
-        """A copy of ``schema`` with every ``$ref`` replaced by what it points to."""
+    def schema(self, schema: Any, base: Path | None, what: str) -> Any:
+        """``schema`` with its ``$ref``\\ s inlined, refused when the result is too large.
+
+        Inlining shares what several ``$ref``\\ s point to, so the result is small in memory,
+        but the stages after this one walk it as a tree: ten references to a schema holding
+        ten references ... grow as a power. ``OpenApiLoadError`` past ``MAX_SCHEMA_NODES``.
+        """
+        result = self.inline(schema, base)
+        size = expanded_size(result, MAX_SCHEMA_NODES)
+        if size > MAX_SCHEMA_NODES:
+            raise OpenApiLoadError(
+                f"the schema of {what} grows to more than {MAX_SCHEMA_NODES:,} values once its "
+                "$refs are resolved (schemas that refer to others many times over); simplify "
+                "it, e.g. give the repeated part fewer references")
+        return result
+
+    def inline(self, schema: Any, base: Path | None = None, depth: int = 0) -> Any:
+        """A copy of ``schema`` with every ``$ref`` replaced by what it points to.
+
+        A reference below ``MAX_SCHEMA_DEPTH`` levels (reached through chains of references)
+        accepts anything, as a recursive one does: no later stage walks much deeper.
+        """
         base = base or self.base
         if isinstance(schema, list):
-            return [self.inline(item, base) for item in schema]
+            return [self.inline(item, base, depth + 1) for item in schema]
         if not isinstance(schema, dict):
             return schema
         ref = schema.get("$ref")
         if isinstance(ref, str):
+            if depth > MAX_SCHEMA_DEPTH:
+                return {}  # deep down a chain of references: accept anything from here
             node, target, pointer = self._lookup(ref, base)
             key = (target, pointer)
-            if key in self.cache:
-                return self.cache[key]
+            if (key, depth) in self.cache:
+                return self.cache[key, depth]
             if key in self.inlining or node is None:
                 return {}  # recursion (or a dangling ref): accept anything below this point
             self.inlining.add(key)
             try:
-                result = self.inline(node, target)
+                result = self.inline(node, target, depth + 1)
             finally:
                 self.inlining.discard(key)
-            self.cache[key] = result
+            self.cache[key, depth] = result  # how far down it is cut depends on the depth
             return result
-        return {k: self.inline(v, base) for k, v in schema.items()}
+        return {k: self.inline(v, base, depth + 1) for k, v in schema.items()}
+
+
+def expanded_size(node: Any, stop: int) -> int:
+    """How many values ``node`` holds when walked as a tree (shared parts counted each time
+    they are reached), counted once per distinct object; counting stops past ``stop``."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(node, False)]
+    while stack:
+        item, done = stack.pop()
+        children = (list(item.values()) if isinstance(item, dict)
+                    else item if isinstance(item, list) else [])
+        if done:
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            sizes[id(item)] = min(total, stop + 1)
+            continue
+        if id(item) in sizes or not children:
+            continue
+        sizes[id(item)] = 1  # a cycle back to here counts once
+        stack.append((item, True))
+        stack.extend((c, False) for c in children
+                     if isinstance(c, dict | list) and id(c) not in sizes)
+    return sizes.get(id(node), 1)
 
 
 def to_json_schema(schema: Any, dialect: str, *, direction: str = "request") -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from mbtspec.spec import model as m
 from mbtspec.spec._openapi import Operation, to_json_schema
+from mbtspec.spec._schemas import schema_problem
 from mbtspec.spec._values import iter_needed_picks
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.problems import Problem, did_you_mean
@@ -24,6 +25,8 @@ STANDARD_HEADERS = frozenset({
     "prefer", "user-agent", "x-request-id", "x-correlation-id",
 })
 _LOCATIONS = (("path", "path_params"), ("query", "query"), ("header", "headers"))
+#: Header parameters the compiler never fills from the document (httpx and the body set them).
+UNFILLED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 
 
 def iter_rule_problems(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
@@ -146,6 +149,60 @@ def _mismatch(value: Any, schema: Any, dialect: str) -> str:
     return error.message if error is not None else ""
 
 
+def ungenerable_values(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """Parameters and bodies the run would draw from the OpenAPI document's schemas (what the
+    compiler fills in) whose schema accepts no value: ``check`` could not prepare them."""
+    if spec.openapi is None:
+        return
+    dialect = spec.openapi.dialect
+    for action in spec.actions:
+        op = action.operation
+        if op is None or action.fill == "none":
+            continue
+        everything = action.fill == "all"
+        given = ({("path", k) for k, _ in action.path_params} | {("query", k) for k, _ in
+                 action.query} | {("header", k.lower()) for k, _ in action.headers})
+        where: JsonPath = ("actions", action.name, "request")
+        for param in op.parameters:
+            name = param.name.lower() if param.location == "header" else param.name
+            if ((param.location, name) in given or param.schema is None
+                    or param.location == "cookie" or not param.required
+                    or (param.location == "header" and name in UNFILLED_HEADERS)):
+                continue  # an optional one nothing can satisfy is left out of requests
+            why = schema_problem(param.schema, dialect)
+            if why:
+                yield positions.problem(
+                    where, "cannot-generate",
+                    f"{param.location} parameter '{param.name}' of {op.key}: no value can be "
+                    f"drawn from its schema: {why}; set it in the action or fix its schema in "
+                    "the OpenAPI document")
+        yield from _ungenerable_body(action, op, dialect, everything, positions, where)
+
+
+def _ungenerable_body(action: m.Action, op: Operation, dialect: str, everything: bool,
+                      positions: Positions, where: JsonPath) -> Iterator[Problem]:
+    schema = op.body_schema
+    if schema is None:
+        return
+    parts: list[tuple[str, Any]] = []
+    if action.body is None and (op.body_required or everything):
+        parts.append(("the request body", schema))
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if isinstance(action.body, m.ObjectValue) and isinstance(props, dict):
+        required = set(schema.get("required") or ())
+        given = {k for k, _ in action.body.fields}
+        parts.extend((f"body property '{name}'", sub) for name, sub in props.items()
+                     if name not in given and isinstance(sub, dict)
+                     and sub.get("readOnly") is not True and (name in required or everything))
+    for what, part in parts:
+        why = schema_problem(part, dialect)
+        if why:
+            yield positions.problem(
+                where, "cannot-generate",
+                f"{what} of {op.key}: no value can be drawn from its schema: {why}; set it in "
+                "the action or fix its schema in the OpenAPI document")
+
+
 def unreachable_actions(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
     """Actions that can never run: they pick a variable that only they (or other actions
     that can never run) store, or their 'when' reads one nothing stores."""
@@ -208,5 +265,5 @@ def risky_specs(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
                 f"{spec.openapi.file.name} no action exercises: {shown}", severity="warning")
 
 
-RULES: tuple[Rule, ...] = (undocumented_names, invalid_literals, unreachable_actions,
-                           risky_specs)
+RULES: tuple[Rule, ...] = (undocumented_names, invalid_literals, ungenerable_values,
+                           unreachable_actions, risky_specs)

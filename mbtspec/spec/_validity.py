@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mbtspec.spec._openapi import OpenApiDocument, _Resolver
+from mbtspec.spec._openapi import OpenApiDocument, OpenApiLoadError, _Resolver
 from mbtspec.spec._yaml import Positions
 from mbtspec.spec.problems import Problem, format_path
 
@@ -34,7 +34,10 @@ def document_faults(document: OpenApiDocument) -> list[str]:
     itself, also over the network. The cache key covers that bundled content and the
     validator's version, so editing a referenced file is seen.
     """
-    bundled = bundle(document)
+    try:
+        bundled = bundle(document)
+    except OpenApiLoadError as err:
+        return [err.message]
     text = json.dumps(bundled, sort_keys=True, default=str)
     key = hashlib.sha256(f"{_validator_version()}\n{text}".encode()).hexdigest()[:32]
     cached = _cache() / f"openapi-{key}.json"
@@ -64,7 +67,7 @@ def bundle(document: OpenApiDocument) -> Any:
             return node
         ref = node.get("$ref")
         if isinstance(ref, str) and not ref.startswith("#"):
-            return resolver.inline(node)
+            return resolver.schema(node, None, f"the $ref '{ref}'")
         return {k: walk(v) for k, v in node.items()}
 
     return walk(document.raw)
@@ -96,6 +99,19 @@ def _validate(raw: Any) -> list[str]:
 
 def iter_document_problems(document: OpenApiDocument,
                            positions: Positions) -> Iterator[Problem]:
+    from mbtspec.spec.conformance import iter_unreadable_patterns
+
+    seen: set[str] = set()
+    for where, pattern, why in iter_unreadable_patterns(document.operations):
+        if pattern in seen:
+            continue
+        seen.add(pattern)
+        shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+        yield positions.problem(
+            ("openapi",), "openapi-not-valid",
+            f"{document.file.name}: the pattern '{shown}' ({where}) {why}; mbtspec does not "
+            "check values against it (and cannot draw values for it): write it in Python's "
+            "regular-expression syntax", severity="warning")
     for fault in document_faults(document):
         yield positions.problem(
             ("openapi",), "openapi-not-valid",

@@ -7,12 +7,15 @@ yielded with the JSON path they stand at; the caller turns them into positioned 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from mbtspec.spec import model as m
+from mbtspec.spec._regex import pattern_problem, widths
+from mbtspec.spec._schemas import schema_problem
 from mbtspec.spec._yaml import JsonPath, Mark, Positions
 
 GENERATOR_KEYWORDS = (
@@ -31,6 +34,10 @@ _OPTIONS = {
     "string": {"min_size", "max_size", "alphabet", "pattern"},
 }
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The largest ``min_size`` of a ``string`` (characters) and of a ``list`` (elements): longer
+#: values need more random choices than Hypothesis makes for a whole sequence of steps.
+MAX_STRING_MIN_SIZE = 1_000
+MAX_LIST_MIN_SIZE = 100
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 #: Named alphabets for ``string: {alphabet: ...}``; anything else is a literal set of characters.
 ALPHABETS = {
@@ -194,6 +201,10 @@ class ValueParser:
                                       or not isinstance(bound, int | float)):
                 self.issue((*path, name), "invalid-generator", f"'{name}' must be a number")
                 return m.NumberGen()
+            why = _bad_bound(name, bound)
+            if why:
+                self.issue((*path, name), "invalid-generator", why)
+                return m.NumberGen()
         if lo is not None and hi is not None and lo > hi:
             self.issue(path, "invalid-generator", f"min ({lo}) is greater than max ({hi})")
         if opts.get("allow_nan") and (lo is not None or hi is not None):
@@ -212,16 +223,7 @@ class ValueParser:
 
     def _gen_string(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
         opts = self._options("string", arg, path)
-        min_size = opts.get("min_size", 0)
-        max_size = opts.get("max_size")
-        if not isinstance(min_size, int) or min_size < 0:
-            self.issue((*path, "min_size"), "invalid-generator",
-                       "'min_size' must be a whole number >= 0")
-            min_size = 0
-        if max_size is not None and (not isinstance(max_size, int) or max_size < min_size):
-            self.issue((*path, "max_size"), "invalid-generator",
-                       f"'max_size' must be a whole number >= min_size ({min_size})")
-            max_size = None
+        min_size, max_size = self._sizes(opts, path, MAX_STRING_MIN_SIZE, "characters")
         alphabet = opts.get("alphabet")
         if alphabet is not None:
             if not isinstance(alphabet, str) or not alphabet:
@@ -237,13 +239,47 @@ class ValueParser:
                        "'alphabet' and 'pattern' cannot be combined: put the allowed characters "
                        "in the pattern (e.g. [a-z]+)")
         if pattern is not None:
-            try:
-                re.compile(str(pattern))
-            except re.error as err:
-                self.issue((*path, "pattern"), "invalid-pattern",
-                           f"'pattern' is not a valid regular expression: {err}")
-                pattern = None
+            pattern = self._pattern(str(pattern), (*path, "pattern"), min_size, max_size)
         return m.StringGen(min_size, max_size, alphabet, pattern)
+
+    def _sizes(self, opts: dict[str, Any], path: JsonPath, cap: int,
+               unit: str) -> tuple[int, int | None]:
+        """``min_size`` and ``max_size`` of ``opts`` (at ``path``), checked."""
+        min_size = opts.get("min_size", 0)
+        max_size = opts.get("max_size")
+        if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < 0:
+            self.issue((*path, "min_size"), "invalid-generator",
+                       "'min_size' must be a whole number >= 0")
+            min_size = 0
+        elif min_size > cap:
+            self.issue((*path, "min_size"), "invalid-generator",
+                       f"'min_size' is at most {cap:,} {unit}: larger values cannot be drawn in "
+                       "reasonable time (and rarely find more bugs); use a smaller minimum")
+            min_size = 0
+        if max_size is not None and (not isinstance(max_size, int) or isinstance(max_size, bool)
+                                     or max_size < min_size):
+            self.issue((*path, "max_size"), "invalid-generator",
+                       f"'max_size' must be a whole number >= min_size ({min_size})")
+            max_size = None
+        return min_size, max_size
+
+    def _pattern(self, pattern: str, path: JsonPath, min_size: int,
+                 max_size: int | None) -> str | None:
+        """``pattern`` when strings of the given sizes can be drawn from it, else None."""
+        why = pattern_problem(pattern)
+        if why is not None:
+            code = "cannot-generate" if why.startswith("matches no string") else "invalid-pattern"
+            self.issue(path, code, f"'pattern' {why}")
+            return None
+        shortest, longest = widths(pattern)
+        if max_size is not None and shortest > max_size or longest < min_size:
+            self.issue(path, "cannot-generate",
+                       f"'pattern' matches strings of {shortest} to {longest} characters, none "
+                       f"of them within min_size ({min_size}) and max_size "
+                       f"({'none' if max_size is None else max_size}); change the sizes or the "
+                       "pattern")
+            return None
+        return pattern
 
     def _gen_format(self, data: dict[str, Any], arg: Any, path: JsonPath,
                     base: JsonPath) -> m.Value:
@@ -260,17 +296,18 @@ class ValueParser:
         return m.FormatGen(self.template(arg, path), local)
 
     def _gen_list(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
-        min_size = data.get("min_size", 0)
-        max_size = data.get("max_size")
-        if not isinstance(min_size, int) or min_size < 0:
-            self.issue((*base, "min_size"), "invalid-generator",
-                       "'min_size' must be a whole number >= 0")
-            min_size = 0
-        if max_size is not None and (not isinstance(max_size, int) or max_size < min_size):
-            self.issue((*base, "max_size"), "invalid-generator",
-                       f"'max_size' must be a whole number >= min_size ({min_size})")
-            max_size = None
-        return m.ListGen(self.parse(arg, path), min_size, max_size, bool(data.get("unique")))
+        min_size, max_size = self._sizes(data, base, MAX_LIST_MIN_SIZE, "elements")
+        element = self.parse(arg, path)
+        if data.get("unique") and min_size > 0:
+            distinct = distinct_values(element)
+            if distinct < min_size:
+                self.issue((*base, "min_size"), "cannot-generate",
+                           f"a unique list of at least {min_size} elements cannot be drawn: "
+                           f"its elements can take only {distinct} distinct value"
+                           f"{'s' if distinct != 1 else ''}; lower min_size or widen the "
+                           "element")
+                min_size = 0
+        return m.ListGen(element, min_size, max_size, bool(data.get("unique")))
 
     def _gen_object(self, data: dict[str, Any], arg: Any, path: JsonPath,
                     base: JsonPath) -> m.Value:
@@ -293,6 +330,10 @@ class ValueParser:
         if not isinstance(arg, dict | bool):
             self.issue(path, "invalid-generator", "'schema' takes a JSON Schema (a mapping)")
             return m.Literal_(None)
+        why = schema_problem(arg, "json-schema")
+        if why is not None:
+            self.issue(path, "cannot-generate", f"no value can be drawn from this schema: {why}")
+            return m.Literal_(None)
         return m.SchemaGen(arg)
 
     def _gen_pick(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
@@ -309,6 +350,57 @@ class ValueParser:
             else:
                 fallback = self.parse(alternative, (*base, "or"))
         return m.Pick(arg, self.mark(path), fallback, bool(data.get("remove", False)), path)
+
+
+def distinct_values(value: m.Value, cap: int = 10**6) -> int:
+    """How many distinct values ``value`` can draw, at most (``cap`` when more, or unknown:
+    references and picks are not followed)."""
+    if isinstance(value, m.Literal_):
+        return 1
+    if isinstance(value, m.BooleanGen):
+        return 2
+    if isinstance(value, m.IntegerGen) and value.min is not None and value.max is not None:
+        return int(min(max(int(value.max) - int(value.min) + 1, 0), cap))
+    if isinstance(value, m.NumberGen) and value.min is not None and value.min == value.max:
+        return 1
+    if isinstance(value, m.OneOf):
+        literals = {repr(o.value) for o in value.options if isinstance(o, m.Literal_)}
+        others = sum(distinct_values(o, cap) for o in value.options
+                     if not isinstance(o, m.Literal_))
+        return min(len(literals) + others, cap)
+    if isinstance(value, m.StringGen) and value.alphabet and value.max_size is not None \
+            and not value.pattern:
+        letters = len(set(value.alphabet))
+        strings = sum(letters ** size for size in range(value.min_size,
+                                                        min(value.max_size, 40) + 1))
+        return int(min(strings, cap))
+    if isinstance(value, m.ListValue | m.ObjectValue):
+        parts = value.items if isinstance(value, m.ListValue) else tuple(
+            v for _, v in value.fields)
+        product = 1
+        for part in parts:
+            product = min(product * distinct_values(part, cap), cap)
+        if isinstance(value, m.ObjectValue):
+            product = min(product * 2 ** len(value.optional), cap)
+        return int(product)
+    return cap
+
+
+def _bad_bound(name: str, bound: Any) -> str:
+    """Why ``bound`` cannot be the ``min``/``max`` of a ``number`` generator, or ""."""
+    if bound is None:
+        return ""
+    try:
+        value = float(bound)
+    except OverflowError:
+        return (f"'{name}' (a number of {len(str(abs(bound)))} digits) is beyond the largest "
+                "floating-point number (about 1.8e308); leave it out for no bound")
+    if math.isnan(value):
+        return f"'{name}' must be a number, not NaN (.nan); leave it out for no bound"
+    if math.isinf(value) and (value > 0) == (name == "min"):
+        return (f"'{name}' is {'' if value > 0 else '-'}infinity: no number is "
+                f"{'above' if name == 'min' else 'below'} it; leave it out for no bound")
+    return ""
 
 
 def iter_needed_picks(value: m.Value) -> Iterator[m.Pick]:

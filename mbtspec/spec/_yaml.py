@@ -4,11 +4,17 @@
 maps each JSON path (a tuple of keys and indexes) to the line and column of its value and of its
 key. YAML's own quirks that hide mistakes are reported as problems instead of being followed
 silently: duplicate keys (PyYAML keeps the last one), non-string keys, tabs in indentation.
+
+Aliases are followed, so a few lines can stand for billions of values ("billion laughs"):
+before anything is built, the size of the document with every alias expanded, and its depth,
+are worked out on the parsed graph (linear in the text) and held to ``node_budget`` and
+``MAX_DEPTH``; a document over them is one ``yaml-limit`` problem, never a hang.
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +29,18 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
 JsonPath = tuple[str | int, ...]
+
+#: How deep a document may nest, aliases followed. Far beyond any real spec (or JSON Schema
+#: in one), and low enough that every later stage can walk the data recursively.
+MAX_DEPTH = 100
+#: How many values (scalars, lists, mappings, keys) a document may hold with its aliases
+#: expanded, beyond one per character of its text (which no document without aliases exceeds).
+NODE_BUDGET = 100_000
+
+
+def node_budget(text: str) -> int:
+    """The most values a document of ``text`` may expand to."""
+    return NODE_BUDGET + len(text)
 
 
 @dataclass(frozen=True)
@@ -116,9 +134,100 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
         return ParsedYaml(None, positions, problems)
     if node is None:
         return ParsedYaml(None, positions, problems)
+    limit = check_limits(node, node_budget(text))
+    if limit is not None:
+        mark, message = limit
+        problems.append(Problem(file, mark.line + 1, mark.column + 1, "", "yaml-limit",
+                                _with_anchor(message, lines, mark)))
+        return ParsedYaml(None, positions, problems)
     builder = _Builder(positions, problems, lines)
     data = builder.build(node, ())
     return ParsedYaml(data, positions, problems)
+
+
+def check_limits(root: yaml.Node, budget: int, max_depth: int = MAX_DEPTH, *,
+                 cycles: bool = True) -> tuple[yaml.Mark, str] | None:
+    """Where and why the document of ``root`` is too large (aliases expanded) or too deep.
+
+    Sizes and depths are computed once per node of the parsed graph, bottom-up and without
+    recursion, so a bomb of nested aliases costs what its text costs. An alias that contains
+    itself counts once here when ``cycles`` (the spec's builder reports it), and is the answer
+    otherwise. The place returned is the deepest value that is over the limit on its own: for
+    an alias bomb, the anchored value that expands.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    scalar = yaml.ScalarNode
+    stack: list[yaml.Node] = [root] if not isinstance(root, scalar) else []
+    while stack:
+        node = stack[-1]
+        key = id(node)
+        if key in size:
+            stack.pop()
+        elif key not in on_path:  # first visit: its collections go on the stack above it
+            on_path.add(key)
+            for child in _children(node):
+                if type(child) is scalar or id(child) in size:
+                    continue
+                if id(child) in on_path:
+                    if not cycles:
+                        return child.start_mark, ("this value contains itself through an "
+                                                  "alias, so it never ends once read: remove "
+                                                  "the alias")
+                    continue  # counted once here; the builder reports it
+                stack.append(child)
+        else:  # second visit: every part is counted
+            on_path.discard(key)
+            total, deepest = 1, 0
+            for child in _children(node):
+                if type(child) is scalar:
+                    total += 1
+                    deepest = deepest or 1
+                else:
+                    total += size.get(id(child), 1)
+                    deepest = max(deepest, depth.get(id(child), 1))
+            size[key] = total
+            depth[key] = deepest + 1
+            stack.pop()
+    if isinstance(root, scalar):
+        return None
+    if size[id(root)] <= budget and depth[id(root)] <= max_depth:
+        return None
+    node = root
+    if depth[id(root)] > max_depth:
+        level = 1
+        while level < max_depth:  # follow the deepest branch down to the level past the limit
+            node = max(_children(node), key=lambda c: depth.get(id(c), 0))
+            level += 1
+        return node.start_mark, (f"nested more than {max_depth} levels deep, far more than "
+                                 "any spec or API description needs: flatten this value")
+    while True:  # descend while one part alone is over the budget
+        bigger = [c for c in _children(node) if size.get(id(c), 1) > budget]
+        if not bigger:
+            break
+        node = bigger[0]
+    return node.start_mark, (
+        f"aliases expand this value to {size[id(node)]:,} values, more than the "
+        f"{budget:,} a file of this size may hold; repeated nested aliases ('billion laughs') "
+        "make a file huge once read: write the values out, or alias fewer times")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _with_anchor(message: str, lines: list[str], mark: yaml.Mark) -> str:
+    """Name the anchor written just before ``mark`` (``&name``), when there is one."""
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    found = re.search(r"&([^\s\[\]{},]+)\s*$", line[:mark.column])
+    if found is None:
+        found = re.match(r"&([^\s\[\]{},]+)", line[mark.column:])
+    return f"the value anchored as &{found[1]}: {message}" if found else message
 
 
 def _syntax_problem(err: yaml.MarkedYAMLError, file: str, line_count: int) -> Problem:

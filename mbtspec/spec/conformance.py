@@ -13,6 +13,7 @@ from typing import Any
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from mbtspec.spec._openapi import Operation, to_json_schema
+from mbtspec.spec._regex import pattern_problem
 
 _VALIDATORS: dict[int, Any] = {}
 
@@ -20,10 +21,58 @@ _VALIDATORS: dict[int, Any] = {}
 def _validator(schema: Any, dialect: str) -> Any:
     key = id(schema)
     if key not in _VALIDATORS:
-        converted = to_json_schema(schema, dialect, direction="response")
+        converted = readable_patterns(to_json_schema(schema, dialect, direction="response"))
         cls = Draft7Validator if dialect == "openapi-3.0" else Draft202012Validator
         _VALIDATORS[key] = (schema, cls(converted))  # keep ``schema`` alive: ids stay unique
     return _VALIDATORS[key][1]
+
+
+def readable_patterns(schema: Any) -> Any:
+    """``schema`` without the regular expressions Python cannot read or that are beyond
+    mbtspec's limits (``lint`` warns about them): jsonschema would raise on them for every
+    body, so the rest of the schema could never be checked."""
+    if isinstance(schema, list):
+        return [readable_patterns(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key == "pattern" and isinstance(value, str) and unreadable(value):
+            continue
+        if key == "patternProperties" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if not unreadable(str(k))}
+        out[key] = readable_patterns(value)
+    return out
+
+
+def unreadable(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be used to check strings, or None."""
+    why = pattern_problem(pattern)
+    return None if why is None or why.startswith("matches no string") else why
+
+
+def iter_unreadable_patterns(operations: Any) -> Any:
+    """(where, pattern, why) for each unusable pattern of the operations' schemas."""
+    for op in operations:
+        schemas = [(f"{op.key} parameter '{p.name}'", p.schema) for p in op.parameters]
+        schemas.append((f"{op.key} request body", op.body_schema))
+        schemas += [(f"{op.key} response {code}", sub) for code, media in op.responses
+                    for _, sub in media]
+        for where, schema in schemas:
+            stack = [schema]
+            while stack:
+                node = stack.pop()
+                if isinstance(node, list):
+                    stack.extend(node)
+                elif isinstance(node, dict):
+                    names = [node["pattern"]] if isinstance(node.get("pattern"), str) else []
+                    if isinstance(node.get("patternProperties"), dict):
+                        names += [str(k) for k in node["patternProperties"]]
+                    for name in names:
+                        why = unreadable(name)
+                        if why:
+                            yield where, name, why
+                    stack.extend(node.values())
 
 
 def conformance_problems(operation: Operation | None, dialect: str,

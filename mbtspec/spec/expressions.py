@@ -6,13 +6,29 @@ package: it is the fastest maintained CEL for Python (~1-15 µs per evaluation o
 program here, against hundreds for the pure-Python one), it reports parse errors with line and
 column, and it can list the variables and functions an expression names, which the linter needs.
 CEL cannot reach Python objects, files or the network: expressions see plain data only.
+
+The engine has no evaluation budget and cannot be interrupted (it holds Python's lock), so
+every evaluation is bounded here instead (see ``_cel`` for the parser behind it):
+
+- when loading, an expression longer than ``MAX_LENGTH``, nested deeper than
+  ``_cel.MAX_NESTING``, or that would run more than ``MAX_ITERATIONS`` comprehension
+  iterations or make a value larger than ``MAX_VALUE_SIZE`` whatever the data, is refused
+  (``ExpressionLimitError``);
+- when running, each comprehension calls back at each iteration: past ``MAX_ITERATIONS``
+  iterations, ``MAX_SECONDS`` or ``MAX_MEMORY_GROWTH`` of new peak memory, the evaluation
+  stops with ``ExpressionBudgetError``; the library's functions (``replace``,
+  ``lists.range`` ...) refuse to make values larger than ``MAX_VALUE_SIZE``.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
+import resource
 import sys
+import threading
+import time
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +42,26 @@ sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
 import cel  # noqa: E402
 from cel import stdlib  # noqa: E402
 
+from mbtspec.spec import _cel  # noqa: E402
 from mbtspec.spec._yaml import Mark  # noqa: E402
+
+# The engine logs each failure of a Python function it calls (ours stop over-budget
+# evaluations on purpose); mbtspec reports errors itself, so its log would only be noise.
+logging.getLogger("cel").addHandler(logging.NullHandler())
+logging.getLogger("cel").propagate = False
+
+#: Longest expression read (the engine crashes on some expressions of ~40,000 characters).
+MAX_LENGTH = 10_000
+#: Comprehension iterations one evaluation may run (about a second in the engine).
+MAX_ITERATIONS = 1_000_000
+#: Largest value (characters of a string, elements of a list) one evaluation may make.
+MAX_VALUE_SIZE = 1_000_000
+#: Safety nets of one evaluation, checked every ``_CHECK_EVERY`` iterations.
+MAX_SECONDS = 10.0
+MAX_MEMORY_GROWTH = 1024 * 1024 * 1024  # bytes of new peak memory
+_CHECK_EVERY = 1024
+_TICK = "__mbtspec_tick"
+_local = threading.local()
 
 #: Functions of CEL itself (incl. macros and type conversions).
 CEL_FUNCTIONS = frozenset({
@@ -42,6 +77,10 @@ _NAMESPACES = frozenset({"math", "sets", "base64", "strings", "lists"})
 #: Names as the parser reports them: ``math.abs(x)`` calls ``abs`` on the namespace ``math``.
 KNOWN_FUNCTIONS = (CEL_FUNCTIONS | MBTSPEC_FUNCTIONS | frozenset(stdlib.STDLIB_FUNCTIONS)
                    | frozenset(name.rsplit(".", 1)[-1] for name in stdlib.STDLIB_FUNCTIONS))
+#: Functions called with their namespace (``math.abs``), and those called without one.
+NAMESPACED_FUNCTIONS = frozenset(n for n in stdlib.STDLIB_FUNCTIONS if "." in n)
+BARE_FUNCTIONS = (CEL_FUNCTIONS | MBTSPEC_FUNCTIONS
+                  | frozenset(n for n in stdlib.STDLIB_FUNCTIONS if "." not in n))
 _TYPE_NAMES = frozenset({
     "int", "uint", "double", "string", "bytes", "bool", "list", "map", "null_type", "type",
     "dyn", "null", "true", "false",
@@ -63,8 +102,17 @@ class ExpressionSyntaxError(ValueError):
         self.column = column
 
 
+class ExpressionLimitError(ExpressionSyntaxError):
+    """An expression beyond mbtspec's limits (length, nesting, what it would cost)."""
+
+
 class ExpressionEvaluationError(Exception):
     """A CEL expression failed at run time (missing field, wrong type, ...)."""
+
+
+class ExpressionBudgetError(ExpressionEvaluationError):
+    """An evaluation went over its budget and was stopped; the message names the expression
+    and where it is written."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +130,10 @@ class Expression:
     #: reads ``status``), or None when it may read anything (``f(candidate)``).
     fields: tuple[tuple[str, frozenset[str] | None], ...] = field(default=(), compare=False,
                                                                  repr=False)
+    #: Functions as called: ``size``, ``math.abs`` (None when the text could not be read).
+    calls: frozenset[str] | None = None
+    #: Comprehensions call mbtspec back at each iteration: the run is counted.
+    guarded: bool = False
 
     def evaluate(self, variables: Mapping[str, Any],
                  functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
@@ -93,15 +145,131 @@ class Expression:
         return self.run(prepare_context([self], variables, functions))
 
     def run(self, context: Any) -> Any:
-        """Evaluate in a context from ``prepare_context`` (shared by several expressions)."""
+        """Evaluate in a context from ``prepare_context`` (shared by several expressions).
+
+        Raises ``ExpressionBudgetError`` when the evaluation went over its budget, even if
+        the expression went on to a result (``x || true`` absorbs an error)."""
+        if not (self.guarded or self.library):  # nothing in it can run long: no budget
+            return self._execute(context, None)
+        if self.guarded and isinstance(context, Mapping):  # plain variables: add the counter
+            context = {**context, _TICK: _tick}
+        budget = _Budget()
+        _local.budget = budget
+        try:
+            result = self._execute(context, budget)
+        finally:
+            _local.budget = None
+        if budget.exceeded:
+            raise self._over(budget)
+        return result
+
+    def _execute(self, context: Any, budget: _Budget | None) -> Any:
         try:
             return self.program.execute(context)
         except KeyError as err:
+            if budget is not None and budget.exceeded:
+                raise self._over(budget) from None
             raise ExpressionEvaluationError(f"no field {err.args[0]!r}") from None
         except Exception as err:  # CEL runtime errors come back as several builtin types
             if "KeyboardInterrupt" in str(err):  # Ctrl-C inside a function CEL called
                 raise KeyboardInterrupt from None
+            if budget is not None and budget.exceeded:
+                raise self._over(budget) from None
             raise ExpressionEvaluationError(_clean(str(err))) from None
+
+    def _over(self, budget: _Budget) -> ExpressionBudgetError:
+        shown = _cel.span_text(self.source, (0, len(self.source)), 80)
+        return ExpressionBudgetError(
+            f"the expression '{shown}' (line {self.mark.line}, column {self.mark.column} of "
+            f"the spec) was stopped: {budget.exceeded}; make it do less work on this data "
+            "(fewer nested comprehensions, smaller values)")
+
+
+class _Budget:
+    """What one evaluation may still spend; ``exceeded`` says why it was stopped."""
+
+    __slots__ = ("deadline", "exceeded", "left", "memory")
+
+    def __init__(self) -> None:
+        self.left = MAX_ITERATIONS
+        self.deadline = 0.0
+        self.memory = 0
+        self.exceeded = ""
+
+    def stop(self, why: str) -> ExpressionBudgetError:
+        self.exceeded = self.exceeded or why
+        return ExpressionBudgetError(why)
+
+    def check(self) -> None:
+        """Time and memory, every ``_CHECK_EVERY`` iterations (the first sets the marks)."""
+        now = time.monotonic()
+        peak = _peak_memory()
+        if not self.deadline:
+            self.deadline, self.memory = now + MAX_SECONDS, peak
+            return
+        if now > self.deadline:
+            raise self.stop(f"it ran for more than {MAX_SECONDS:g} s")
+        if peak - self.memory > MAX_MEMORY_GROWTH:
+            raise self.stop(f"it used more than {MAX_MEMORY_GROWTH // 2**20:,} MiB of memory")
+
+
+def _peak_memory() -> int:
+    """Peak memory of this process, in bytes (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _tick() -> bool:
+    """Called by a guarded expression at each comprehension iteration."""
+    budget: _Budget | None = getattr(_local, "budget", None)
+    if budget is None:
+        return True
+    left = budget.left = budget.left - 1
+    if left % _CHECK_EVERY == 0:
+        if budget.exceeded:
+            raise ExpressionBudgetError(budget.exceeded)
+        if left < 0:
+            raise budget.stop(f"it ran more than {MAX_ITERATIONS:,} comprehension iterations")
+        budget.check()
+    return True
+
+
+def _bounded(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` of CEL's library, refusing to make a value larger than
+    ``MAX_VALUE_SIZE`` (computed before it is made, for those that grow it)."""
+
+    def call(*args: Any) -> Any:
+        before = _predicted_size(name, args)
+        if before > MAX_VALUE_SIZE:
+            raise _too_large(name, before)
+        result = function(*args)
+        if isinstance(result, str | bytes | list | dict) and len(result) > MAX_VALUE_SIZE:
+            raise _too_large(name, len(result))
+        return result
+
+    return call
+
+
+def _predicted_size(name: str, args: tuple[Any, ...]) -> int:
+    if name == "replace" and len(args) >= 3 and all(isinstance(a, str) for a in args[:3]):
+        subject, old, new = args[:3]
+        count = subject.count(old) if old else len(subject) + 1
+        if len(args) > 3 and isinstance(args[3], int) and args[3] >= 0:
+            count = min(count, args[3])
+        return len(subject) + count * (len(new) - len(old))
+    if name == "lists.range" and args and isinstance(args[0], int):
+        return args[0]
+    if name == "join" and args and isinstance(args[0], list):
+        separator = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+        return sum(len(str(a)) for a in args[0]) + len(separator) * len(args[0])
+    return 0
+
+
+def _too_large(name: str, size: int) -> ExpressionBudgetError:
+    why = (f"{name}() would make a value of {size:,} characters or elements, more than the "
+           f"{MAX_VALUE_SIZE:,} allowed")
+    budget: _Budget | None = getattr(_local, "budget", None)
+    return budget.stop(why) if budget is not None else ExpressionBudgetError(why)
 
 
 def prepare_context(expressions: Iterable[Expression], variables: Mapping[str, Any],
@@ -117,6 +285,8 @@ def prepare_context(expressions: Iterable[Expression], variables: Mapping[str, A
             if fields is not None and isinstance(value, dict):
                 value = {key: value[key] for key in fields if key in value}
             context.add_variable(name, value)
+    if any(expression.guarded for expression in expressions):
+        context.add_function(_TICK, _tick)
     for expression in expressions:
         for name, function in expression.library:
             context.add_function(name, function)
@@ -143,9 +313,43 @@ def _fields_wanted(expressions: tuple[Expression, ...]
 
 
 def compile_expression(source: str, mark: Mark) -> Expression:
-    """Compile ``source``; raises ``ExpressionSyntaxError`` with its position when invalid."""
+    """Compile ``source``; raises ``ExpressionSyntaxError`` with its position when invalid,
+    ``ExpressionLimitError`` when it is beyond mbtspec's limits."""
+    if len(source) > MAX_LENGTH:
+        raise ExpressionLimitError(
+            f"the expression is {len(source):,} characters long, more than the "
+            f"{MAX_LENGTH:,} mbtspec reads; split it into several checks", 1, 1)
+    tree: _cel.Node | None = None
     try:
-        program = cel.compile(source)
+        tree = _cel.parse(source)
+    except _cel.CelParseError as err:
+        if "nests more than" in err.message:
+            raise ExpressionLimitError(f"{err.message}; split it into simpler parts", 1,
+                                       err.column) from None
+    program = _compile(source)
+    bound = {name for match in _BOUND.finditer(source) for name in match.groups() if name}
+    variables = frozenset(program.variables()) - bound - _TYPE_NAMES - _NAMESPACES
+    functions = frozenset(
+        f for f in program.functions() if not f.startswith(("_", "@", "!"))
+    )
+    library = tuple(
+        (full, _bounded(full, function)) for full, function in stdlib.STDLIB_FUNCTIONS.items()
+        if full.rsplit(".", 1)[-1] in functions
+    )
+    fields = tuple((name, _fields_read(source, name)) for name in sorted(variables))
+    if tree is None:  # read by the engine, not by our parser: run it as it is
+        return Expression(source, mark, program, variables, functions, library, fields)
+    _check_cost(source, tree)
+    bodies = _cel.macro_bodies(tree)
+    if bodies:
+        program = _compile(_instrument(source, bodies))
+    return Expression(source, mark, program, variables, functions, library, fields,
+                      _calls(tree), bool(bodies))
+
+
+def _compile(source: str) -> Any:
+    try:
+        return cel.compile(source)
     except Exception as err:  # the package reports parse errors as ValueError
         text = str(err)
         found = _POSITION.search(text)
@@ -153,17 +357,61 @@ def compile_expression(source: str, mark: Mark) -> Expression:
             line, column, reason = int(found[1]), int(found[2]), found[3]
             raise ExpressionSyntaxError(_clean(reason), line, column) from None
         raise ExpressionSyntaxError(_clean(text), 1, 1) from None
-    bound = {name for match in _BOUND.finditer(source) for name in match.groups() if name}
-    variables = frozenset(program.variables()) - bound - _TYPE_NAMES - _NAMESPACES
-    functions = frozenset(
-        f for f in program.functions() if not f.startswith(("_", "@", "!"))
-    )
-    library = tuple(
-        (full, function) for full, function in stdlib.STDLIB_FUNCTIONS.items()
-        if full.rsplit(".", 1)[-1] in functions
-    )
-    fields = tuple((name, _fields_read(source, name)) for name in sorted(variables))
-    return Expression(source, mark, program, variables, functions, library, fields)
+    except BaseException as err:  # a panic of the engine (a BaseException): still an answer
+        if isinstance(err, KeyboardInterrupt | SystemExit):
+            raise
+        raise ExpressionSyntaxError(f"the expression cannot be read ({_clean(str(err))})",
+                                    1, 1) from None
+
+
+def _check_cost(source: str, tree: _cel.Node) -> None:
+    """Refuse what would go over the budget whatever the data (data of size 1)."""
+    cost = _cel.estimate(tree, MAX_ITERATIONS, MAX_VALUE_SIZE)
+    iterations, size = cost.iterations.at(1), cost.size.at(1)
+    if iterations <= MAX_ITERATIONS and size <= MAX_VALUE_SIZE:
+        return
+    part = _cel.span_text(source, cost.where)
+    line = source.count("\n", 0, cost.where[0]) + 1
+    column = cost.where[0] - (source.rfind("\n", 0, cost.where[0]) + 1) + 1
+    if cost.over == "iterations" or (not cost.over and iterations > MAX_ITERATIONS):
+        what = (f"runs {_cel.describe(iterations)} comprehension iterations, more than the "
+                f"{MAX_ITERATIONS:,} one evaluation may run (nested comprehensions multiply)")
+    else:
+        what = (f"makes a value of {_cel.describe(size)} characters or elements, more than the "
+                f"{MAX_VALUE_SIZE:,} one evaluation may make")
+    raise ExpressionLimitError(f"'{part}' {what}, whatever the data; make it do less work",
+                               line, column)
+
+
+def _instrument(source: str, bodies: list[tuple[str, int, int]]) -> str:
+    """``source`` with each comprehension body calling ``_tick`` first: ``B`` becomes
+    ``__mbtspec_tick() ? (B) : false`` (``null`` for a map's transform), which is ``B``."""
+    edits: list[tuple[int, str]] = []
+    for macro, start, end in bodies:
+        edits.append((start, f"{_TICK}() ? ("))
+        edits.append((end, ") : null" if macro == "map" else ") : false"))
+    out = source
+    for position, text in sorted(edits, key=lambda e: e[0], reverse=True):
+        out = out[:position] + text + out[position:]
+    return out
+
+
+def _calls(tree: _cel.Node) -> frozenset[str]:
+    """Functions as called: ``math.abs`` for a call on a namespace, else the bare name."""
+    calls: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if node.kind == "call":
+            target = node.target
+            if target is not None and target.kind == "ident" and target.name in _NAMESPACES:
+                calls.add(f"{target.name}.{node.name}")
+            elif node.name not in _cel.MACROS and node.name != "has":
+                calls.add(node.name)
+        stack.extend(node.parts)
+        if node.target is not None:
+            stack.append(node.target)
+    return frozenset(calls)
 
 
 def _fields_read(source: str, name: str) -> frozenset[str] | None:
@@ -182,9 +430,15 @@ def _fields_read(source: str, name: str) -> frozenset[str] | None:
 
 
 def unknown_functions(expression: Expression, *, response_functions: bool = True) -> list[str]:
-    """Functions the expression calls that do not exist (where it stands)."""
-    known = KNOWN_FUNCTIONS if response_functions else KNOWN_FUNCTIONS - MBTSPEC_FUNCTIONS
-    return sorted(f for f in expression.functions if f not in known)
+    """Functions the expression calls that do not exist (where it stands), as written.
+
+    A function of a namespace exists only with it: ``math.abs(x)``, not ``abs(x)``."""
+    bare = BARE_FUNCTIONS if response_functions else BARE_FUNCTIONS - MBTSPEC_FUNCTIONS
+    if expression.calls is None:
+        known = KNOWN_FUNCTIONS if response_functions else KNOWN_FUNCTIONS - MBTSPEC_FUNCTIONS
+        return sorted(f for f in expression.functions if f not in known)
+    return sorted(name for name in expression.calls
+                  if name not in bare and name not in NAMESPACED_FUNCTIONS)
 
 
 def _clean(text: str) -> str:

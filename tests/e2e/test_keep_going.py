@@ -46,4 +46,5 @@ def test_saved_failures_that_still_show_are_known_to_the_search(tmp_path: Path) 
                   failures=folder)
     failures = again.result.failures
     assert failures[0].source == str(first.replay_file)  # the saved one, first
-    assert len({signature(f.steps[-1]) for f in failures}) == len(failures) == 3
+    # the search went on past it, and did not report it a second time
+    assert len({signature(f.steps[-1]) for f in failures}) == len(failures) >= 2

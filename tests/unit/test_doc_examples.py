@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -191,3 +192,14 @@ def test_other_yaml_blocks_are_yaml_or_say_they_are_excerpts(block: Block) -> No
         assert "..." in block.text, f"{block.where}: an excerpt leaves something out ('...')"
         return
     assert yaml.safe_load(block.text) is not None, block.where
+
+
+def test_every_problem_code_has_a_section_with_a_failing_example() -> None:
+    page = (REPO / "specs" / "problems.md").read_text(encoding="utf-8")
+    table = set(re.findall(r"(?m)^\| `([a-z-]+)` \|", page))
+    sections = {part.split("`", 1)[0]: part for part in re.split(r"\n### `", page)[1:]}
+    assert table - set(sections) == set()
+    missing = [code for code in table if code != "schema" and "failing:" not in sections[code]]
+    assert missing == []
+    checked = {b.line for b in SPECS if b.doc.name == "problems.md" and b.expected}
+    assert len(checked) >= len(table) - 1  # each failing example's output is compared

@@ -64,7 +64,7 @@ def test_there_are_enough_cases() -> None:
 def test_every_loader_code_is_covered_by_a_passing_case() -> None:
     """Each problem code the loader can produce shows up in a case that passes today."""
     wanted = {
-        "yaml-syntax", "yaml-duplicate-key", "yaml-key-type", "empty-spec",
+        "yaml-syntax", "yaml-duplicate-key", "yaml-key-type", "empty-spec", "yaml-limit",
         "missing-key", "unknown-key", "wrong-type", "invalid-value", "out-of-range", "empty",
         "openapi-invalid", "target-kind", "target-option", "command-port", "invalid-reference",
         "reset-step", "invalid-method", "invalid-request", "unknown-operation",
@@ -74,6 +74,7 @@ def test_every_loader_code_is_covered_by_a_passing_case() -> None:
         "invalid-generator", "invalid-pattern", "yaml-tab", "undocumented-parameter",
         "undocumented-property", "undocumented-body", "invalid-literal", "unreachable-action",
         "unsatisfiable-when", "no-reset", "no-model", "uncovered-operation", "openapi-not-valid",
+        "cannot-generate", "invalid-header", "expression-limit",
     }
     seen = set()
     for case in _passing_cases():
