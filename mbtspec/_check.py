@@ -37,6 +37,7 @@ class CheckResult:
     command: tuple[str, ...] = ()  # the one-line command that reproduces the run
     replay_file: Path | None = None  # written for the failure, or the saved one it came from
     saved: tuple[tuple[Path, str], ...] = ()  # saved failures tried first, and what became of them
+    replay_error: str = ""  # why the replay file of the failure could not be written
 
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
@@ -102,8 +103,13 @@ def check(
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
                       database=database)
     command = reproduce_command(spec_path, result.seed, sequences, steps)
-    replay_file = None
+    replay_file, replay_error = None, ""
     if result.failure is not None and failures is not None:
-        replay_file = write_replay_file(plan, result.failure, seed=result.seed,
-                                        command=list(command), redact=redact, folder=failures)
-    return CheckResult(plan, result, command, replay_file, tuple(tried))
+        try:  # (a folder that cannot be written must not cost the user the failure found)
+            replay_file = write_replay_file(plan, result.failure, seed=result.seed,
+                                            command=list(command), redact=redact,
+                                            folder=failures)
+        except OSError as error:
+            replay_error = (f"cannot write the replay file in {failures}: "
+                            f"{error.strerror or error}")
+    return CheckResult(plan, result, command, replay_file, tuple(tried), replay_error)

@@ -3,11 +3,18 @@
 Rules: ``ignore`` paths are skipped, ``unordered`` arrays are compared as multisets, and values
 stored per target (the model's id 5, the candidate's id 1005) count as equal. Booleans never
 equal numbers; 1 equals 1.0 (JSON has one number type).
+
+Time grows linearly with the size of the bodies, unordered arrays included: their elements are
+first sorted into groups that only equal elements can share (by a summary of each element that
+leaves out what the rules let differ), and only elements of the same group are compared one by
+one. At most ``MATCH_BUDGET`` such comparisons are made per response; past it, the elements
+still unpaired are reported as such, with a note that says why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +33,10 @@ class _Absent:
 
 ABSENT: Any = _Absent()
 
+#: Element-by-element comparisons allowed per response pair, for unordered lists (about a
+#: second of work): enough for two lists of 400 elements all alike.
+MATCH_BUDGET = 200_000
+
 
 @lru_cache(maxsize=65536)
 def _ignored(patterns: tuple[tuple[str | int, ...], ...], path: Path) -> bool:
@@ -43,6 +54,7 @@ class Comparer:
         self.pairs = pairs
         self.ignore = tuple(p.segments for p in rules.ignore)
         self.unordered = tuple(p.segments for p in rules.unordered)
+        self.budget = MATCH_BUDGET  # element comparisons left for unordered lists
 
     def ignored(self, path: Path) -> bool:
         """Is ``path``, or a place that contains it, ignored? (Paths recur from step to step:
@@ -82,40 +94,173 @@ class Comparer:
             yield Difference(format_path(path), a, b)
 
     def equal(self, a: Any, b: Any, path: Path) -> bool:
+        self.budget -= 1
         return next(iter(self.diff(a, b, path)), None) is None
 
     def diff_unordered(self, a: list[Any], b: list[Any], path: Path) -> Iterator[Difference]:
         """Multiset comparison: pair each model element with an equal candidate element (a
         maximum bipartite matching, so a value paired per target cannot steal another's
-        partner), then report what is left on either side."""
-        options = [[j for j in range(len(b)) if self.equal(item, b[j], (*path, i))]
-                   for i, item in enumerate(a)]
+        partner), then report what is left on either side.
+
+        Elements are compared one by one only within their group (``summary``), and only
+        while the budget lasts; past it, a group's elements are paired first come, first
+        served, and those left are reported with a note."""
+        summary = self.summarizer(path)
+        groups: dict[Any, tuple[list[int], list[int]]] = {}
+        for i, item in enumerate(a):
+            groups.setdefault(summary(item, (*path, i)), ([], []))[0].append(i)
+        for j, item in enumerate(b):
+            groups.setdefault(summary(item, (*path, j)), ([], []))[1].append(j)
         partner: dict[int, int] = {}  # candidate index -> model index
-
-        def assign(i: int, seen: set[int]) -> bool:
-            for j in options[i]:
-                if j in seen:
-                    continue
-                seen.add(j)
-                if j not in partner or assign(partner[j], seen):
-                    partner[j] = i
-                    return True
-            return False
-
-        matched = {i for i in range(len(a)) if assign(i, set())}
+        cut_short = False
+        for left, right in groups.values():
+            if not left or not right:
+                continue
+            if len(left) * len(right) <= self.budget:
+                partner.update(self._matching(a, b, left, right, path))
+            else:
+                cut_short |= self._first_come(a, b, left, right, path, partner)
+        matched = set(partner.values())
+        why = (" (not every pair of elements was compared: the lists have too many elements "
+               "alike)" if cut_short else "")
         for i in range(len(a)):
             if i not in matched:
                 yield Difference(format_path((*path, i)), a[i], ABSENT,
-                                 "the candidate's list has no element equal to this one")
+                                 "the candidate's list has no element equal to this one" + why)
         for j in range(len(b)):
             if j not in partner:
                 yield Difference(format_path((*path, j)), ABSENT, b[j],
-                                 "the model's list has no element equal to this one")
+                                 "the model's list has no element equal to this one" + why)
+
+    def _matching(self, a: list[Any], b: list[Any], left: list[int], right: list[int],
+                  path: Path) -> dict[int, int]:
+        """A maximum matching of ``left`` (indexes of ``a``) to ``right`` (of ``b``), by
+        augmenting paths, searched without recursion (groups may be long)."""
+        options = {i: [j for j in right if self.equal(a[i], b[j], (*path, i))] for i in left}
+        partner: dict[int, int] = {}  # candidate index -> model index
+        taken: dict[int, int] = {}  # model index -> candidate index
+        for start in left:
+            came_from: dict[int, int] = {}  # candidate index -> the model index that saw it
+            frontier, free = [start], None
+            while frontier and free is None:
+                i = frontier.pop()
+                for j in options[i]:
+                    if j in came_from:
+                        continue
+                    came_from[j] = i
+                    if j not in partner:
+                        free = j
+                        break
+                    frontier.append(partner[j])
+            while free is not None:  # flip the path from ``start`` to the free element
+                i = came_from[free]
+                previous = taken.get(i)
+                partner[free], taken[i] = i, free
+                free = previous
+        return partner
+
+    def _first_come(self, a: list[Any], b: list[Any], left: list[int], right: list[int],
+                    path: Path, partner: dict[int, int]) -> bool:
+        """Pair the elements of a group too large to compare every pair of: first each model
+        element with a candidate element equal to it once its values stored per target are
+        put in the candidate's terms (one comparison to confirm), then, while the budget
+        lasts, with the first equal one left. True if the budget ran out."""
+        partners: dict[Any, set[Any]] = {}
+        for model_value, candidate_value in self.pairs:
+            partners.setdefault(model_value, set()).add(candidate_value)
+        translated = {x: next(iter(ys)) for x, ys in partners.items()
+                      if len(ys) == 1 and isinstance(x, bool) == isinstance(next(iter(ys)), bool)}
+        as_candidate = self.summarizer(path, lambda v: _scalar(translated.get(v, v)))
+        itself = self.summarizer(path, _scalar)
+        waiting: dict[int, list[int]] = {}
+        for j in reversed(right):
+            waiting.setdefault(itself(b[j], (*path, j)), []).append(j)
+        rest = []
+        for i in left:
+            alike = waiting.get(as_candidate(a[i], (*path, i)))
+            if alike and self.equal(a[i], b[alike[-1]], (*path, i)):
+                partner[alike.pop()] = i
+            else:
+                rest.append(i)
+        free = [j for j in right if j not in partner]
+        for i in rest:
+            for k, j in enumerate(free):
+                if self.budget <= 0:
+                    return True
+                if self.equal(a[i], b[j], (*path, i)):
+                    partner[j] = i
+                    del free[k]
+                    break
+        return False
+
+    def summarizer(self, path: Path, scalar: Callable[[Any], int] | None = None
+                   ) -> Callable[[Any, Path], int]:
+        """``summary(value, at)``: a number, the same for any two elements the rules call
+        equal, at the elements of the list at ``path``: a hash of the value without its
+        ignored places and values stored per target, with unordered lists as multisets.
+        (Equal hashes of unequal elements only put them in one group.) When an ignore or
+        unordered rule names an index, rules may differ from element to element: every
+        element then gets the same summary. ``scalar``: how to hash numbers, strings, ...
+        (by default, values stored per target all hash alike)."""
+        patterns = (*self.ignore, *self.unordered)
+        if any(isinstance(s, int) or s.isdigit() for p in patterns for s in p):
+            return lambda value, at: 0
+        paired = {v for pair in self.pairs for v in pair}
+
+        def erased(value: Any) -> int:
+            if paired and value in paired:  # (scalars of JSON are hashable)
+                return hash(("paired", isinstance(value, bool)))
+            return _scalar(value)
+
+        leaf = scalar or erased
+
+        def plain(value: Any) -> int:  # no rule can apply below: no path to follow
+            if isinstance(value, dict):
+                return hash(("dict", frozenset((k, plain(v)) for k, v in value.items())))
+            if isinstance(value, list):
+                return hash(("list", tuple(plain(v) for v in value)))
+            return leaf(value)
+
+        def summary(value: Any, at: Path) -> int:
+            if self.ignored(at):
+                return 0
+            if isinstance(value, dict):
+                return hash(("dict", frozenset((key, summary(item, (*at, key)))
+                                               for key, item in value.items()
+                                               if not self.ignored((*at, key)))))
+            if isinstance(value, list):
+                items = [summary(item, (*at, n)) for n, item in enumerate(value)
+                         if not self.ignored((*at, n))]
+                if self.is_unordered(at):
+                    return hash(("multiset", frozenset(Counter(items).items())))
+                return hash(("list", tuple(items)))
+            return leaf(value)
+
+        below = len(path) + 1
+        if any("**" in p or (len(p) >= below and matches(p[:len(path)], path))
+               for p in patterns):
+            return summary
+        return lambda value, at: plain(value)  # no rule applies to the elements
+
+
+def _scalar(value: Any) -> int:
+    """A hash of a scalar: booleans apart from numbers, 1 like 1.0, strings apart."""
+    if isinstance(value, bool):
+        return hash(("bool", value))
+    if isinstance(value, int | float):
+        return hash(("number", value))
+    return hash((type(value).__name__, value))
 
 
 def compare_responses(model: Response, candidate: Response, rules: CompareRules,
                       pairs: set[tuple[Any, Any]] | None = None) -> list[Difference]:
     """Every difference between two responses under ``rules``."""
+    return list(iter_differences(model, candidate, rules, pairs))
+
+
+def iter_differences(model: Response, candidate: Response, rules: CompareRules,
+                     pairs: set[tuple[Any, Any]] | None = None) -> Iterator[Difference]:
+    """``compare_responses``, one difference at a time (a caller may stop early)."""
     comparer = Comparer(rules, pairs or set())
     out: list[Difference] = []
     if model.status is None or candidate.status is None:
@@ -124,7 +269,8 @@ def compare_responses(model: Response, candidate: Response, rules: CompareRules,
                                   else f"no answer ({model.error})",
                                   candidate.status if candidate.status is not None
                                   else f"no answer ({candidate.error})"))
-        return out
+        yield from out
+        return
     if comparer.ignored(("status",)):
         pass
     elif rules.status == "exact" and model.status != candidate.status:
@@ -140,6 +286,6 @@ def compare_responses(model: Response, candidate: Response, rules: CompareRules,
         a, b = model_headers.get(name, ABSENT), candidate_headers.get(name, ABSENT)
         if not comparer.same_scalar(a, b):
             out.append(Difference(format_path(path), a, b))
+    yield from out
     if rules.body == "exact":
-        out.extend(comparer.diff(model.body, candidate.body, ("body",)))
-    return out
+        yield from comparer.diff(model.body, candidate.body, ("body",))
