@@ -76,11 +76,10 @@ def _unsendable(value: str, names: list[str], environ: Mapping[str, str], *,
     """Why a header value cannot be sent ("" if it can). ``whole``: ``value`` is the whole
     header value (so spaces at its ends count)."""
     for name in names:
-        what = _bad_character(environ[name])
+        what, fix = _bad_character(environ[name])
         if what:
             return (f"environment variable {name} holds {what}, which an HTTP header cannot "
-                    "carry (its value is a secret and is not shown); fix the variable, e.g. "
-                    "without the final newline of the file it was read from")
+                    f"carry (its value is a secret and is not shown); {fix}")
     if whole and value != value.strip(" \t") and names:
         return (f"with environment variable{'s' if len(names) > 1 else ''} "
                 f"{', '.join(names)} the header starts or ends with a space, which HTTP "
@@ -102,17 +101,20 @@ def _whole(value: m.Value, environ: Mapping[str, str]) -> str | None:
     return "".join(text)
 
 
-def _bad_character(value: str) -> str:
+def _bad_character(value: str) -> tuple[str, str]:
+    """The first character of ``value`` a header cannot carry, in words, and the fix."""
     for char in value:
         if char in "\r\n":
-            return "a line break (CR or LF)"
+            return ("a line break (CR or LF)", "set the variable without it (a value read from "
+                    "a file often ends with one)")
         if char == "\0":
-            return "a NUL character"
+            return "a NUL character", "set the variable without it"
         if char != "\t" and (char < " " or char == "\x7f"):
-            return f"a control character (U+{ord(char):04X})"
+            return f"a control character (U+{ord(char):04X})", "set the variable without it"
         if not char.isascii():
-            return "a character outside ASCII (send it percent-encoded or in base64)"
-    return ""
+            return ("a character outside ASCII", "set it percent-encoded or in base64, as the "
+                    "server expects")
+    return "", ""
 
 
 def _env_names(text: str) -> list[str]:

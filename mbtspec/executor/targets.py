@@ -201,7 +201,7 @@ def parse_body(content: bytes, content_type: str) -> Any:
     if "json" in content_type.lower():
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # (nested too deep to parse: kept as text)
             return text
     return text
 

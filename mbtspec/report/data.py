@@ -27,7 +27,7 @@ REPORT_VERSION = 1
 #: report and the replay file list every difference kept (``compare.KEPT_DIFFERENCES``).
 SHOWN_DIFFERENCES = 20
 #: Characters of a response body (as JSON text) saved in a replay file and in the JSON report;
-#: past it, the body is saved as the start of its text, with ``body_truncated: true``.
+#: past it, the body is saved as the start of its JSON text, with a ``body_note``.
 SAVED_BODY, REPORT_BODY = 65_536, 1_000_000
 
 # What a terminal, an XML parser or a web page must not get as is: control characters (ESC
@@ -48,6 +48,61 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: Bodies nested deeper than this are shown and saved as their JSON text: YAML, JSON with
+#: indentation and the redaction of data all recurse, one level of Python per level of JSON.
+DEEPEST = 100
+
+
+def json_text(value: Any) -> Iterator[str]:
+    """``value`` as compact JSON (``ensure_ascii=False``), in chunks. Lazy, and without
+    recursion, unlike the ``json`` module's encoders in pure Python."""
+    stack: list[Iterator[Any]] = [iter((value,))]
+    closing: list[str] = []
+    first = [True]
+    while stack:
+        item: Any = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+            first.pop()
+            if closing:
+                yield closing.pop()
+            continue
+        comma = "" if first[-1] else ","
+        first[-1] = False
+        key = ""
+        if closing and closing[-1] == "}":
+            key, item = json.dumps(str(item[0]), ensure_ascii=False) + ":", item[1]
+        if isinstance(item, dict):
+            yield comma + key + "{"
+            stack.append(iter(item.items()))
+            closing.append("}")
+            first.append(True)
+        elif isinstance(item, list | tuple):
+            yield comma + key + "["
+            stack.append(iter(item))
+            closing.append("]")
+            first.append(True)
+        else:
+            yield comma + key + json.dumps(item, ensure_ascii=False, default=str)
+
+
+_END = object()
+
+
+def too_deep(value: Any, limit: int = DEEPEST) -> bool:
+    """Is ``value`` nested more than ``limit`` levels deep? (Without recursion.)"""
+    level = [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list | tuple) and item:
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            level.extend((child, depth + 1) for child in children
+                         if isinstance(child, dict | list | tuple))
+    return False
+
+
 def shown_json(value: Any, limit: int, redact: Redactor) -> str:
     """``value`` as compact JSON on one line, redacted, printable and cut to ``limit``
     characters; only as much of a large value is encoded as the cut needs."""
@@ -55,16 +110,18 @@ def shown_json(value: Any, limit: int, redact: Redactor) -> str:
         return "<absent>"
     if value is NO_BODY:
         return ""
-    chunks = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                              default=str).iterencode(value)
-    wanted = limit + 1 + redact.reach  # a secret that starts before the cut is seen whole
-    text, size = [], 0
-    for chunk in chunks:
+    return clip(printable(redact(_start(value, limit + 1 + redact.reach))), limit)
+
+
+def _start(value: Any, size: int) -> str:
+    """At least the first ``size`` characters of ``value``'s JSON text (all if shorter)."""
+    text, length = [], 0
+    for chunk in json_text(value):
         text.append(chunk)
-        size += len(chunk)
-        if size > wanted:
+        length += len(chunk)
+        if length > size:
             break
-    return clip(printable(redact("".join(text))), limit)
+    return "".join(text)
 
 
 def json_lines(value: Any, path: tuple[str | int, ...] = ()
@@ -131,14 +188,33 @@ def _plain(value: Any) -> Any:
         return "<absent>"
     if value is NO_BODY:
         return None
+    if too_deep(value):
+        return "".join(json_text(value))
     return value
+
+
+def _body(data: dict[str, Any], body: Any, limit: int | None) -> None:
+    """Put ``body`` in ``data``: as its JSON text when nested too deep or (with ``limit``)
+    longer than ``limit`` characters of JSON, cut there, with a ``body_note`` that says so."""
+    if limit is not None and body is not None:
+        text = _start(body, limit)
+        if len(text) > limit:
+            data["body"] = text[:limit] + "…"
+            data["body_note"] = (f"longer than {limit:,} characters of JSON: saved as the start "
+                                 "of its JSON text")
+            return
+    if too_deep(body):
+        data["body"] = "".join(json_text(body))
+        data["body_note"] = f"nested deeper than {DEEPEST} levels: saved as its JSON text"
+        return
+    data["body"] = body
 
 
 def request_data(request: Request, redact: Redactor) -> dict[str, Any]:
     data: dict[str, Any] = {"method": request.method, "path": request.path,
                             "url": request.url, "headers": dict(request.headers)}
     if request.content is not None:
-        data["body"] = request.body
+        _body(data, request.body, None)
         if request.media_type:
             data["media_type"] = request.media_type
     return dict(redact.data(data))
@@ -146,17 +222,14 @@ def request_data(request: Request, redact: Redactor) -> dict[str, Any]:
 
 def response_data(response: Response, redact: Redactor, *,
                   body_limit: int | None = None) -> dict[str, Any]:
-    """A response as data. With ``body_limit``, a body whose JSON text is longer is kept as
-    the start of that text (a string), and ``body_truncated`` says so."""
-    data: dict[str, Any] = {"status": response.status, "headers": dict(response.headers),
-                            "body": response.body, "elapsed_ms": response.elapsed_ms}
+    """A response as data. A body nested too deep (``DEEPEST``) or, with ``body_limit``,
+    longer than that many characters of JSON is kept as its JSON text (cut to the limit),
+    with a ``body_note`` that says so."""
+    data: dict[str, Any] = {"status": response.status, "headers": dict(response.headers)}
+    _body(data, response.body, body_limit)
+    data["elapsed_ms"] = response.elapsed_ms
     if response.error:
         data["error"] = response.error
-    if body_limit is not None and response.body is not None:
-        text = shown_json(response.body, body_limit + 1, redact)
-        if len(text) > body_limit:
-            data["body"] = text[:body_limit] + "…"
-            data["body_truncated"] = True
     return dict(redact.data(data))
 
 

@@ -4,8 +4,8 @@ Written by ``mbtspec check`` on a failure (``.mbtspec/failures/<spec>-<hash>.yam
 ``mbtspec replay`` and by later checks of the same spec. For each step: the action, the exact
 request each target received (per-target values resolved, secrets as ``***``), both responses,
 and what was found. A response body longer than ``SAVED_BODY`` characters of JSON is saved as
-the start of its text (``body_truncated: true``): the file must stay readable, and replaying
-only needs the requests, which are always saved whole.
+the start of its JSON text, with a ``body_note``: the file must stay readable, and replaying
+only needs the requests, which are saved whole.
 """
 
 from __future__ import annotations

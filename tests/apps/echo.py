@@ -66,16 +66,23 @@ model = _echo("")
 candidate = _echo("!")
 
 
+_ITEM = '{"id":%d,"name":"item %d","tags":["a","b"],"score":%d}'
+
+
+def huge_count(megabytes: float) -> int:
+    """How many elements ``GET /huge?mb=N`` answers."""
+    return int(megabytes * 1_000_000 // len(_ITEM % (100000, 100000, 100000)))
+
+
 def _huge(shift: int) -> Any:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
         await _body(receive)
         params = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if p)
-        size = float(params.get("mb", "1")) * 1_000_000
-        item = '{"id":%d,"name":"item %d","tags":["a","b"],"score":%d}'
-        count = int(size // len(item % (100000, 100000, 100000)))
-        content = ("[" + ",".join(item % (i, i, i + shift) for i in range(count)) + "]").encode()
+        count = huge_count(float(params.get("mb", "1")))
+        content = ("[" + ",".join(_ITEM % (i, i, i + shift) for i in range(count))
+                   + "]").encode()
         await _send(send, 200, [(b"content-type", b"application/json")], content)
 
     return app
@@ -105,3 +112,22 @@ def _binary(extra: bytes) -> Any:
 
 binary_model = _binary(b"")
 binary_candidate = _binary(b"\x02")
+
+
+def _deep(leaf: int) -> Any:
+    """``GET /deep?depth=N``: a JSON body of N nested lists around ``leaf``."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await _body(receive)
+        params = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if p)
+        depth = int(params.get("depth", "900"))
+        content = ("[" * depth + str(leaf) + "]" * depth).encode()
+        await _send(send, 200, [(b"content-type", b"application/json")], content)
+
+    return app
+
+
+deep_model = _deep(1)
+deep_candidate = _deep(2)
