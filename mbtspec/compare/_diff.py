@@ -106,20 +106,22 @@ class Comparer:
         while the budget lasts; past it, a group's elements are paired first come, first
         served, and those left are reported with a note."""
         summary = self.summarizer(path)
-        groups: dict[Any, tuple[list[int], list[int]]] = {}
+        left: dict[int, list[int]] = {}  # summary -> model indexes
         for i, item in enumerate(a):
-            groups.setdefault(summary(item, (*path, i)), ([], []))[0].append(i)
+            left.setdefault(summary(item, (*path, i)), []).append(i)
+        right: dict[int, list[int]] = {}  # summary -> candidate indexes, of the groups above
         for j, item in enumerate(b):
-            groups.setdefault(summary(item, (*path, j)), ([], []))[1].append(j)
+            key = summary(item, (*path, j))
+            if key in left:
+                right.setdefault(key, []).append(j)
         partner: dict[int, int] = {}  # candidate index -> model index
         cut_short = False
-        for left, right in groups.values():
-            if not left or not right:
-                continue
-            if len(left) * len(right) <= self.budget:
-                partner.update(self._matching(a, b, left, right, path))
+        for key, candidates in right.items():
+            models = left[key]
+            if len(models) * len(candidates) <= self.budget:
+                partner.update(self._matching(a, b, models, candidates, path))
             else:
-                cut_short |= self._first_come(a, b, left, right, path, partner)
+                cut_short |= self._first_come(a, b, models, candidates, path, partner)
         matched = set(partner.values())
         why = (" (not every pair of elements was compared: the lists have too many elements "
                "alike)" if cut_short else "")
