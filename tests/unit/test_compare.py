@@ -380,6 +380,37 @@ def test_elements_alike_past_the_budget_are_said_to_be_unpaired(
     assert diff(a, b, pairs, unordered=["body"]) == []
 
 
+SEGMENTS = st.sampled_from(["body", "a", "b", "0", 0, 1, "*", "**"])
+
+
+@SETTINGS
+@given(st.lists(st.lists(SEGMENTS, min_size=1, max_size=5).map(tuple), max_size=3),
+       st.lists(st.sampled_from(["body", "a", "b", 0, 1, 2]), max_size=7).map(tuple))
+def test_patterns_followed_down_a_body_match_as_paths_do(patterns: list, path: tuple) -> None:
+    from mbtspec.compare._diff import _Patterns
+    from mbtspec.spec._paths import matches
+
+    followed = _Patterns(tuple(patterns))
+    state, on_the_way = followed.follow(path)
+    assert followed.matches(state) == any(matches(p, path) for p in patterns)
+    assert on_the_way == any(matches(p, path[:n]) for p in patterns
+                             for n in range(1, len(path) + 1))
+
+
+def test_a_deep_body_with_double_star_rules_takes_no_time() -> None:
+    import time
+
+    deep_a: Any = 1
+    deep_b: Any = 2
+    for _ in range(900):
+        deep_a, deep_b = [deep_a], [deep_b]
+    started = time.perf_counter()
+    found = diff(deep_a, deep_b, ignore=["body.**.x", "body[*].**.y", "body.**[0].**.z"],
+                 unordered=["body.**.q"])
+    assert [d.path for d in found] == ["body" + "[0]" * 900]
+    assert time.perf_counter() - started < 1  # (every prefix matched again: 5 minutes)
+
+
 # --------------------------------------------------------------------------- conformance
 
 
