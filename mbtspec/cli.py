@@ -381,9 +381,13 @@ def init(
         raise typer.Exit(EXIT_INVALID) from None
     if output is None:
         typer.echo(text, nl=False)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output}; next: mbtspec lint {output}", err=True)
+    except OSError as error:
+        typer.echo(f"error: cannot write {output}: {_why_not_written(output, error)}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    typer.echo(f"wrote {output}; next: mbtspec lint {output}", err=True)
 
 
 def _hypothesis_home(no_database: bool) -> None:

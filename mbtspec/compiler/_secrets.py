@@ -10,7 +10,8 @@ An HTTP header cannot carry every character. A value with a line break (a token 
 its final newline, the most common case), another control character, a character outside
 ASCII, or a space at either end of the header, would only fail when the first request is sent,
 after every target has started; ``header_problems`` refuses it at compile time instead, as a
-positioned problem that names the variable and the header, never the value.
+positioned problem that names the variable and the header, never the value. So it does for a
+``base_url`` that gets a space or a control character from the environment.
 """
 
 from __future__ import annotations
@@ -46,8 +47,24 @@ def secret_values(spec: m.Spec, environ: Mapping[str, str]) -> set[str]:
 
 
 def header_problems(spec: m.Spec, environ: Mapping[str, str]) -> list[Problem]:
-    """One problem per header whose environment values it cannot carry."""
+    """One problem per header whose environment values it cannot carry, and per target
+    ``base_url`` whose environment values hold a space or a control character (a URL holds
+    neither; a value read from a file often ends with a newline)."""
     problems = []
+    for target in spec.targets:
+        for name in _env_names(target.base_url or "") if target.kind != "app" else ():
+            value = environ.get(name, "")
+            bad = next((c for c in value if c <= " " or c == "\x7f"), None)
+            if bad is not None:
+                what = ("a line break (CR or LF)" if bad in "\r\n" else "a space"
+                        if bad == " " else f"a control character (U+{ord(bad):04X})")
+                problems.append(Problem(
+                    str(spec.path), target.mark.line, target.mark.column,
+                    format_path(("targets", target.name, "base_url")),
+                    "invalid-environment-value",
+                    f"environment variable {name} holds {what}, which a URL cannot hold; set "
+                    "the variable without it (a value read from a file often ends with a "
+                    "line break)"))
     for template, mark, at in _header_templates(spec):
         names = [n for n in _env_names(template) if n in environ]
         value = _ENV.sub(lambda found: environ.get(found.group(1), (found.group(2) or ":-")[2:]),

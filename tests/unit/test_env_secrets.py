@@ -85,3 +85,15 @@ def test_spaces_at_the_ends_of_a_header_are_a_problem_inside_are_not(tmp_path: P
     [problem] = raised.value.problems
     assert problem.json_path == "actions.call.headers.X-Other"
     assert "the header starts or ends with a space" in problem.message
+
+
+def test_a_base_url_with_a_line_break_from_the_environment_is_a_problem(tmp_path: Path) -> None:
+    text = SPEC.replace("base_url: http://127.0.0.1:1", 'base_url: "http://${env.HOST}"')
+    compile_with(tmp_path, {**ENV, "HOST": "127.0.0.1:1"}, text)
+    with pytest.raises(SpecError) as raised:
+        compile_with(tmp_path, {**ENV, "HOST": "127.0.0.1:1\n"}, text)
+    [problem] = raised.value.problems
+    assert (problem.code, problem.json_path) == ("invalid-environment-value",
+                                                 "targets.model.base_url")
+    assert problem.message.startswith("environment variable HOST holds a line break (CR or "
+                                      "LF), which a URL cannot hold")

@@ -114,3 +114,14 @@ def test_the_traceback_is_shown_with_mbtspec_debug_through_the_real_entry_point(
         "internal error: RuntimeError: boom — a bug in mbtspec, please report it (the "
         "traceback follows)")
     assert KEY not in debug.stderr
+
+
+def test_init_into_a_folder_is_a_usage_error_not_an_internal_one(
+        spec: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = spec.parent / "out"
+    folder.mkdir()
+    code, output = run(capsys, monkeypatch, "init",
+                       str(REPO / "tests" / "apps" / "orders_openapi.yaml"), "-o", str(folder),
+                       "--force")
+    assert code == 2, output
+    assert f"error: cannot write {folder}: it is a folder; give a file name" in output
