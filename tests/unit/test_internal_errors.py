@@ -116,12 +116,13 @@ def test_the_traceback_is_shown_with_mbtspec_debug_through_the_real_entry_point(
     assert KEY not in debug.stderr
 
 
-def test_init_into_a_folder_is_a_usage_error_not_an_internal_one(
+def test_init_that_cannot_write_is_a_usage_error_not_an_internal_one(
         spec: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = spec.parent / "out"
-    folder.mkdir()
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "write_text", refuse)  # (as root, chmod would not refuse)
     code, output = run(capsys, monkeypatch, "init",
-                       str(REPO / "tests" / "apps" / "orders_openapi.yaml"), "-o", str(folder),
-                       "--force")
+                       str(REPO / "tests" / "apps" / "orders_openapi.yaml"), "-o", "new.yaml")
     assert code == 2, output
-    assert f"error: cannot write {folder}: it is a folder; give a file name" in output
+    assert output.strip() == "error: cannot write new.yaml: Permission denied"
