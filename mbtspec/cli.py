@@ -239,8 +239,7 @@ def replay(
     """Send a failure's calls again, after the spec's reset, and say whether it still shows:
     exit 0 if it is gone, 1 if it still shows, 2 if it cannot be replayed any more."""
     from mbtspec.compare import make_judge
-    from mbtspec.compiler import compile_plan
-    from mbtspec.compiler._secrets import secret_values
+    from mbtspec.compiler import compile_plan, secret_values
     from mbtspec.executor.replay import replay_requests
     from mbtspec.report.data import Redactor
     from mbtspec.report.replay_file import read_replay_file

@@ -43,6 +43,7 @@ __all__ = [
     "Unsatisfiable",
     "compile_plan",
     "resolve",
+    "secret_values",
     "text_of",
 ]
 
