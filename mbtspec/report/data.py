@@ -8,7 +8,6 @@ in every encoding.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 from collections.abc import Iterator
 from itertools import islice
@@ -18,8 +17,9 @@ from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, Plan
 from mbtspec.executor.records import Failure, Finding, Request, Response, RunResult, Step
 from mbtspec.report.redact import Redactor
+from mbtspec.report.text import clip, printable
 
-__all__ = ["Redactor"]  # (where the reports have always imported it from)
+__all__ = ["Redactor", "clip", "printable"]  # (for the reports, from one place)
 
 REPORT_VERSION = 1
 
@@ -29,24 +29,6 @@ SHOWN_DIFFERENCES = 20
 #: Characters of a response body (as JSON text) saved in a replay file and in the JSON report;
 #: past it, the body is saved as the start of its JSON text, with a ``body_note``.
 SAVED_BODY, REPORT_BODY = 65_536, 1_000_000
-
-# What a terminal, an XML parser or a web page must not get as is: control characters (ESC
-# starts terminal commands), lone surrogates (not encodable) and the two non-characters.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters, lone surrogates and non-characters written as
-    escapes (``\\x1b``, ``\\ud800``): safe for a terminal, XML 1.0 and HTML."""
-    return _UNPRINTABLE.sub(lambda found: json.dumps(found.group())[1:-1]
-                            if found.group() < "\x20" else f"\\u{ord(found.group()):04x}",
-                            text)
-
-
-def clip(text: str, limit: int) -> str:
-    """``text``, cut to ``limit`` characters with ``…`` when longer."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
 
 #: Bodies nested deeper than this are shown and saved as their JSON text: YAML, JSON with
 #: indentation and the redaction of data all recurse, one level of Python per level of JSON.
