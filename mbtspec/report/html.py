@@ -173,7 +173,7 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
         parts.append(_table(["operation", "documented statuses never seen"],
                             [[escape(op), escape(", ".join(codes))]
                              for op, codes in never.items()]))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width\">"
-            f"<title>mbtspec: {escape(data['spec'])}</title><style>{_STYLE}</style></head>"
-            "<body>" + "\n".join(parts) + "</body></html>\n")
+    return printable("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<meta name=\"viewport\" content=\"width=device-width\">"
+                     f"<title>mbtspec: {escape(data['spec'])}</title><style>{_STYLE}</style>"
+                     "</head><body>" + "\n".join(parts) + "</body></html>\n")

@@ -113,4 +113,7 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
             out.text = (f"ran {info['runs']} times" if kind == "action"
                         else f"held after {info['runs']} calls")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    # (printable once more, over the whole document: names from the spec may hold control
+    # characters too, which no XML parser reads, even escaped)
+    return printable('<?xml version="1.0" encoding="UTF-8"?>\n'
+                     + ET.tostring(root, encoding="unicode"))

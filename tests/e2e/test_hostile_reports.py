@@ -139,3 +139,12 @@ def test_a_replay_file_that_cannot_be_written_does_not_cost_the_failure(
     assert code == 1, output
     assert "error: cannot write the replay file in .mbtspec/failures: Not a directory" in output
     assert "DIFFERENCE after 1 call" in output
+
+
+def test_names_with_control_characters_in_every_report(tmp_path: Path) -> None:
+    """An invariant's name comes from the spec: YAML lets it hold any character."""
+    code, output = check(tmp_path, spec("candidate", "model", "  echo:\n    request: GET /\n")
+                         + 'invariants:\n  - {name: "bell\\a esc\\e", check: "true"}\n')
+    assert code == 1, output
+    texts = assert_valid_reports(tmp_path)
+    assert 'name="bell\\u0007 esc\\u001b"' in texts["junit.xml"]
