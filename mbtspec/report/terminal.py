@@ -35,7 +35,7 @@ SHOWN_LINES, LINE_WIDTH = 40, 200
 def render_problems(console: Console, problems: Sequence[Problem]) -> None:
     for problem in problems:
         style = "red" if problem.severity == "error" else "yellow"
-        console.print(Text(problem.format(), style=style), soft_wrap=True)
+        console.print(Text(printable(problem.format()), style=style), soft_wrap=True)
 
 
 def short_json(value: Any, redact: Redactor, limit: int = 120) -> str:
