@@ -161,7 +161,7 @@ def compile_plan(
     settings = dataclasses.replace(
         spec.run, **{name: value for name, value in overrides.items() if value is not None})
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))
-    compiler.secrets |= secret_values(spec, compiler.environ)  # targets' and resets' headers
+    compiler.secrets |= secret_values(spec, compiler.environ)  # any a request may carry
     return Plan(spec, tuple(actions), settings, targets, frozenset(compiler.secrets),
                 tuple(compiler.notes))
 
