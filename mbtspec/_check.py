@@ -41,6 +41,7 @@ class CheckResult:
     replay_file: Path | None = None  # written for the failure, or the saved one it came from
     saved: tuple[tuple[Path, str], ...] = ()  # saved failures tried first, and what became of them
     replay_files: tuple[Path, ...] = ()  # one per failure of ``result.failures``
+    replay_error: str = ""  # why a replay file could not be written
 
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
@@ -124,10 +125,19 @@ def check(
     command = reproduce_command(spec_path, result.seed, sequences, steps,
                                 keep_going=bool(keep_going))
     files: list[Path] = []
+    replay_error = ""
     if failures is not None:
         for failure in result.failures:
-            files.append(Path(failure.source) if failure.source else write_replay_file(
-                plan, failure, seed=result.seed, command=list(command), redact=redact,
-                folder=failures))
+            if failure.source:
+                files.append(Path(failure.source))
+                continue
+            try:  # (a folder that cannot be written must not cost the user the failure found)
+                files.append(write_replay_file(plan, failure, seed=result.seed,
+                                               command=list(command), redact=redact,
+                                               folder=failures))
+            except OSError as error:
+                replay_error = (f"cannot write the replay file in {failures}: "
+                                f"{error.strerror or error}")
+                break
     return CheckResult(plan, result, command, files[0] if files else None, tuple(tried),
-                       tuple(files))
+                       tuple(files), replay_error)

@@ -1,11 +1,13 @@
 """Command line. The only module that prints and picks exit codes.
 
-Exit codes: 0 no difference (or no problem), 1 difference / invariant broken, 2 invalid spec or
-usage, 3 a target could not be started or reached, 130 interrupted.
+Exit codes: 0 no difference (or no problem), 1 difference / invariant broken (lint: errors),
+2 invalid spec or usage, 3 a target could not be started or reached, 4 internal error (a bug
+in mbtspec: one line says so, ``MBTSPEC_DEBUG=1`` shows the traceback), 130 interrupted.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -15,7 +17,13 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from mbtspec.errors import MbtspecError, TargetError, UsageError
+from mbtspec.errors import (
+    MbtspecError,
+    TargetError,
+    UsageError,
+    debugging,
+    internal_error_message,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -27,6 +35,10 @@ if TYPE_CHECKING:
     from mbtspec.spec import Spec
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_INTERNAL = 4  # never 1: CI reads 1 as "a difference was found"
+
+#: The secrets of the spec being run, once known: an internal error's message is redacted too.
+_secrets: set[str] = set()
 
 app = typer.Typer(
     name="mbtspec",
@@ -110,6 +122,7 @@ def check(
     def on_plan(plan: Plan) -> None:
         nonlocal task, redact
         redact = Redactor(plan.secrets)
+        _secrets.update(plan.secrets)
         task = progress.add_task("checking", total=plan.run.sequences, calls=0, failures=0)
 
     def on_progress(update: RunProgress) -> None:
@@ -137,13 +150,15 @@ def check(
                 on_step=on_step if verbose else None,
             )
     except (MbtspecError, KeyboardInterrupt) as error:
-        _exit_for(err, error, spec, "run")
+        _exit_for(err, error, spec, "run", redact)
     plan, result = outcome.plan, outcome.result
     command = list(outcome.command)
     verdict = verdict_line(result, plan)
+    if outcome.replay_error:
+        err.print(f"error: {outcome.replay_error}", style="red", soft_wrap=True, markup=False)
     if not quiet:
         for path, what in outcome.saved:
-            err.print(f"saved failure {path}: {what}", soft_wrap=True)
+            err.print(f"saved failure {path}: {what}", soft_wrap=True, markup=False)
         render_warnings(err, plan, result, redact)
         if len(result.failures) > 1:
             render_failure_table(out, result.failures, outcome.replay_files)
@@ -164,12 +179,13 @@ def check(
     raise typer.Exit(EXIT_OK if written else EXIT_INVALID)  # a report CI expects is missing
 
 
-def _exit_for(err: Console, error: BaseException, spec: Path, what: str) -> NoReturn:
+def _exit_for(err: Console, error: BaseException, spec: Path, what: str,
+              redact: Redactor | None = None) -> NoReturn:
     """Say what went wrong, and exit with its code: 2 invalid spec or usage, 3 a target,
     130 interrupted."""
     from mbtspec.report.terminal import render_error
 
-    render_error(err, error, spec, what)
+    render_error(err, error, spec, what, redact)
     if isinstance(error, TargetError):
         raise typer.Exit(EXIT_TARGET) from None
     if isinstance(error, KeyboardInterrupt):
@@ -183,16 +199,17 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
     """Write the requested reports; False if one could not be written (said on stderr)."""
     import json
 
-    from mbtspec.report.data import run_data
+    from mbtspec.report.data import printable, run_data
     from mbtspec.report.html import render_html
     from mbtspec.report.junit import render_junit
 
     writers: list[tuple[Path | None, Callable[[], str]]] = [
         (junit_xml, lambda: render_junit(plan, result, redact=redact, command=command)),
-        (report_json, lambda: json.dumps(run_data(
+        # (printable: lone surrogates and raw control characters become JSON escapes)
+        (report_json, lambda: printable(json.dumps(run_data(
             plan, result, redact=redact, command=command,
             replay_file=str(replay_file) if replay_file else None,
-            verdict=verdict), indent=2, ensure_ascii=False, default=str) + "\n"),
+            verdict=verdict), indent=2, ensure_ascii=False, default=str)) + "\n"),
         (html, lambda: render_html(plan, result, redact=redact, command=command,
                                    verdict=verdict)),
     ]
@@ -200,14 +217,28 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
     for path, render in writers:
         if path is None:
             continue
+        text = redact(render())  # once more, over the whole file: nothing may slip through
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render(), encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
         except OSError as error:
-            err.print(f"error: cannot write {path}: {error.strerror}", style="red",
-                      markup=False)
+            err.print(f"error: cannot write {path}: {_why_not_written(path, error)}",
+                      style="red", markup=False, soft_wrap=True)
             written = False
     return written
+
+
+def _why_not_written(path: Path, error: OSError) -> str:
+    """The reason a file could not be written, in words: which part of its path is in the
+    way when that is the reason."""
+    if path.is_dir():
+        return "it is a folder; give a file name"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    return error.strerror or str(error)
 
 
 @app.command()
@@ -225,23 +256,27 @@ def replay(
     exit 0 if it is gone, 1 if it still shows, 2 if it cannot be replayed any more."""
     from mbtspec._check import FLAKY_REPLAYS
     from mbtspec.compare import make_judge
-    from mbtspec.compiler import compile_plan
+    from mbtspec.compiler import compile_plan, secret_values
     from mbtspec.executor.replay import replay_requests
     from mbtspec.report.data import Redactor
     from mbtspec.report.replay_file import read_replay_file
-    from mbtspec.report.terminal import render_sequence, short_json
+    from mbtspec.report.terminal import render_findings, render_sequence
     from mbtspec.spec import load_spec
 
     out, err = _consoles(no_color)
+    redact = Redactor(())
     try:
         record = read_replay_file(file)
         spec = load_spec(record.spec)
+        redact = Redactor(secret_values(spec, os.environ))
+        _secrets.update(redact.secrets)
         if curl:
             from mbtspec.report.curl import render_curl
 
             secrets = _target_secrets(spec) if show_secrets else None
-            typer.echo(render_curl(record, {t.name: t for t in spec.targets}, secrets),
-                       nl=False)
+            script = render_curl(record, {t.name: t for t in spec.targets}, secrets)
+            # (a file saved by an older mbtspec may hold a secret in a form it missed)
+            typer.echo(script if show_secrets else redact(script), nl=False)
             raise typer.Exit(EXIT_OK)
         if record.spec_sha256 and record.spec_sha256 != spec.sha256:
             err.print(f"note: {record.spec} changed since this failure was saved; replaying "
@@ -251,8 +286,9 @@ def replay(
         outcome = replay_requests(plan, record.steps, judge=make_judge(plan), times=runs,
                                   until_seen=runs == 1)
     except (MbtspecError, KeyboardInterrupt) as error:
-        _exit_for(err, error, record.spec if "record" in locals() else file, "replayed")
-    redact = Redactor(plan.secrets)
+        _exit_for(err, error, record.spec if "record" in locals() else file, "replayed",
+                  redact)
+    redact = Redactor(plan.secrets | set(redact.secrets))
     if outcome.status == "unfit":
         err.print(f"cannot replay {file}: {outcome.reason}", style="red", soft_wrap=True,
                   markup=False)
@@ -260,14 +296,7 @@ def replay(
     render_sequence(out, outcome.steps, plan.targets, redact)
     if outcome.status == "reproduced":
         last = outcome.steps[-1]
-        for finding in last.findings:
-            out.print(f"step {last.index} ({last.action}): {finding.title}", markup=False)
-            for difference in finding.differences:
-                out.print(f"  {difference.path}: {redact(short_json(difference.model))} ≠ "
-                          f"{redact(short_json(difference.candidate))}", markup=False,
-                          soft_wrap=True)
-            for detail in finding.details:
-                out.print(f"  {redact(detail)}", markup=False, soft_wrap=True)
+        render_findings(out, last, redact)
         seen = last.findings[0].kind
         what = record.kind if seen == record.kind else f"{record.kind} (now: a {seen})"
         if outcome.runs == 1:
@@ -383,9 +412,13 @@ def init(
         raise typer.Exit(EXIT_INVALID) from None
     if output is None:
         typer.echo(text, nl=False)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output}; next: mbtspec lint {output}", err=True)
+    except OSError as error:
+        typer.echo(f"error: cannot write {output}: {_why_not_written(output, error)}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    typer.echo(f"wrote {output}; next: mbtspec lint {output}", err=True)
 
 
 def _hypothesis_home(no_database: bool) -> None:
@@ -406,10 +439,26 @@ def _hypothesis_home(no_database: bool) -> None:
 
 def main() -> None:
     """Entry point of the ``mbtspec`` command."""
+    _secrets.clear()
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - interrupted outside a command
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:  # anything else is a bug in mbtspec: say so, in one line
+        sys.exit(_internal_error(error))
+
+
+def _internal_error(error: Exception) -> int:
+    """Print an internal error (redacted), with its traceback when debugging; its exit code."""
+    import traceback
+
+    from mbtspec.report.redact import Redactor
+
+    redact = Redactor(_secrets)
+    if debugging():
+        typer.echo(redact("".join(traceback.format_exception(error))), err=True, nl=False)
+    typer.echo(redact(internal_error_message(error)), err=True)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,10 +10,15 @@ plugin) catch one type and never show a traceback for it::
     +-- RunError          the run cannot proceed (e.g. no action can ever start)
 
 Behaviour differences are not errors: they are results (see ``mbtspec.executor.Failure``).
+
+Any other exception is a bug in mbtspec (an *internal error*): the command line and the pytest
+plugin say so in one line (``internal_error_message``), with exit code 4, and show the
+traceback only when the environment variable ``MBTSPEC_DEBUG`` is set.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -61,3 +66,21 @@ class TargetError(MbtspecError):
 
     def __str__(self) -> str:
         return f"target '{self.target}': {self.message}"
+
+
+#: Set this environment variable (to anything but ``0``) to see an internal error's traceback.
+DEBUG_VARIABLE = "MBTSPEC_DEBUG"
+
+
+def debugging() -> bool:
+    """Is ``MBTSPEC_DEBUG`` set (and not ``0``)?"""
+    return os.environ.get(DEBUG_VARIABLE, "0") not in ("", "0")
+
+
+def internal_error_message(error: BaseException) -> str:
+    """One line for an unexpected exception: what it was, and what to do."""
+    text = str(error).strip().splitlines()
+    what = type(error).__name__ + (f": {text[0]}" if text else "")
+    hint = ("the traceback follows" if debugging()
+            else f"rerun with {DEBUG_VARIABLE}=1 to see the traceback")
+    return f"internal error: {what} — a bug in mbtspec, please report it ({hint})"

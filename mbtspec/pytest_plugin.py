@@ -6,7 +6,9 @@ line. Each
 becomes one test item, ``<file>::check``, that passes when ``check`` finds no difference and no
 broken invariant; its failure shows the same report as the command line (minimal sequence,
 both responses, differences, the reproduce and replay commands). An invalid spec fails with its
-problems at file:line:column; a target that cannot start fails with its log tail.
+problems at file:line:column; a target that cannot start fails with its log tail; a bug in
+mbtspec fails with one line that says so (its traceback with ``MBTSPEC_DEBUG=1``), never as
+pytest's INTERNALERROR.
 
 Installed with mbtspec, through the ``pytest11`` entry point; ``-p no:mbtspec`` turns it off.
 """
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from mbtspec._check import CheckResult
+    from mbtspec.compiler import Plan
 
 #: The names the pre-commit hook lints too.
 DEFAULT_PATTERNS = ["*.mbtspec.yaml", "*.mbtspec.yml", "mbtspec.yaml", "mbtspec.yml"]
@@ -111,29 +114,47 @@ class SpecItem(pytest.Item):
             seed=options.mbtspec_seed, max_time=options.mbtspec_max_time,
             database=None if no_database else Path(".mbtspec/hypothesis"),
             failures=None if no_database else Path(".mbtspec") / "failures",
+            on_plan=self._know_secrets,
         )
         result = outcome.result
         self.add_report_section("call", "mbtspec", _render(outcome, failure=False))
         if result.failure is not None:
             raise CheckFailed(outcome)
 
+    secrets: frozenset[str] = frozenset()  # of the spec, once compiled: errors are redacted
+
+    def _know_secrets(self, plan: Plan) -> None:
+        self.secrets = plan.secrets
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str | Any:
-        from mbtspec.errors import MbtspecError
+        from mbtspec.errors import MbtspecError, debugging, internal_error_message
+        from mbtspec.report.redact import Redactor
         from mbtspec.report.terminal import render_error
 
         error = excinfo.value
-        if isinstance(error, CheckFailed):
-            options = self.config.option
-            again = [f"pytest {shlex.quote(self.nodeid)}",
-                     f"--mbtspec-seed {error.outcome.result.seed}"]
-            again += [f"--mbtspec-{name} {getattr(options, f'mbtspec_{name}')}"
-                      for name in ("sequences", "steps")
-                      if getattr(options, f"mbtspec_{name}") is not None]
-            return _render(error.outcome, failure=True) + f"In pytest: {' '.join(again)}\n"
-        if isinstance(error, MbtspecError):
-            return _text(lambda console: render_error(console, error, self.path, "run"))
-        return super().repr_failure(excinfo)
+        redact = Redactor(self.secrets)
+        try:
+            if isinstance(error, CheckFailed):
+                options = self.config.option
+                again = [f"pytest {shlex.quote(self.nodeid)}",
+                         f"--mbtspec-seed {error.outcome.result.seed}"]
+                again += [f"--mbtspec-{name} {getattr(options, f'mbtspec_{name}')}"
+                          for name in ("sequences", "steps")
+                          if getattr(options, f"mbtspec_{name}") is not None]
+                return (_render(error.outcome, failure=True)
+                        + f"In pytest: {' '.join(again)}\n")
+            if isinstance(error, MbtspecError):
+                return _text(lambda console: render_error(console, error, self.path, "run",
+                                                          redact))
+        except Exception as failed:  # a bug while rendering: still a failure, said so
+            error = failed
+        if isinstance(error, KeyboardInterrupt | pytest.fail.Exception):
+            return super().repr_failure(excinfo)
+        line = redact(internal_error_message(error))
+        if debugging():
+            return redact(str(super().repr_failure(excinfo))) + "\n" + line
+        return line
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"mbtspec check {self.path.name}"
@@ -153,6 +174,8 @@ def _render(outcome: CheckResult, *, failure: bool) -> str:
     redact = Redactor(plan.secrets)
 
     def write(console: Console) -> None:
+        if outcome.replay_error:
+            console.print(f"error: {outcome.replay_error}", markup=False, soft_wrap=True)
         if failure and result.failure is not None:
             render_failure(console, result.failure, plan, result.seed, list(outcome.command),
                            redact, outcome.replay_file)

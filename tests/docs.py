@@ -30,6 +30,7 @@ DOCS = sorted((REPO / "specs").glob("*.md")) + [REPO / "README.md"]
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n?", re.S | re.M)
 _NOT_A_SPEC = re.compile(r"<!--\s*not a spec:\s*(.*?)\s*-->\s*$")
+_ENVIRONMENT = re.compile(r'<!--\s*environment:\s*(\w+)="(.*)"\s*-->\s*$')
 _PRINTS = re.compile(r"(?:prints|Printed|printed):\s*$")
 
 
@@ -44,6 +45,9 @@ class Block:
     failing: bool = False  # a failing example of problems.md
     openapi_change: str = ""  # keys that replace those of the OpenAPI document it uses
     files: tuple[tuple[str, str], ...] = ()  # other files next to the spec: (name, text)
+    #: environment variables the example is run with: ``<!-- environment: NAME="value" -->``
+    #: on the line before the block (the value with Python's backslash escapes)
+    environment: tuple[tuple[str, str], ...] = ()
 
     @property
     def where(self) -> str:
@@ -58,7 +62,16 @@ def iter_blocks(doc: Path) -> list[Block]:
         if fence.group(1) != "yaml":
             continue
         line = text.count("\n", 0, fence.start()) + 1
-        before = text[:fence.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        lines_before = text[:fence.start()].rstrip("\n").rsplit("\n", 2)
+        before = lines_before[-1]
+        environment: tuple[tuple[str, str], ...] = ()
+        found_env = _ENVIRONMENT.search(before)
+        if found_env:
+            value = found_env.group(2).encode().decode("unicode_escape")
+            environment = ((found_env.group(1), value),)
+            before = lines_before[-2] if len(lines_before) > 1 else ""
+            if not before.strip():
+                before = lines_before[-3] if len(lines_before) > 2 else ""
         body = fence.group(2)
         marker = _NOT_A_SPEC.search(before)
         expected = None
@@ -80,7 +93,8 @@ def iter_blocks(doc: Path) -> list[Block]:
         corrected = before.strip().startswith("Corrected")  # a part of the file, corrected
         kind = "spec" if (isinstance(data, dict) and "version" in data and not corrected
                           or failing) else "fragment"
-        blocks.append(Block(doc, line, body, kind, "", expected, failing))
+        blocks.append(Block(doc, line, body, kind, "", expected, failing,
+                            environment=environment))
     for index, block in enumerate(blocks[:-1]):  # a spec, then what goes with it
         after = blocks[index + 1]
         if block.kind != "spec" or after.kind != "other":

@@ -9,16 +9,21 @@ from __future__ import annotations
 import json
 from collections import ChainMap
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
-from mbtspec.compare._diff import ABSENT, compare_responses
+from mbtspec.compare._diff import ABSENT, compare_responses, iter_differences
 from mbtspec.compiler import ActionPlan, Plan, State
 from mbtspec.executor.records import Finding, Step
 from mbtspec.spec.conformance import response_functions
 from mbtspec.spec.expressions import ExpressionEvaluationError, prepare_context
 from mbtspec.spec.model import Check
 
-__all__ = ["ABSENT", "compare_responses", "make_judge"]
+__all__ = ["ABSENT", "KEPT_DIFFERENCES", "compare_responses", "make_judge"]
+
+#: Differences kept per finding; the others are only counted (``Finding.omitted``): two large
+#: bodies that differ everywhere would otherwise fill the memory and every report.
+KEPT_DIFFERENCES = 1000
 
 
 def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]:
@@ -32,13 +37,14 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding]]
     def judge(step: Step, action: ActionPlan, state: State) -> list[Finding]:
         findings: list[Finding] = []
         if differential:
-            differences = compare_responses(
+            found = iter_differences(
                 step.response("model"), step.response("candidate"), action.action.compare,
                 state.pairs("model", "candidate"))
+            differences = tuple(islice(found, KEPT_DIFFERENCES))
             if differences:
                 findings.append(Finding(
-                    "difference", f"'{action.name}' answered differently",
-                    tuple(differences)))
+                    "difference", f"'{action.name}' answered differently", differences,
+                    omitted=sum(1 for _ in found)))
         notes: list[str] = []
         functions = response_functions(action.action.operation, dialect, notes)
         own_values: dict[str, Any] = {"action": action.name}

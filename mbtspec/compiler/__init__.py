@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
 
+from mbtspec.compiler._secrets import header_problems, secret_values
 from mbtspec.compiler._values import (
     CompileError,
     Compiler,
@@ -46,6 +46,7 @@ __all__ = [
     "Unsatisfiable",
     "compile_plan",
     "resolve",
+    "secret_values",
     "text_of",
 ]
 
@@ -157,6 +158,7 @@ def compile_plan(
         mark = error.mark or spec.actions[0].mark
         problems.append(Problem(str(spec.path), mark.line, mark.column, format_path(error.at),
                                 "cannot-generate", error.message))
+    problems += header_problems(spec, compiler.environ)
     if problems:
         raise SpecError(problems)
     overrides: dict[str, Any] = {"sequences": sequences, "steps": steps, "seed": seed,
@@ -165,12 +167,7 @@ def compile_plan(
     settings = dataclasses.replace(
         spec.run, **{name: value for name, value in overrides.items() if value is not None})
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))
-    for target in spec.targets:  # header values from the environment are secrets too
-        for _, template in target.headers:
-            for name in re.findall(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)", template):
-                value = compiler.environ.get(name, "")
-                if len(value) >= 4:
-                    compiler.secrets.add(value)
+    compiler.secrets |= secret_values(spec, compiler.environ)  # any a request may carry
     return Plan(spec, tuple(actions), settings, targets, frozenset(compiler.secrets),
                 tuple(compiler.notes))
 

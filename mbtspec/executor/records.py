@@ -93,6 +93,7 @@ class Finding:
     details: tuple[str, ...] = ()
     target: str | None = None
     check: str | None = None  # the invariant or expectation that failed
+    omitted: int = 0  # differences found past the ones kept in ``differences``
 
 
 @dataclass(frozen=True)

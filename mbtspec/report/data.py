@@ -1,41 +1,168 @@
-"""A run as plain data: what the JSON report, the replay file and the HTML page are made of.
+"""A run as plain data: what the JSON report, the replay file and the HTML page are made of,
+and the limits of what every report shows.
 
-Secrets (values of ``${env.NAME}`` in headers) are redacted everywhere with ``***``.
+Secrets (values of ``${env.NAME}``, see ``redact.py``) are redacted everywhere with ``***``,
+in every encoding.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, Plan
-from mbtspec.executor.records import REDACTED, Failure, Request, Response, RunResult, Step
+from mbtspec.executor.records import Failure, Finding, Request, Response, RunResult, Step
+from mbtspec.report.redact import Redactor
+from mbtspec.report.text import clip, printable
+
+__all__ = ["Redactor", "clip", "printable"]  # (for the reports, from one place)
 
 REPORT_VERSION = 1
 
+#: Differences of one finding listed on the terminal, in JUnit XML and in HTML; the JSON
+#: report and the replay file list every difference kept (``compare.KEPT_DIFFERENCES``).
+SHOWN_DIFFERENCES = 20
+#: Characters of a response body (as JSON text) saved in a replay file and in the JSON report;
+#: past it, the body is saved as the start of its JSON text, with a ``body_note``.
+SAVED_BODY, REPORT_BODY = 65_536, 1_000_000
 
-class Redactor:
-    """Replaces secret values wherever text is shown or saved."""
+#: Bodies nested deeper than this are shown and saved as their JSON text: YAML, JSON with
+#: indentation and the redaction of data all recurse, one level of Python per level of JSON.
+DEEPEST = 100
 
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = sorted((s for s in secrets if s), key=len, reverse=True)
 
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+def json_text(value: Any) -> Iterator[str]:
+    """``value`` as compact JSON (``ensure_ascii=False``), in chunks. Lazy, and without
+    recursion, unlike the ``json`` module's encoders in pure Python."""
+    stack: list[Iterator[Any]] = [iter((value,))]
+    closing: list[str] = []
+    first = [True]
+    while stack:
+        item: Any = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+            first.pop()
+            if closing:
+                yield closing.pop()
+            continue
+        comma = "" if first[-1] else ","
+        first[-1] = False
+        key = ""
+        if closing and closing[-1] == "}":
+            key, item = json.dumps(str(item[0]), ensure_ascii=False) + ":", item[1]
+        if isinstance(item, dict):
+            yield comma + key + "{"
+            stack.append(iter(item.items()))
+            closing.append("}")
+            first.append(True)
+        elif isinstance(item, list | tuple):
+            yield comma + key + "["
+            stack.append(iter(item))
+            closing.append("]")
+            first.append(True)
+        else:
+            yield comma + key + json.dumps(item, ensure_ascii=False, default=str)
 
-    def data(self, value: Any) -> Any:
-        """``value`` with every string redacted (dict keys included)."""
-        if isinstance(value, str):
-            return self(value)
-        if isinstance(value, dict):
-            return {self(str(k)): self.data(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.data(v) for v in value]
-        return value
+
+_END = object()
+
+
+def too_deep(value: Any, limit: int = DEEPEST) -> bool:
+    """Is ``value`` nested more than ``limit`` levels deep? (Without recursion.)"""
+    level = [(value, 0)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list | tuple) and item:
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            level.extend((child, depth + 1) for child in children
+                         if isinstance(child, dict | list | tuple))
+    return False
+
+
+def shown_json(value: Any, limit: int, redact: Redactor) -> str:
+    """``value`` as compact JSON on one line, redacted, printable and cut to ``limit``
+    characters; only as much of a large value is encoded as the cut needs."""
+    if value is ABSENT:
+        return "<absent>"
+    if value is NO_BODY:
+        return ""
+    return clip(printable(redact(_start(value, limit + 1 + redact.reach))), limit)
+
+
+def _start(value: Any, size: int) -> str:
+    """At least the first ``size`` characters of ``value``'s JSON text (all if shorter)."""
+    text, length = [], 0
+    for chunk in json_text(value):
+        text.append(chunk)
+        length += len(chunk)
+        if length > size:
+            break
+    return "".join(text)
+
+
+def json_lines(value: Any, path: tuple[str | int, ...] = ()
+               ) -> Iterator[tuple[str, tuple[str | int, ...]]]:
+    """``value`` as pretty JSON (2 spaces), one line at a time, each with the path of the
+    value it belongs to. Lazy, and without recursion: a caller that shows the first lines of
+    a 50 MB body encodes only those, and a deeply nested body cannot exhaust the stack."""
+    frames: list[tuple[Iterator[tuple[Any, ...]], tuple[str, tuple[str | int, ...]]]] = []
+    line, frame = _json_entry(value, path, 0, "", "")
+    yield line
+    if frame is not None:
+        frames.append(frame)
+    while frames:
+        child = next(frames[-1][0], None)
+        if child is None:
+            yield frames.pop()[1]
+            continue
+        line, frame = _json_entry(*child)
+        yield line
+        if frame is not None:
+            frames.append(frame)
+
+
+def _json_entry(value: Any, path: tuple[str | int, ...], depth: int, prefix: str, comma: str
+                ) -> tuple[tuple[str, tuple[str | int, ...]],
+                           tuple[Iterator[tuple[Any, ...]], tuple[str, tuple[str | int, ...]]]
+                           | None]:
+    pad = "  " * depth
+    if isinstance(value, dict) and value:
+        last = len(value) - 1
+        children = ((item, (*path, key), depth + 1, json.dumps(key, ensure_ascii=False) + ": ",
+                     "," if n < last else "") for n, (key, item) in enumerate(value.items()))
+        return (f"{pad}{prefix}{{", path), (children, (f"{pad}}}{comma}", path))
+    if isinstance(value, list) and value:
+        last = len(value) - 1
+        items = ((item, (*path, n), depth + 1, "", "," if n < last else "")
+                 for n, item in enumerate(value))
+        return (f"{pad}{prefix}[", path), (items, (f"{pad}]{comma}", path))
+    text = json.dumps(_plain(value), ensure_ascii=False, default=str)
+    return (f"{pad}{prefix}{text}{comma}", path), None
+
+
+def body_lines(body: Any, redact: Redactor, *, lines: int, width: int
+               ) -> tuple[list[tuple[str, tuple[str | int, ...]]], bool]:
+    """The first ``lines`` lines of a body (pretty JSON, or its text), each redacted, made
+    printable and cut to ``width`` characters; and whether there was more."""
+    if isinstance(body, str):
+        source: Iterator[tuple[str, tuple[str | int, ...]]] = (
+            (line, ("body",)) for line in body.split("\n"))
+    else:
+        source = json_lines(body, ("body",))
+    shown = [(clip(printable(redact(text[: width + 1 + redact.reach])), width), path)
+             for text, path in islice(source, lines)]
+    return shown, next(source, None) is not None
+
+
+def more_differences(finding: Finding, shown: int) -> int:
+    """How many differences of ``finding`` are not among the first ``shown``."""
+    return max(len(finding.differences) - shown, 0) + finding.omitted
 
 
 def _plain(value: Any) -> Any:
@@ -43,56 +170,89 @@ def _plain(value: Any) -> Any:
         return "<absent>"
     if value is NO_BODY:
         return None
+    if too_deep(value):
+        return "".join(json_text(value))
     return value
+
+
+def _body(data: dict[str, Any], body: Any, limit: int | None) -> None:
+    """Put ``body`` in ``data``: as its JSON text when nested too deep or (with ``limit``)
+    longer than ``limit`` characters of JSON, cut there, with a ``body_note`` that says so."""
+    if limit is not None and body is not None:
+        text = _start(body, limit)
+        if len(text) > limit:
+            data["body"] = text[:limit] + "…"
+            data["body_note"] = (f"longer than {limit:,} characters of JSON: saved as the start "
+                                 "of its JSON text")
+            return
+    if too_deep(body):
+        data["body"] = "".join(json_text(body))
+        data["body_note"] = f"nested deeper than {DEEPEST} levels: saved as its JSON text"
+        return
+    data["body"] = body
 
 
 def request_data(request: Request, redact: Redactor) -> dict[str, Any]:
     data: dict[str, Any] = {"method": request.method, "path": request.path,
                             "url": request.url, "headers": dict(request.headers)}
     if request.content is not None:
-        data["body"] = request.body
+        _body(data, request.body, None)
         if request.media_type:
             data["media_type"] = request.media_type
     return dict(redact.data(data))
 
 
-def response_data(response: Response, redact: Redactor) -> dict[str, Any]:
-    data: dict[str, Any] = {"status": response.status, "headers": dict(response.headers),
-                            "body": response.body, "elapsed_ms": response.elapsed_ms}
+def response_data(response: Response, redact: Redactor, *,
+                  body_limit: int | None = None) -> dict[str, Any]:
+    """A response as data. A body nested too deep (``DEEPEST``) or, with ``body_limit``,
+    longer than that many characters of JSON is kept as its JSON text (cut to the limit),
+    with a ``body_note`` that says so."""
+    data: dict[str, Any] = {"status": response.status, "headers": dict(response.headers)}
+    _body(data, response.body, body_limit)
+    data["elapsed_ms"] = response.elapsed_ms
     if response.error:
         data["error"] = response.error
     return dict(redact.data(data))
 
 
-def step_data(step: Step, redact: Redactor) -> dict[str, Any]:
+def finding_data(finding: Finding, redact: Redactor) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kind": finding.kind, "title": redact(finding.title),
+        "details": [redact(d) for d in finding.details],
+        "differences": [{"path": redact(d.path), "model": redact.data(_plain(d.model)),
+                         "candidate": redact.data(_plain(d.candidate)),
+                         **({"note": d.note} if d.note else {})}
+                        for d in finding.differences]}
+    if finding.omitted:
+        data["differences_omitted"] = finding.omitted
+    if finding.target:
+        data["target"] = finding.target
+    return data
+
+
+def step_data(step: Step, redact: Redactor, *, body_limit: int | None = None
+              ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "step": step.index,
         "action": step.action,
         "requests": {name: request_data(r, redact) for name, r in step.requests},
-        "responses": {name: response_data(r, redact) for name, r in step.responses},
+        "responses": {name: response_data(r, redact, body_limit=body_limit)
+                      for name, r in step.responses},
     }
     if step.findings:
-        data["findings"] = [
-            {"kind": f.kind, "title": redact(f.title),
-             "details": [redact(d) for d in f.details],
-             "differences": [{"path": d.path, "model": redact.data(_plain(d.model)),
-                              "candidate": redact.data(_plain(d.candidate)),
-                              **({"note": d.note} if d.note else {})}
-                             for d in f.differences],
-             **({"target": f.target} if f.target else {})}
-            for f in step.findings
-        ]
+        data["findings"] = [finding_data(f, redact) for f in step.findings]
     return data
 
 
-def failure_data(failure: Failure, redact: Redactor) -> dict[str, Any]:
+def failure_data(failure: Failure, redact: Redactor, *, body_limit: int | None = None
+                 ) -> dict[str, Any]:
     return {
         "kind": failure.kind,
         "flaky": failure.flaky,
-        "note": failure.note,
+        "note": redact(failure.note),
         "minimal": failure.minimal,
         "calls": len(failure.steps),
-        "steps": [step_data(s, redact) for s in failure.steps],
+        "steps": [step_data(s, redact, body_limit=body_limit) for s in failure.steps],
     }
 
 
@@ -150,8 +310,10 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
 
 def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
              command: list[str] | None = None, replay_file: str | None = None,
-             verdict: str | None = None) -> dict[str, Any]:
-    """Everything the terminal shows, as data (the ``--report-json`` document)."""
+             verdict: str | None = None, body_limit: int | None = REPORT_BODY
+             ) -> dict[str, Any]:
+    """Everything the terminal shows, as data (the ``--report-json`` document), with response
+    bodies cut to ``body_limit`` characters of JSON (None: whole)."""
     failure = result.failure
     outcome = "pass" if failure is None else "flaky" if failure.flaky else failure.kind
     data: dict[str, Any] = {
@@ -170,6 +332,6 @@ def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
     if verdict is not None:
         data["verdict"] = verdict
     if failure is not None:
-        data["failure"] = {**failure_data(failure, redact),
+        data["failure"] = {**failure_data(failure, redact, body_limit=body_limit),
                            "reproduce": command, "replay_file": replay_file}
     return data

@@ -5,14 +5,24 @@ No script, no network, no external file: it opens anywhere, also from a CI artif
 
 from __future__ import annotations
 
-import json
-from html import escape
+from html import escape as _escape
 from typing import Any
 
 from mbtspec.compiler import Plan
 from mbtspec.executor.records import RunResult
-from mbtspec.report.data import Redactor, run_data
+from mbtspec.report.data import (
+    SHOWN_DIFFERENCES,
+    Redactor,
+    body_lines,
+    clip,
+    printable,
+    run_data,
+    shown_json,
+)
 from mbtspec.spec.problems import format_path
+
+#: Lines of a response body on the page, and characters of each line.
+SHOWN_LINES, LINE_WIDTH = 2000, 2000
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#1d2330;background:#fff}
@@ -30,37 +40,24 @@ code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}
 """
 
 
-def _json_lines(value: Any, path: tuple[str | int, ...], indent: int = 0,
-                prefix: str = "") -> list[tuple[str, str]]:
-    """Pretty JSON as (text, JSON path of the value on that line) pairs."""
-    pad = "  " * indent
-    here = format_path(path)
-    if isinstance(value, dict) and value:
-        lines = [(f"{pad}{prefix}{{", here)]
-        for i, (key, item) in enumerate(value.items()):
-            comma = "," if i < len(value) - 1 else ""
-            inner = _json_lines(item, (*path, key), indent + 1, f"{json.dumps(key)}: ")
-            inner[-1] = (inner[-1][0] + comma, inner[-1][1])
-            lines += inner
-        return [*lines, (f"{pad}}}", here)]
-    if isinstance(value, list) and value:
-        lines = [(f"{pad}{prefix}[", here)]
-        for i, item in enumerate(value):
-            inner = _json_lines(item, (*path, i), indent + 1)
-            inner[-1] = (inner[-1][0] + ("," if i < len(value) - 1 else ""), inner[-1][1])
-            lines += inner
-        return [*lines, (f"{pad}]", here)]
-    return [(f"{pad}{prefix}{json.dumps(value, ensure_ascii=False)}", here)]
+def escape(text: str) -> str:
+    """Text for the page: printable (no control characters, which HTML forbids) and
+    escaped."""
+    return _escape(printable(text))
 
 
-def _response_block(response: dict[str, Any], differing: set[str]) -> str:
+def _response_block(response: dict[str, Any], differing: set[str], redact: Redactor) -> str:
     rows = [(f"status {response.get('status')}", "status")]
     if response.get("error"):
         rows.append((f"no answer: {response['error']}", "status"))
-    rows += _json_lines(response.get("body"), ("body",))
+    lines, more = body_lines(response.get("body"), redact, lines=SHOWN_LINES, width=LINE_WIDTH)
+    rows += [(text, format_path(path)) for text, path in lines]
+    if more:
+        rows.append((f"… (only the first {SHOWN_LINES:,} lines are shown)", ""))
     out = []
     for text, path in rows:
-        hit = any(path == d or path.startswith((d + ".", d + "[")) for d in differing)
+        hit = bool(path) and any(path == d or path.startswith((d + ".", d + "["))
+                                 for d in differing)
         css = "line diff" if hit else "line"
         out.append(f'<span class="{css}">{escape(text) or " "}</span>')
     return "<pre>" + "".join(out) + "</pre>"
@@ -83,9 +80,12 @@ def _chart(actions: dict[str, Any]) -> str:
             + "".join(bars) + "</svg>")
 
 
-def _shown(value: Any) -> str:
-    text = value if value == "<absent>" else json.dumps(value, ensure_ascii=False)
-    return escape(text)
+def _shown(value: Any, limit: int = 2000) -> str:
+    """A value of the (already redacted) data, as JSON cut to ``limit`` characters."""
+    return escape(value if value == "<absent>" else shown_json(value, limit, _NO_SECRETS))
+
+
+_NO_SECRETS = Redactor(())
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -96,7 +96,7 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
                 command: list[str] | None = None, verdict: str = "") -> str:
-    data = run_data(plan, result, redact=redact, command=command)
+    data = run_data(plan, result, redact=redact, command=command, body_limit=None)
     stats = data["stats"]
     failure = data["failure"]
     css = "pass" if failure is None else "flaky" if failure["flaky"] else "fail"
@@ -112,8 +112,8 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
         rows = []
         for step in failure["steps"]:
             requests = "<br>".join(
-                f"<code>{escape(r['method'])} {escape(r['path'])}"
-                f"{' ' + escape(json.dumps(r['body'], ensure_ascii=False)) if 'body' in r else ''}"
+                f"<code>{escape(r['method'])} {escape(clip(r['path'], 2000))}"
+                f"{' ' + _shown(r['body']) if 'body' in r else ''}"
                 f"</code> <span class='note'>({escape(t)})</span>"
                 for t, r in step["requests"].items())
             statuses = ", ".join(f"{t}: {step['responses'][t]['status']}"
@@ -128,18 +128,24 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
             parts.append(f"<li><b>{escape(finding['title'])}</b><ul>")
             for detail in finding["details"]:
                 parts.append(f"<li>{escape(detail)}</li>")
-            for difference in finding["differences"]:
+            for difference in finding["differences"][:SHOWN_DIFFERENCES]:
                 differing.add(difference["path"])
                 parts.append(
                     f"<li><code>{escape(difference['path'])}</code>: "
                     f"{_shown(difference['model'])} &ne; {_shown(difference['candidate'])}</li>")
+            more = (max(len(finding["differences"]) - SHOWN_DIFFERENCES, 0)
+                    + finding.get("differences_omitted", 0))
+            if more:
+                parts.append(f'<li class="note">… and {more:,} more difference'
+                             f'{"s" if more != 1 else ""} (the JSON report lists the first '
+                             f'{len(finding["differences"]):,})</li>')
             parts.append("</ul></li>")
         parts.append('</ul><div class="side" id="diff">')
         for target, response in last["responses"].items():
             request = last["requests"][target]
             parts.append(f"<div><h3>{escape(target)}: <code>{escape(request['method'])} "
                          f"{escape(request['path'])}</code></h3>"
-                         f"{_response_block(response, differing)}</div>")
+                         f"{_response_block(response, differing, redact)}</div>")
         parts.append("</div>")
         if command:
             parts.append(f"<p>Reproduce: <code>{escape(' '.join(command))}</code></p>")
@@ -167,7 +173,7 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
         parts.append(_table(["operation", "documented statuses never seen"],
                             [[escape(op), escape(", ".join(codes))]
                              for op, codes in never.items()]))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width\">"
-            f"<title>mbtspec: {escape(data['spec'])}</title><style>{_STYLE}</style></head>"
-            "<body>" + "\n".join(parts) + "</body></html>\n")
+    return printable("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<meta name=\"viewport\" content=\"width=device-width\">"
+                     f"<title>mbtspec: {escape(data['spec'])}</title><style>{_STYLE}</style>"
+                     "</head><body>" + "\n".join(parts) + "</body></html>\n")

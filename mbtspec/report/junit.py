@@ -9,35 +9,55 @@ message and text. Actions that never ran are skipped cases.
 from __future__ import annotations
 
 import datetime
-import json
 import socket
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from mbtspec.compiler import Plan
 from mbtspec.executor.records import Failure, RunResult
-from mbtspec.report.data import Redactor, failure_data
+from mbtspec.report.data import (
+    SHOWN_DIFFERENCES,
+    Redactor,
+    clip,
+    more_differences,
+    printable,
+    shown_json,
+)
+
+#: Characters of a value (a request body, a differing value) in the failure's text.
+SHOWN_VALUE = 1000
 
 
 def _sequence_text(failure: Failure, redact: Redactor) -> str:
-    data = failure_data(failure, redact)
     lines = []
-    for step in data["steps"]:
-        lines.append(f"{step['step']}. {step['action']}")
-        for target, request in step["requests"].items():
-            status = step["responses"][target].get("status")
-            body = f" {_json(request['body'])}" if "body" in request else ""
-            lines.append(f"   {target}: {request['method']} {request['path']}{body} -> {status}")
-        for finding in step.get("findings", []):
-            lines.append(f"   {finding['title']}")
-            lines += [f"     {d}" for d in finding["details"]]
-            lines += [f"     {d['path']}: {_json(d['model'])} != {_json(d['candidate'])}"
-                      for d in finding["differences"]]
+    for step in failure.steps:
+        lines.append(f"{step.index}. {step.action}")
+        for target, request in step.requests:
+            response = step.response(target)
+            body = ("" if request.content is None
+                    else " " + shown_json(request.body, SHOWN_VALUE, redact))
+            answer = response.status if response.status is not None else (
+                f"no answer ({_text(response.error or '', redact)})")
+            lines.append(f"   {target}: {request.method} {_text(request.path, redact)}{body}"
+                         f" -> {answer}")
+        for finding in step.findings:
+            lines.append(f"   {_text(finding.title, redact)}")
+            lines += [f"     {_text(d, redact)}" for d in finding.details]
+            lines += [f"     {_text(d.path, redact)}: "
+                      f"{shown_json(d.model, SHOWN_VALUE, redact)} != "
+                      f"{shown_json(d.candidate, SHOWN_VALUE, redact)}"
+                      for d in finding.differences[:SHOWN_DIFFERENCES]]
+            more = more_differences(finding, SHOWN_DIFFERENCES)
+            if more:
+                lines.append(f"     ... and {more:,} more difference{'s' if more != 1 else ''}"
+                             " (see the JSON report)")
     return "\n".join(lines)
 
 
-def _json(value: Any) -> str:
-    return "<absent>" if value == "<absent>" else json.dumps(value, ensure_ascii=False)
+def _text(text: str, redact: Redactor, limit: int = 10_000) -> str:
+    """Text from a run, for XML: redacted, printable (XML 1.0 forbids most control
+    characters, even escaped), bounded."""
+    return clip(printable(redact(text[: limit + 1 + redact.reach])), limit)
 
 
 def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
@@ -83,8 +103,8 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
             reproduce = f"\nReproduce: {' '.join(command)}" if command else ""
             element = ET.SubElement(
                 case, "failure", type="flaky" if failure.flaky else failure.kind,
-                message=redact(f"{title} after {len(failure.steps)} call(s)"))
-            element.text = _sequence_text(failure, redact) + reproduce
+                message=_text(f"{title} after {len(failure.steps)} call(s)", redact))
+            element.text = _sequence_text(failure, redact) + printable(reproduce)
         elif kind == "action" and not info["runs"]:
             ET.SubElement(case, "skipped", message="not run in this check (its precondition "
                           "never held, or the run ended before it was chosen)")
@@ -93,4 +113,7 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
             out.text = (f"ran {info['runs']} times" if kind == "action"
                         else f"held after {info['runs']} calls")
     ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+    # (printable once more, over the whole document: names from the spec may hold control
+    # characters too, which no XML parser reads, even escaped)
+    return printable('<?xml version="1.0" encoding="UTF-8"?>\n'
+                     + ET.tostring(root, encoding="unicode"))

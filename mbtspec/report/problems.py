@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from mbtspec.report.text import printable
 from mbtspec.spec.problems import Problem
 
 
 def render_text(problems: Iterable[Problem]) -> Iterator[str]:
-    """``file:line:column: severity[code] path: message``, one per line."""
+    """``file:line:column: severity[code] path: message``, one per line (control characters
+    quoted from the file written as escapes: they would be commands to a terminal)."""
     for problem in problems:
-        yield problem.format()
+        yield printable(problem.format())
 
 
 def _escape(text: str, *, property_value: bool = False) -> str:
@@ -25,5 +27,6 @@ def render_github(problems: Iterable[Problem]) -> Iterator[str]:
     for p in problems:
         title = _escape(f"mbtspec {p.code}", property_value=True)
         where = f"{p.json_path}: " if p.json_path else ""
-        yield (f"::{p.severity} file={_escape(p.file, property_value=True)},line={p.line},"
-               f"col={p.column},title={title}::{_escape(where + p.message)}")
+        yield printable(
+            f"::{p.severity} file={_escape(p.file, property_value=True)},line={p.line},"
+            f"col={p.column},title={title}::{_escape(where + p.message)}")

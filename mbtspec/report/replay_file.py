@@ -3,7 +3,9 @@
 Written by ``mbtspec check`` on a failure (``.mbtspec/failures/<spec>-<hash>.yaml``), read by
 ``mbtspec replay`` and by later checks of the same spec. For each step: the action, the exact
 request each target received (per-target values resolved, secrets as ``***``), both responses,
-and what was found.
+and what was found. A response body longer than ``SAVED_BODY`` characters of JSON is saved as
+the start of its JSON text, with a ``body_note``: the file must stay readable, and replaying
+only needs the requests, which are saved whole.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mbtspec.compiler import NO_BODY, Plan
 from mbtspec.errors import UsageError
 from mbtspec.executor.records import Failure
 from mbtspec.executor.replay import RecordedRequest, RecordedStep
-from mbtspec.report.data import Redactor, step_data
+from mbtspec.report.data import SAVED_BODY, Redactor, step_data
 
 FORMAT = 1
 FOLDER = Path(".mbtspec") / "failures"
@@ -42,16 +44,20 @@ class ReplayRecord:
     flaky: bool = False  # it did not show every time it ran when it was saved
 
 
-def replay_path(plan: Plan, failure: Failure, folder: Path = FOLDER) -> Path:
-    """``<folder>/<spec name>-<short hash of the calls>.yaml``: one file per distinct failure."""
-    calls = json.dumps([[s.action, [r.path for _, r in s.requests]] for s in failure.steps])
+def replay_path(plan: Plan, failure: Failure, folder: Path = FOLDER,
+                redact: Redactor | None = None) -> Path:
+    """``<folder>/<spec name>-<short hash of the calls>.yaml``: one file per distinct failure.
+    (The hash is of the redacted calls: a short secret could be found again from a hash.)"""
+    redact = redact or Redactor(())
+    calls = json.dumps([[s.action, [redact(r.path) for _, r in s.requests]]
+                        for s in failure.steps])
     digest = hashlib.sha256(f"{plan.spec.sha256}{calls}".encode()).hexdigest()[:10]
     return folder / f"{plan.spec.path.stem}-{digest}.yaml"
 
 
 def write_replay_file(plan: Plan, failure: Failure, *, seed: int, command: list[str],
                       redact: Redactor, folder: Path = FOLDER) -> Path:
-    path = replay_path(plan, failure, folder)
+    path = replay_path(plan, failure, folder, redact)
     data = {
         "mbtspec_replay": FORMAT,
         "spec": str(plan.spec.path),
@@ -63,7 +69,7 @@ def write_replay_file(plan: Plan, failure: Failure, *, seed: int, command: list[
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "reproduce": shlex.join(command),
         "targets": list(plan.targets),
-        "steps": [step_data(step, redact) for step in failure.steps],
+        "steps": [step_data(step, redact, body_limit=SAVED_BODY) for step in failure.steps],
     }
     header = (
         "# mbtspec replay file: the shortest sequence of calls that shows a failure.\n"

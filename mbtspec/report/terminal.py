@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,36 +13,50 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from mbtspec.compare import ABSENT
-from mbtspec.compiler import NO_BODY, Plan
+from mbtspec.compare import KEPT_DIFFERENCES
+from mbtspec.compiler import Plan
 from mbtspec.errors import SpecError, TargetError
 from mbtspec.executor.records import Failure, Request, Response, RunResult, Step, signature
-from mbtspec.report.data import Redactor
+from mbtspec.report.data import (
+    SHOWN_DIFFERENCES,
+    Redactor,
+    body_lines,
+    clip,
+    more_differences,
+    printable,
+    shown_json,
+)
 from mbtspec.spec.problems import Problem
+
+#: Lines of a response body shown on the terminal, and characters of each line.
+SHOWN_LINES, LINE_WIDTH = 40, 200
 
 
 def render_problems(console: Console, problems: Sequence[Problem]) -> None:
     for problem in problems:
         style = "red" if problem.severity == "error" else "yellow"
-        console.print(Text(problem.format(), style=style), soft_wrap=True)
+        console.print(Text(printable(problem.format()), style=style), soft_wrap=True)
 
 
-def short_json(value: Any, limit: int = 120) -> str:
-    if value is ABSENT:
-        return "<absent>"
-    if value is NO_BODY:
-        return ""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def short_json(value: Any, redact: Redactor, limit: int = 120) -> str:
+    """A value on one line, redacted, printable and cut to ``limit`` characters."""
+    return shown_json(value, limit, redact)
+
+
+def shown(text: str, redact: Redactor, limit: int = 10_000) -> str:
+    """Text from a run (a message, a path, a log line): redacted, printable, bounded."""
+    return clip(printable(redact(text[: limit + 1 + redact.reach])), limit)
 
 
 def _request_line(request: Request, redact: Redactor) -> str:
-    body = "" if request.content is None else " " + short_json(request.body, 80)
-    return redact(f"{request.method} {request.path}{body}")
+    body = "" if request.content is None else " " + short_json(request.body, redact, 80)
+    return f"{request.method} {shown(request.path, redact, 160)}{body}"
 
 
-def _status(response: Response) -> str:
-    return str(response.status) if response.status is not None else f"✗ {response.error}"
+def _status(response: Response, redact: Redactor) -> str:
+    if response.status is not None:
+        return str(response.status)
+    return f"✗ {shown(response.error or '', redact, 160)}"
 
 
 def render_sequence(console: Console, steps: Sequence[Step], targets: Sequence[str],
@@ -57,25 +70,51 @@ def render_sequence(console: Console, steps: Sequence[Step], targets: Sequence[s
     for step in steps:
         lines = {_request_line(step.request(t), redact) for t in targets}
         if len(lines) == 1:
-            shown = escape(lines.pop())
+            sent = escape(lines.pop())
         else:  # per-target values: each target received its own request
-            shown = "\n".join(
+            sent = "\n".join(
                 f"{escape(_request_line(step.request(t), redact))}  [dim]({t})[/dim]"
                 for t in targets)
         mark = " [red]✗[/red]" if step.findings else ""
-        table.add_row(str(step.index), step.action + mark, shown,
-                      *(_status(step.response(t)) for t in targets))
+        table.add_row(str(step.index), step.action + mark, sent,
+                      *(escape(_status(step.response(t), redact)) for t in targets))
     console.print(table)
 
 
 def _pretty(response: Response, redact: Redactor) -> Any:
     if response.status is None:
-        return Text(f"no answer: {response.error}", style="red")
-    body = response.body
-    text = json.dumps(body, indent=2, ensure_ascii=False) if not isinstance(body, str) else body
-    return Group(Text(f"status {response.status}", style="bold"),
-                 Syntax(redact(text), "json", word_wrap=True, theme="ansi_dark",
-                        background_color="default"))
+        return Text(f"no answer: {shown(response.error or '', redact)}", style="red")
+    lines, more = body_lines(response.body, redact, lines=SHOWN_LINES, width=LINE_WIDTH)
+    parts: list[Any] = [Text(f"status {response.status}", style="bold")]
+    if lines:
+        parts.append(Syntax("\n".join(text for text, _ in lines), "json", word_wrap=True,
+                            theme="ansi_dark", background_color="default"))
+    if more:
+        parts.append(Text(f"… (only the first {SHOWN_LINES} lines are shown; --html shows "
+                          "more)", style="dim"))
+    return Group(*parts)
+
+
+def render_findings(console: Console, step: Step, redact: Redactor, where_more: str = "") -> None:
+    """What was found at ``step``: each finding's title, details and its first
+    ``SHOWN_DIFFERENCES`` differences (and how many more there are, and ``where_more`` they
+    can be seen)."""
+    for finding in step.findings:
+        console.print(f"[bold]Step {step.index} ({escape(step.action)}): "
+                      f"{escape(shown(finding.title, redact))}[/bold]")
+        for line in finding.details:
+            console.print(f"  {escape(shown(line, redact))}", soft_wrap=True)
+        for difference in finding.differences[:SHOWN_DIFFERENCES]:
+            note = f"  [dim]({escape(difference.note)})[/dim]" if difference.note else ""
+            console.print(
+                f"  [cyan]{escape(shown(difference.path, redact, 200))}[/cyan]: "
+                f"{escape(short_json(difference.model, redact))} [red]≠[/red] "
+                f"{escape(short_json(difference.candidate, redact))}{note}", soft_wrap=True)
+        more = more_differences(finding, SHOWN_DIFFERENCES)
+        if more:
+            console.print(f"  … and {more:,} more difference{'s' if more != 1 else ''}"
+                          + (f" ({where_more})" if where_more else ""), soft_wrap=True,
+                          markup=False, style="dim")
 
 
 def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
@@ -85,7 +124,7 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
     calls = len(failure.steps)
     if failure.flaky and not failure.source:
         console.print(Text(f"FLAKY: a {failure.kind} was seen but does not reproduce: "
-                           f"{failure.note}", style="bold yellow"))
+                           f"{shown(failure.note, redact)}", style="bold yellow"))
     else:
         noun = {"difference": "DIFFERENCE", "invariant": "INVARIANT BROKEN",
                 "expect": "EXPECTATION FAILED"}[failure.kind]
@@ -101,17 +140,8 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
     render_sequence(console, failure.steps, targets, redact)
     last = failure.steps[-1]
     console.print()
-    for finding in last.findings:
-        console.print(f"[bold]Step {last.index} ({escape(last.action)}): "
-                      f"{escape(finding.title)}[/bold]")
-        for line in finding.details:
-            console.print(f"  {escape(redact(line))}", soft_wrap=True)
-        for difference in finding.differences:
-            note = f"  [dim]({escape(difference.note)})[/dim]" if difference.note else ""
-            console.print(
-                f"  [cyan]{escape(difference.path)}[/cyan]: "
-                f"{escape(redact(short_json(difference.model)))} [red]≠[/red] "
-                f"{escape(redact(short_json(difference.candidate)))}{note}", soft_wrap=True)
+    render_findings(console, last, redact,
+                    f"--report-json saves the first {KEPT_DIFFERENCES:,} and counts the rest")
     side = Table(show_header=True, header_style="bold", expand=True)
     for name in targets:
         side.add_column(f"{name}: {escape(_request_line(last.request(name), redact))}",
@@ -145,29 +175,36 @@ def render_failure_table(console: Console, failures: Sequence[Failure],
 
 def render_warnings(console: Console, plan: Plan, result: RunResult, redact: Redactor) -> None:
     for warning in (*plan.notes, *result.warnings):
-        console.print(f"warning: {redact(warning)}", style="yellow", soft_wrap=True,
+        console.print(f"warning: {shown(warning, redact)}", style="yellow", soft_wrap=True,
                       markup=False)
 
 
-def render_error(console: Console, error: BaseException, spec: Path, what: str) -> None:
+def render_error(console: Console, error: BaseException, spec: Path, what: str,
+                 redact: Redactor | None = None) -> None:
     """What went wrong, for the user: an invalid spec's problems, a target's error and the
-    end of its output, an interruption, or another mbtspec error's message."""
+    end of its output, an interruption, or another mbtspec error's message. Messages and
+    output lines are redacted with ``redact`` (a target may print a secret, a URL may hold
+    one)."""
+    redact = redact or Redactor(())
     if isinstance(error, SpecError):
         render_problems(console, error.problems)
         count = len(error.problems)
         console.print(f"{spec}: invalid spec ({count} problem{'s' if count != 1 else ''}); "
                       f"nothing was {what}", markup=False, soft_wrap=True)
     elif isinstance(error, TargetError):
-        console.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
+        console.print(f"error: {shown(str(error), redact)}", style="red", soft_wrap=True,
+                      markup=False)
         if error.log_tail:
             where = f" ({error.log_path})" if error.log_path else ""
             console.print(f"last lines of its output{where}:", markup=False, soft_wrap=True)
             for line in error.log_tail:
-                console.print(f"  | {line}", markup=False, highlight=False, soft_wrap=True)
+                console.print(f"  | {shown(line, redact, 1000)}", markup=False,
+                              highlight=False, soft_wrap=True)
     elif isinstance(error, KeyboardInterrupt):
         console.print("interrupted; every target was stopped")
     else:
-        console.print(f"error: {error}", style="red", soft_wrap=True, markup=False)
+        console.print(f"error: {shown(str(error), redact)}", style="red", soft_wrap=True,
+                      markup=False)
 
 
 def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
@@ -187,8 +224,8 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
             cells.append(", ".join(f"{code}×{n}" for code, n in sorted(counts.items())) or "-")
         table.add_row(action.name, str(runs), *cells)
     console.print(table)
-    timing = ", ".join(f"{name} {stats.time_ms[name] / max(stats.steps, 1):.1f} ms/call"
-                       for name in targets)
+    timing = ", ".join(f"{name} {stats.time_ms.get(name, 0.0) / max(stats.steps, 1):.1f} "
+                       "ms/call" for name in targets)
     console.print(f"[dim]mean latency: {timing}[/dim]")
     if result.unreached:
         console.print(f"[yellow]never reached ({len(result.unreached)}):[/yellow] "
@@ -202,6 +239,9 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     if stats.shrinking:
         what += f" ({stats.shrinking} of the sequences while shrinking)"
     stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
+    if result.failure is None and not stats.steps:
+        return (f"✓ nothing was checked: no call was made in {result.elapsed:.1f}s{stopped} "
+                f"(seed {result.seed})")
     if result.failure is None:
         mode = "no difference" if len(plan.targets) == 2 else "no invariant broken"
         return f"✓ {mode} in {what} in {result.elapsed:.1f}s{stopped} (seed {result.seed})"
@@ -226,8 +266,8 @@ _KIND_WORDS = {"invariant": "broken invariant", "expect": "failed expectation"}
 def render_step_line(step: Step, redact: Redactor) -> str:
     """One call, as ``-v`` prints it while the run goes on."""
     requests = {_request_line(r, redact) for _, r in step.requests}
-    shown = requests.pop() if len(requests) == 1 else " | ".join(
+    sent = requests.pop() if len(requests) == 1 else " | ".join(
         f"{name}: {_request_line(r, redact)}" for name, r in step.requests)
-    answers = "  ".join(f"{name} {_status(r)}" for name, r in step.responses)
-    mark = "  ✗ " + step.findings[0].title if step.findings else ""
-    return f"{step.index:3d} {step.action}  {shown}  →  {answers}{mark}"
+    answers = "  ".join(f"{name} {_status(r, redact)}" for name, r in step.responses)
+    mark = "  ✗ " + shown(step.findings[0].title, redact) if step.findings else ""
+    return f"{step.index:3d} {step.action}  {sent}  →  {answers}{mark}"

@@ -303,6 +303,114 @@ def test_permuting_an_ordered_list_differs(lists: tuple[list, list]) -> None:
     assert paths(found) == [f"body[{i}]" for i in moved]
 
 
+# --------------------------------------------------------------------------- size
+
+
+def _maximum_matching(a: list, b: list, equal: Any) -> int:
+    """How many elements of ``a`` a maximum matching pairs (Kuhn's algorithm, for checks)."""
+    partner: dict[int, int] = {}
+
+    def assign(i: int, seen: set[int]) -> bool:
+        for j in range(len(b)):
+            if j not in seen and equal(a[i], b[j]):
+                seen.add(j)
+                if j not in partner or assign(partner[j], seen):
+                    partner[j] = i
+                    return True
+        return False
+
+    return sum(assign(i, set()) for i in range(len(a)))
+
+
+ELEMENTS = st.one_of(st.integers(0, 3), st.sampled_from([1.0, True, "1", None]),
+                     st.fixed_dictionaries({"id": st.integers(0, 3), "at": st.integers(0, 2)}),
+                     st.lists(st.integers(0, 2), max_size=3))
+
+
+@SETTINGS
+@given(st.lists(ELEMENTS, max_size=7), st.lists(ELEMENTS, max_size=7),
+       st.sets(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=3),
+       st.sampled_from([[], ["body[*].at"], ["body.**.at"]]),
+       st.sampled_from([["body"], ["body", "body[*]"]]))
+def test_unordered_lists_pair_as_many_elements_as_can_be_paired(
+        a: list, b: list, pairs: set, ignore: list[str], unordered: list[str]) -> None:
+    """Grouping elements first changes nothing: as many differences as a maximum matching
+    over every pair of elements leaves."""
+    from mbtspec.compare._diff import Comparer
+
+    given_rules = rules(ignore=ignore, unordered=unordered)
+    comparer = Comparer(given_rules, pairs)
+    paired = _maximum_matching(a, b, lambda x, y: comparer.equal(x, y, ("body", 0)))
+    found = diff(a, b, pairs, ignore=ignore, unordered=unordered)
+    assert len(found) == len(a) + len(b) - 2 * paired
+    assert all("not every pair" not in d.note for d in found)
+
+
+def test_long_unordered_lists_take_linear_time() -> None:
+    import time
+
+    a = [{"id": n, "name": f"item {n}", "tags": ["x", "y"]} for n in range(30_000)]
+    b = [{"id": n, "name": f"item {n + 1}", "tags": ["x", "y"]} for n in range(30_000)]
+    started = time.perf_counter()
+    found = diff(a, list(reversed(a)), unordered=["body"])
+    assert found == []
+    found = diff(a, b, unordered=["body"])
+    assert len(found) == 60_000  # no element has an equal: each is reported
+    assert time.perf_counter() - started < 10  # (pairing every element: hours)
+    ids = [n + 1000 for n in range(30_000)]
+    assert diff(list(range(30_000)), ids[::-1], set(zip(range(30_000), ids, strict=True)),
+                unordered=["body"]) == []
+
+
+def test_elements_alike_past_the_budget_are_said_to_be_unpaired(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mbtspec.compare import _diff
+
+    monkeypatch.setattr(_diff, "MATCH_BUDGET", 50)
+    # every id is paired, twice: one group for all, and no one partner to translate it to
+    pairs = {(n, n + k) for n in range(20) for k in (100, 200)}
+    a = [{"id": n} for n in range(20)]
+    b = [{"id": n + 200} for n in reversed(range(20))]
+    found = diff(a, b, pairs, unordered=["body"])
+    assert found and all("not every pair of elements was compared" in d.note for d in found)
+    monkeypatch.setattr(_diff, "MATCH_BUDGET", 50)  # one partner each: translated, paired
+    assert diff(a, [{"id": n + 100} for n in range(20)], {(n, n + 100) for n in range(20)},
+                unordered=["body"]) == []
+    monkeypatch.setattr(_diff, "MATCH_BUDGET", 400)
+    assert diff(a, b, pairs, unordered=["body"]) == []
+
+
+SEGMENTS = st.sampled_from(["body", "a", "b", "0", 0, 1, "*", "**"])
+
+
+@SETTINGS
+@given(st.lists(st.lists(SEGMENTS, min_size=1, max_size=5).map(tuple), max_size=3),
+       st.lists(st.sampled_from(["body", "a", "b", 0, 1, 2]), max_size=7).map(tuple))
+def test_patterns_followed_down_a_body_match_as_paths_do(patterns: list, path: tuple) -> None:
+    from mbtspec.compare._diff import _Patterns
+    from mbtspec.spec._paths import matches
+
+    followed = _Patterns(tuple(patterns))
+    state, on_the_way = followed.follow(path)
+    assert followed.matches(state) == any(matches(p, path) for p in patterns)
+    assert on_the_way == any(matches(p, path[:n]) for p in patterns
+                             for n in range(1, len(path) + 1))
+
+
+def test_a_deep_body_with_double_star_rules_takes_no_time() -> None:
+    import time
+
+    deep_a: Any = 1
+    deep_b: Any = 2
+    for _ in range(900):
+        deep_a, deep_b = [deep_a], [deep_b]
+    started = time.perf_counter()
+    found = diff(deep_a, deep_b, ignore=["body.**.x", "body[*].**.y", "body.**[0].**.z"],
+                 unordered=["body.**.q"])
+    assert [d.path for d in found] == ["body" + "[0]" * 900]
+    assert time.perf_counter() - started < 1  # (every prefix matched again: 5 minutes)
+
+
 # --------------------------------------------------------------------------- conformance
 
 
@@ -511,6 +619,18 @@ def test_judge_reports_a_difference(plan: Any) -> None:
     assert [f.kind for f in findings] == ["difference"]
     assert findings[0].title == "'create' answered differently"
     assert findings[0].differences == (Difference("body.qty", 1, 2),)
+
+
+def test_judge_keeps_the_first_differences_and_counts_the_others(
+        plan: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mbtspec.compare
+
+    monkeypatch.setattr(mbtspec.compare, "KEPT_DIFFERENCES", 3)
+    [finding] = judge_step(plan, "listing", ok([order(n) for n in range(10)]),
+                           ok([order(n, qty=2) for n in range(10)]))
+    assert [d.path for d in finding.differences] == [
+        "body[0]", "body[1]", "body[2]"]
+    assert finding.omitted == 17  # 10 elements unpaired on each side: 20 in all
 
 
 def test_judge_uses_the_stored_per_target_pairs(plan: Any) -> None:

@@ -97,3 +97,31 @@ def test_bad_option_values_are_usage_errors(project: pytest.Pytester) -> None:
     result = project.runpytest_subprocess("--mbtspec-sequences", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--mbtspec-sequences must be more than 0, not 0*"])
+
+
+BOOM = """\
+import {module}
+
+
+def boom(*args, **kwargs):
+    raise RuntimeError("boom")
+
+
+{module}.{name} = boom
+"""
+
+
+@pytest.mark.parametrize("module, name, spec", [
+    ("mbtspec._check", "check", SPEC),  # while running
+    ("mbtspec.report.terminal", "render_failure", BROKEN),  # while showing a failure
+])
+def test_a_bug_in_mbtspec_is_a_clear_failure_not_an_internalerror(
+        project: pytest.Pytester, module: str, name: str, spec: str) -> None:
+    project.makeconftest(BOOM.format(module=module, name=name))
+    project.makefile(".mbtspec.yaml", notes=spec)
+    result = project.runpytest_subprocess("--mbtspec-sequences", "40", "--mbtspec-seed", "1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["internal error: RuntimeError: boom — a bug in mbtspec, please "
+                                 "report it (rerun with MBTSPEC_DEBUG=1 to see the traceback)"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in result.stdout.str()
