@@ -52,7 +52,7 @@ def row(defect: Defect, runs: list[Run]) -> str:
     extra = (f", {flaky} flaky" if flaky else "") + (f", {cut} cut short" if cut else "")
     ends = f"{sum(run.expected_end for run in found)}/{len(found)}" if found else "-"
     return (f"{defect.name:<22} {defect.kind:<19} {len(found)}/{len(runs):<3} "
-            f"{statistics.median(finds) if finds else float('nan'):6.1f}  "
+            f"{f'{statistics.median(finds):.1f}' if finds else '-':>6}  "
             f"{_range(totals, 1):<22} {_range(lengths, 0):<14} {defect.length:>5}  "
             f"{ends}{extra}")
 
@@ -81,8 +81,10 @@ def main() -> None:
             for seed in range(args.seeds):
                 run = run_one(name, seed, Path(folder), max_time=args.max_time,
                               sequences=args.sequences, steps=args.steps, server=args.server)
-                shown = (f"{run.kind}, {run.length} calls, {run.total_time:.1f}s"
-                         if run.found else f"nothing in {run.total_time:.1f}s")
+                shown = (f"{run.kind} after {run.find_time or 0:.1f}s, shrunk to {run.length} "
+                         f"calls in {run.total_time:.1f}s: {' '.join(run.actions)}"
+                         if run.found else f"nothing in {run.total_time:.1f}s "
+                         f"({run.sequences} sequences)")
                 print(f"  {name} seed {seed}: {shown}", file=sys.stderr, flush=True)
                 runs.append(run)
             rows.append((BY_NAME[name], runs))

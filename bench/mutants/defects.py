@@ -81,6 +81,10 @@ DEFECTS: tuple[Defect, ...] = (
             note="the deleted id is minted again; shown by a call on the first id"),
     _defect("tenth_book", "10+ calls", [_BOOK] * 9 + [("add_book", {"id": 10})],
             note="the 10th book has one copy fewer available"),
+    _defect("tenth_loan", "10+ calls",
+            [_MEMBER] * 4 + [("add_book", {"copies": 5})] * 2 + [_BORROW] * 10,
+            note="the 10th loan ever made is refused; a member holds 3 loans and a book has "
+                 "at most 5 copies, so 10 loans need 4 members and 2 books (or returns)"),
     _defect("page_skips_one", "pagination", [_BOOK, _BOOK, ("list_books", {"offset": 1})],
             note="an offset above 0 skips one more book"),
     _defect("long_name_accepted", "invalid accepted",

@@ -43,6 +43,7 @@ class Run:
     flaky: bool
     cut_short: bool  # shrinking stopped early
     sequences: int  # sequences the engine ran, shrinking included
+    actions: tuple[str, ...] = ()  # the reported sequence, action by action
 
     @property
     def expected_end(self) -> bool:
@@ -89,4 +90,5 @@ def run_one(defect: str, seed: int, folder: Path, *, max_time: float | None = No
                    outcome.result.stats.sequences)
     return Run(defect, seed, True, failure.kind, first[0] if first else None, total,
                len(failure.steps), failure.steps[-1].action if failure.steps else None,
-               failure.flaky, failure.cut_short, outcome.result.stats.sequences)
+               failure.flaky, failure.cut_short, outcome.result.stats.sequences,
+               tuple(step.action for step in failure.steps))

@@ -4,8 +4,9 @@
 ONE defect switched on (a candidate). Every app keeps its own state, so a model and a candidate
 built here never share anything. Importable targets (the current directory must be the
 repository root): ``bench.mutants.service:model``, ``bench.mutants.service:correct`` (a second,
-defect-free app) and ``bench.mutants.service:defect_<name>`` for each defect; for a real server,
-``uvicorn --factory bench.mutants.service:from_env`` reads the defect from ``$MUTANT``.
+defect-free app), ``bench.mutants.service:defect_<name>`` for each defect and
+``bench.mutants.service:four`` (four defects at once, ``FOUR``); for a real server,
+``uvicorn --factory bench.mutants.service:from_env`` reads the defect(s) from ``$MUTANT``.
 
 The contract (``openapi.yaml`` documents it):
 
@@ -52,6 +53,11 @@ return_keeps_loan           state (5 calls)      add_member, add_book, borrow, r
 id_reused                   id reuse             add_book, delete_book, add_book,
                                                  get_book(the first id): 200, not 404
 tenth_book                  10+ calls            add_book x10: the 10th has one copy fewer
+tenth_loan                  10+ calls (16)       add_member x4, add_book(copies=5) x2, borrow
+                                                 x10: the 10th loan ever made is refused (409
+                                                 loan_limit: a register of nine lines); ten
+                                                 loans need 16 calls (3 per member, 5 copies
+                                                 per book; a return costs a call as well)
 page_skips_one              pagination           add_book, add_book, list_books(offset=1):
                                                  a page after the first skips one book
 long_name_accepted          invalid accepted     add_member(21-character name) -> 201, not 422
@@ -87,7 +93,7 @@ DEFECTS = (
     "unknown_book_500", "trailing_space_500", "copies_max_rejected", "title_max_rejected",
     "loan_limit_off_by_one", "borrow_keeps_stock", "delete_lent_book", "soft_delete",
     "full_answers_200", "copies_lost_update", "return_keeps_loan", "id_reused", "tenth_book",
-    "page_skips_one", "long_name_accepted", "zero_copies_accepted", "noise",
+    "tenth_loan", "page_skips_one", "long_name_accepted", "zero_copies_accepted", "noise",
 )
 MAX_TITLE, MAX_NAME, MAX_COPIES, LOAN_LIMIT, MAX_PAGE = 40, 20, 5, 3, 10
 
@@ -133,16 +139,20 @@ def path_id(request: Request) -> int:
 
 
 def make_app(defect: str | None = None) -> ASGIApp:
-    """The library service; ``defect`` switches one seeded defect on (None: correct)."""
-    if defect is not None and defect not in DEFECTS:
+    """The library service; ``defect`` switches one seeded defect on (None or "": correct).
+
+    Several comma-separated names switch several on at once (for a run that should report
+    each of them); the defects of ``FOUR`` touch disjoint code.
+    """
+    on = frozenset(name for name in (defect or "").split(",") if name)
+    if on - set(DEFECTS):
         raise ValueError(f"unknown defect {defect!r}; known: {', '.join(DEFECTS)}")
     lib = Library()
     router = Router()
-    on = defect  # the one defect switched on, read as `if on == "...":`
 
     def stamp() -> str:
         now = datetime.now(UTC)
-        if on == "noise":
+        if "noise" in on:
             return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         return now.isoformat(timespec="milliseconds")
 
@@ -152,17 +162,17 @@ def make_app(defect: str | None = None) -> ASGIApp:
         if not isinstance(body, dict):
             return invalid("body")
         title, copies = body.get("title"), body.get("copies")
-        longest = MAX_TITLE - 1 if on == "title_max_rejected" else MAX_TITLE
+        longest = MAX_TITLE - 1 if "title_max_rejected" in on else MAX_TITLE
         if not isinstance(title, str) or not 1 <= len(title) <= longest:
             return invalid("title")
-        fewest = 0 if on == "zero_copies_accepted" else 1
-        most = MAX_COPIES - 1 if on == "copies_max_rejected" else MAX_COPIES
+        fewest = 0 if "zero_copies_accepted" in on else 1
+        most = MAX_COPIES - 1 if "copies_max_rejected" in on else MAX_COPIES
         if not whole_number(copies) or not fewest <= copies <= most:
             return invalid("copies")
-        if on == "trailing_space_500" and title.endswith(" "):
+        if "trailing_space_500" in on and title.endswith(" "):
             raise RuntimeError("slug of a title that ends in a space")
         book_id = lib.free_book_ids.pop() if lib.free_book_ids else lib.mint("book")
-        available = copies - 1 if on == "tenth_book" and book_id == 10 else copies
+        available = copies - 1 if "tenth_book" in on and book_id == 10 else copies
         book = {"id": book_id, "title": title, "copies": copies, "available": available,
                 "createdAt": stamp()}
         lib.books[book_id] = book
@@ -172,7 +182,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
     def get_book(request: Request) -> Response:
         book = lib.books.get(path_id(request))
         if book is None:
-            if on == "unknown_book_500":
+            if "unknown_book_500" in on:
                 raise KeyError(request.params["id"])
             return json_response(404, NOT_FOUND)
         return json_response(200, book)
@@ -186,7 +196,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
         book = lib.books.get(path_id(request))
         if book is None:
             return json_response(404, NOT_FOUND)
-        lent = 0 if on == "copies_lost_update" else lib.lent(book["id"])
+        lent = 0 if "copies_lost_update" in on else lib.lent(book["id"])
         if copies < lent:
             return conflict("copies_lent")
         book["copies"], book["available"] = copies, copies - lent
@@ -197,12 +207,12 @@ def make_app(defect: str | None = None) -> ASGIApp:
         book = lib.books.get(path_id(request))
         if book is None:
             return json_response(404, NOT_FOUND)
-        if on != "delete_lent_book" and lib.lent(book["id"]) > 0:
+        if "delete_lent_book" not in on and lib.lent(book["id"]) > 0:
             return conflict("book_lent")
-        if on == "soft_delete":
+        if "soft_delete" in on:
             return empty_response(204)  # said done, did nothing
         del lib.books[book["id"]]
-        if on == "id_reused":
+        if "id_reused" in on:
             lib.free_book_ids.append(book["id"])
         return empty_response(204)
 
@@ -214,7 +224,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
         if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= MAX_PAGE):
             return invalid("limit")
         shelf = [book for _, book in sorted(lib.books.items())]
-        start = int(offset) + (1 if on == "page_skips_one" and int(offset) > 0 else 0)
+        start = int(offset) + (1 if "page_skips_one" in on and int(offset) > 0 else 0)
         return json_response(200, {"items": shelf[start:start + int(limit)],
                                    "total": len(shelf)})
 
@@ -224,7 +234,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
         if not isinstance(body, dict):
             return invalid("body")
         name = body.get("name")
-        longest = MAX_NAME + 10 if on == "long_name_accepted" else MAX_NAME
+        longest = MAX_NAME + 10 if "long_name_accepted" in on else MAX_NAME
         if not isinstance(name, str) or not 1 <= len(name) <= longest:
             return invalid("name")
         member = {"id": lib.mint("member"), "name": name}
@@ -237,7 +247,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
         if member_id not in lib.members:
             return json_response(404, NOT_FOUND)
         held = [loan for loan in lib.loans.values() if loan["memberId"] == member_id]
-        return json_response(200, held[::-1] if on == "noise" else held)
+        return json_response(200, held[::-1] if "noise" in on else held)
 
     @router.route("/loans", "POST")
     def borrow(request: Request) -> Response:
@@ -253,16 +263,18 @@ def make_app(defect: str | None = None) -> ASGIApp:
         if member_id not in lib.members or book is None:
             return json_response(404, NOT_FOUND)
         held = sum(1 for loan in lib.loans.values() if loan["memberId"] == member_id)
-        if held >= (LOAN_LIMIT + 1 if on == "loan_limit_off_by_one" else LOAN_LIMIT):
+        if held >= (LOAN_LIMIT + 1 if "loan_limit_off_by_one" in on else LOAN_LIMIT):
+            return conflict("loan_limit")
+        if "tenth_loan" in on and lib.next_id["loan"] == 10 and book["available"] > 0:
             return conflict("loan_limit")
         if book["available"] <= 0:
-            if on == "full_answers_200":
+            if "full_answers_200" in on:
                 return json_response(200, {"error": "no_copy_available"})
             return conflict("no_copy_available")
         loan = {"id": lib.mint("loan"), "memberId": member_id, "bookId": book_id,
                 "createdAt": stamp()}
         lib.loans[loan["id"]] = loan
-        if on != "borrow_keeps_stock":
+        if "borrow_keeps_stock" not in on:
             book["available"] -= 1
         return json_response(201, loan)
 
@@ -274,7 +286,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
         book = lib.books.get(loan["bookId"])
         if book is not None:
             book["available"] += 1
-        if on != "return_keeps_loan":  # the defect keeps the record: it can be returned again
+        if "return_keeps_loan" not in on:  # the defect keeps the record: returned again later
             del lib.loans[loan["id"]]
         return empty_response(204)
 
@@ -284,7 +296,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
         return empty_response(204)
 
     app = asgi_app(router)
-    if on != "noise":
+    if "noise" not in on:
         return app
 
     async def with_extra_header(scope: Any, receive: Any, send: Any) -> None:
@@ -300,11 +312,14 @@ def make_app(defect: str | None = None) -> ASGIApp:
 
 
 def from_env() -> ASGIApp:
-    """The app for ``uvicorn --factory``: the defect named by ``$MUTANT`` ("" or unset: none)."""
+    """The app for ``uvicorn --factory``: the defect(s) named by ``$MUTANT`` ("" or unset: none)."""
     return make_app(os.environ.get("MUTANT") or None)
 
+
+FOUR = "unknown_book_500,copies_max_rejected,soft_delete,page_skips_one"
 
 model = make_app()
 correct = make_app()
 for _name in DEFECTS:
     globals()[f"defect_{_name}"] = make_app(_name)
+four = make_app(FOUR)  # one defect of four classes, for a run that should report all four

@@ -41,6 +41,9 @@ WITNESSES: dict[str, list[Call]] = {
                           ("DELETE", "/loans/1", None)],
     "id_reused": [book(), ("DELETE", "/books/1", None), book(), ("GET", "/books/1", None)],
     "tenth_book": [book()] * 10,
+    "tenth_loan": [MEMBER] * 4 + [book(copies=5)] * 2 + [
+        ("POST", "/loans", {"memberId": member, "bookId": 1 if n < 5 else 2})
+        for n, member in enumerate([1, 1, 1, 2, 2, 2, 3, 3, 3, 4])],
     "page_skips_one": [book(), book(), ("GET", "/books?offset=1", None)],
     "long_name_accepted": [("POST", "/members", {"name": "a" * 21})],
     "zero_copies_accepted": [book(copies=0)],
@@ -116,3 +119,12 @@ def test_noise_differs_only_where_the_spec_does_not_look() -> None:
     assert [loan["id"] for loan in model[5].json()] == [1, 2]
     assert [loan["id"] for loan in noise[5].json()] == [2, 1]
     assert "x-served-by" not in model[0].headers and noise[0].headers["x-served-by"]
+
+
+@pytest.mark.parametrize("name", service.FOUR.split(","))
+def test_four_defects_at_once_each_still_show_at_their_last_call(name: str) -> None:
+    calls = WITNESSES[name]
+    model = [seen(r, c) for r, c in zip(play(service.make_app(), calls), calls, strict=True)]
+    four = [seen(r, c) for r, c in zip(play(service.four, calls), calls, strict=True)]
+    assert four[:-1] == model[:-1]
+    assert four[-1] != model[-1]
