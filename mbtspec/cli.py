@@ -79,6 +79,9 @@ def check(
     keep_going: Annotated[bool, typer.Option(
         "--keep-going", help="After a failure, search on for other distinct failures "
         "(until --sequences or --max-time is spent) and report them all.")] = False,
+    swarm: Annotated[bool | None, typer.Option(
+        "--swarm/--no-swarm", help="Swarm testing: each sequence uses a random subset of the "
+        "actions (default: run.swarm, else on).", show_default=False)] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -144,7 +147,7 @@ def check(
         with progress:
             outcome = run_check(
                 spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                shrink_time=shrink_time, keep_going=keep_going or None,
+                shrink_time=shrink_time, keep_going=keep_going or None, swarm=swarm,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
                 failures=failures, on_plan=on_plan, on_progress=on_progress,
                 on_step=on_step if verbose else None,

@@ -136,6 +136,7 @@ def compile_plan(
     max_time: float | None = None,
     shrink_time: float | None = None,
     keep_going: bool | None = None,
+    swarm: bool | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compile ``spec``; the keyword arguments override its ``run:`` settings.
@@ -163,7 +164,7 @@ def compile_plan(
         raise SpecError(problems)
     overrides: dict[str, Any] = {"sequences": sequences, "steps": steps, "seed": seed,
                                  "max_time": max_time, "shrink_time": shrink_time,
-                                 "keep_going": keep_going}
+                                 "keep_going": keep_going, "swarm": swarm}
     settings = dataclasses.replace(
         spec.run, **{name: value for name, value in overrides.items() if value is not None})
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))

@@ -14,13 +14,13 @@ from collections import ChainMap
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hypothesis import reject
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from mbtspec.compiler import ActionPlan, DrawContext, Plan, State, Unsatisfiable
 from mbtspec.compiler.state import Entry, PerTarget
 from mbtspec.errors import TargetError
+from mbtspec.executor._choice import Chooser
 from mbtspec.executor._http import build_request
 from mbtspec.executor.records import (
     Finding,
@@ -184,6 +184,12 @@ class Runtime:
         self.best: tuple[Step, ...] | None = None
         self.started = time.monotonic()
         self.max_time = plan.run.max_time
+        self.chooser = Chooser(plan)
+        #: The running sequence's swarm (swarm testing): the actions it may use; None before
+        #: its first step, and without swarm testing.
+        self.swarm: frozenset[str] | None = None
+        self.ended = False  # no action could run at a drawn step: the sequence is over
+        self.interrupted = False  # Ctrl-C stopped a drawn step
 
     # -- sequence and step -----------------------------------------------------------------
 
@@ -196,6 +202,8 @@ class Runtime:
         self.quiet = False
         self.reset_targets()
         self.state = State(self.variables)
+        self.swarm = None
+        self.ended = False
         self.stats.sequences += 1
         if self.failures:
             self.stats.shrinking += 1
@@ -223,33 +231,98 @@ class Runtime:
                                       time.monotonic() - self.started))
 
     def enabled(self, plan: ActionPlan) -> bool:
-        """Can ``plan`` run now? (Hypothesis asks several times a step: worked out once for
-        each state.)"""
-        self.checkpoint()
-        result: bool = self.state.memo(("enabled", plan.name), lambda: self._enabled(plan))
+        """Can ``plan`` run now?"""
+        return not self.blocked(plan)
+
+    def blocked(self, plan: ActionPlan) -> str:
+        """Why ``plan`` cannot run now: "" (it can), "when" (its ``when`` is false or cannot
+        be evaluated), or the first variable it needs that holds nothing. Worked out once
+        for each state."""
+        result: str = self.state.memo(("blocked", plan.name), lambda: self._blocked(plan))
         return result
 
-    def _enabled(self, plan: ActionPlan) -> bool:
-        if any(not self.state.bag(name) for name in plan.needs):
-            return False
+    def _blocked(self, plan: ActionPlan) -> str:
+        for name in sorted(plan.needs):
+            if not self.state.bag(name):
+                return name
         when = plan.action.when
         if when is None:
-            return True
+            return ""
         try:
-            return when.evaluate(self.state.view(self.primary)) is True
+            return "" if when.evaluate(self.state.view(self.primary)) is True else "when"
         except ExpressionEvaluationError:
-            return False  # e.g. a field missing from a stored value: the action cannot run
+            return "when"  # e.g. a field missing from a stored value: the action cannot run
+
+    def draw_step(self, data: Any) -> None:
+        """Draw and run the next step of a sequence: choose an action that can run (within
+        the sequence's swarm), draw its values, run it. An action whose values cannot be
+        drawn now (``Unsatisfiable``: a unique value exhausted, too few entries for a list
+        of picks) is skipped and another is chosen; when none is left, the sequence ends."""
+        self.checkpoint()
+        if self.ended:
+            return
+        draw = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
+
+        def pick(low: int, high: int) -> int:
+            number: int = draw(st.integers(low, high))
+            return number
+
+        if self.swarm is None and self.plan.run.swarm:
+            self.swarm = self.chooser.swarm(pick)
+            self.stats.swarms += 1
+            self.stats.swarm_actions += len(self.swarm)
+        candidates = self._candidates()
+        while candidates:
+            plan = self.chooser.choose(pick, candidates)
+            try:
+                step = self.step(plan, RecordingDraws(data))
+            except Unsatisfiable as why:
+                self.stats.action(plan.name).skipped[str(why)] += 1
+                candidates = [c for c in candidates if c is not plan]
+                continue
+            except KeyboardInterrupt as stop:
+                # (Hypothesis may report an interrupted replay as a flaky test instead)
+                self.interrupted = not isinstance(stop, Abort | TimeUp)
+                raise
+            self.raise_failure(step)
+            return
+        self.ended = True  # nothing can run any more: the rest of the sequence is empty
+
+    def _candidates(self) -> list[ActionPlan]:
+        """The actions that can run at this drawn step; counts why the others cannot.
+
+        With swarm testing, those of the sequence's swarm -- or, when none of them can run
+        now, every action that can (a swarm never ends a sequence early)."""
+        self.stats.drawn += 1
+        possible, kept = [], []
+        for plan in self.plan.actions:
+            why = self.blocked(plan)
+            if why:
+                counts = self.stats.action(plan.name)
+                if why == "when":
+                    counts.when_false += 1
+                else:
+                    counts.nothing_stored[why] += 1
+                continue
+            possible.append(plan)
+            if self.swarm is None or plan.name in self.swarm:
+                kept.append(plan)
+        chosen_from = kept or possible
+        total = sum(p.action.weight for p in chosen_from)
+        for plan in possible:
+            counts = self.stats.action(plan.name)
+            if any(plan is c for c in chosen_from):
+                counts.could_run += 1
+                counts.expected_runs += plan.action.weight / total
+            else:
+                counts.left_out += 1
+        return chosen_from
 
     def step(self, plan: ActionPlan, draws: Any) -> Step:
         """Run one action on every target; returns the recorded step (findings included)."""
         self.checkpoint()
         ctx = DrawContext(draws, self.state, self.names)
-        try:
-            draft = plan.draw(ctx)
-        except Unsatisfiable:
-            if isinstance(draws, RecordingDraws):
-                reject()  # Hypothesis drew it: let it draw another step
-            raise
+        draft = plan.draw(ctx)  # (``Unsatisfiable`` goes to the caller)
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
@@ -333,30 +406,15 @@ class Runtime:
 
 
 def build_machine(runtime: Runtime) -> type[RuleBasedStateMachine]:
-    """A ``RuleBasedStateMachine`` subclass for the plan: one rule per action (``weight``
-    copies of it, so heavier actions are chosen more often)."""
+    """A ``RuleBasedStateMachine`` subclass for the plan, with one rule: draw the next step
+    (``Runtime.draw_step`` chooses the action; see ``_choice`` for why not Hypothesis)."""
 
     def __init__(self: RuleBasedStateMachine) -> None:
         RuleBasedStateMachine.__init__(self)
         runtime.begin_sequence()
 
-    namespace: dict[str, Any] = {"__init__": __init__}
-    for plan in runtime.plan.actions:
-        for copy in range(plan.action.weight):
-            suffix = f"__{copy + 1}" if copy else ""
-            namespace[f"action_{plan.name}{suffix}"] = _make_rule(plan, runtime)
-    return type("SpecMachine", (RuleBasedStateMachine,), namespace)
+    def step(self: RuleBasedStateMachine, data: Any) -> None:
+        runtime.draw_step(data)
 
-
-def _make_rule(plan: ActionPlan, runtime: Runtime) -> Callable[..., None]:
-    # One factory call per rule, so each closure binds its own action.
-    def enabled(self: RuleBasedStateMachine) -> bool:
-        return runtime.enabled(plan)
-
-    def run_action(self: RuleBasedStateMachine, data: Any) -> None:
-        step = runtime.step(plan, RecordingDraws(data))
-        runtime.raise_failure(step)
-
-    run_action.__name__ = plan.name
-    run_action.__qualname__ = plan.name
-    return precondition(enabled)(rule(data=st.data())(run_action))
+    return type("SpecMachine", (RuleBasedStateMachine,),
+                {"__init__": __init__, "step": rule(data=st.data())(step)})

@@ -141,8 +141,49 @@ class Failure:
 
 @dataclass
 class ActionStats:
+    """How often an action ran, what each target answered, and, for the steps the engine
+    drew, whether the action could have run: the counts that say why an action is starved."""
+
     runs: int = 0
     statuses: dict[str, Counter[str]] = field(default_factory=dict)
+    #: Drawn steps at which the action could run: its picks found entries, its ``when`` was
+    #: true, and (with swarm testing) the sequence's swarm held it.
+    could_run: int = 0
+    #: The runs its weight gives it: at each of those steps, its weight over the weights of
+    #: all the actions that could run then, summed. Far more than ``runs`` means starved.
+    expected_runs: float = 0.0
+    when_false: int = 0  # drawn steps at which its ``when`` was false (or failed)
+    #: Drawn steps at which a variable it needs held nothing, per variable (the first one
+    #: missing, in alphabetical order).
+    nothing_stored: Counter[str] = field(default_factory=Counter)
+    left_out: int = 0  # drawn steps at which it could run, but the swarm left it out
+    #: Times it was chosen but its values could not be drawn (the step went to another
+    #: action), per reason: "no unused value of 'title' left", ...
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def why_never_ran(self) -> str:
+        """Why an action that never ran did not ("" when it ran): the most telling reason
+        found in the counts."""
+        if self.runs:
+            return ""
+        if self.skipped:
+            reason, times = self.skipped.most_common(1)[0]
+            return (f"chosen {sum(self.skipped.values())} time(s), but its values could not "
+                    f"be drawn ({reason})" if times else reason)
+        if self.could_run:
+            return f"never drawn, though it could run at {self.could_run} step(s)"
+        if self.left_out:
+            return (f"left out by swarm testing in every sequence where it could run "
+                    f"({self.left_out} step(s))")
+        if self.nothing_stored and not self.when_false:
+            names = ", ".join(sorted(self.nothing_stored))
+            return f"nothing was stored in {names} when it could have run"
+        if self.when_false and not self.nothing_stored:
+            return "its 'when' was false at every step"
+        if self.when_false:
+            names = ", ".join(sorted(self.nothing_stored))
+            return f"its 'when' was false or nothing was stored in {names}, at every step"
+        return "no step was drawn"
 
 
 @dataclass
@@ -156,16 +197,27 @@ class Stats:
     actions: dict[str, ActionStats] = field(default_factory=dict)
     time_ms: dict[str, float] = field(default_factory=dict)  # per target
     lengths: list[int] = field(default_factory=list)  # steps of each finished sequence
+    drawn: int = 0  # steps the engine drew (not replays): the steps ``could_run`` counts
+    #: Swarm testing: sequences that drew a swarm, and the actions their swarms held in all
+    swarms: int = 0
+    swarm_actions: int = 0
 
     def record(self, step: Step) -> None:
         self.steps += 1
-        stats = self.actions.setdefault(step.action, ActionStats())
+        stats = self.action(step.action)
         stats.runs += 1
         for target, response in step.responses:
             self.calls += 1
             shown = str(response.status) if response.status is not None else "no answer"
             stats.statuses.setdefault(target, Counter())[shown] += 1
             self.time_ms[target] = self.time_ms.get(target, 0.0) + response.elapsed_ms
+
+    def action(self, name: str) -> ActionStats:
+        """The counts of action ``name`` (made on first use)."""
+        stats = self.actions.get(name)
+        if stats is None:
+            stats = self.actions[name] = ActionStats()
+        return stats
 
 
 @dataclass(frozen=True)

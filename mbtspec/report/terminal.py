@@ -23,6 +23,7 @@ from mbtspec.report.data import (
     body_lines,
     clip,
     more_differences,
+    never_ran,
     printable,
     shown_json,
 )
@@ -230,6 +231,10 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
     if result.unreached:
         console.print(f"[yellow]never reached ({len(result.unreached)}):[/yellow] "
                       + ", ".join(result.unreached))
+    idle = never_ran(plan, stats)
+    if idle:
+        console.print(f"[yellow]never ran ({len(idle)}):[/yellow] "
+                      + escape("; ".join(f"{name} ({why})" for name, why in idle)))
 
 
 def verdict_line(result: RunResult, plan: Plan) -> str:

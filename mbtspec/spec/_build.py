@@ -163,6 +163,7 @@ class Builder:
                 max_time=run.get("max_time"),
                 shrink_time=run.get("shrink_time", 30.0),
                 keep_going=run.get("keep_going", False),
+                swarm=run.get("swarm", m.RunSettings.swarm),
             ),
             variables=tuple(sorted(self.stored)),
         )

@@ -250,6 +250,7 @@ class RunSettings:
     max_time: float | None = None
     shrink_time: float = 30.0
     keep_going: bool = False
+    swarm: bool = True  # swarm testing: each sequence uses a random subset of the actions
 
 
 @dataclass(frozen=True)
