@@ -22,6 +22,7 @@ from mbtspec.compiler import ActionPlan, DrawContext, Plan, State, Unsatisfiable
 from mbtspec.compiler.state import Entry, PerTarget
 from mbtspec.errors import TargetError
 from mbtspec.executor._http import build_request
+from mbtspec.executor._simplest import NONE, simplest_value
 from mbtspec.executor.records import (
     Finding,
     Progress,
@@ -123,7 +124,12 @@ class ReplayDraws:
         value = self.next()
         if isinstance(value, Entry) or (isinstance(value, list) and value
                                         and isinstance(value[0], Entry)):
-            raise Unsatisfiable("the replay draws a value where a pick was recorded")
+            # A pick whose variable is empty in this replay, drawing its 'or:' instead: the
+            # simplest value of that fallback (what a shrunk sequence without the step that
+            # stored the entry sends).
+            value = simplest_value(strategy)
+            if value is NONE:
+                raise Unsatisfiable("the replay draws a value where a pick was recorded")
         self.slots.append(id(strategy))
         return value
 
