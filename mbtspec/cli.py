@@ -6,6 +6,7 @@ usage, 3 a target could not be started or reached, 130 interrupted.
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -372,8 +373,16 @@ def _hypothesis_home(no_database: bool) -> None:
         set_hypothesis_home_dir(Path(".mbtspec"))
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside a run (a run takes them over, and stops its targets): exit
+    130 now. Not KeyboardInterrupt: Click would turn it into "Aborted!" and exit code 1."""
+    raise SystemExit(EXIT_INTERRUPTED)
+
+
 def main() -> None:
     """Entry point of the ``mbtspec`` command."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupted)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - interrupted outside a command

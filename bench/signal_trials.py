@@ -1,0 +1,224 @@
+"""SIGKILL, SIGINT and SIGTERM sent to `mbtspec check` at random moments: what is left behind.
+
+Each trial runs `mbtspec check` (a real process, as a user would) on a spec over the orders API
+whose candidate is a shell-wrapped command target:
+
+    sh -c '"$0" -m uvicorn tests.apps.orders:env_app --port "$1" & sleep 1000; wait'
+
+(the shell, a uvicorn server in the background and a `sleep`: the case PR_SET_PDEATHSIG alone
+cannot clean up), next to an in-process model. One signal is sent at a moment drawn uniformly
+from a calibrated run's whole length: importing, starting the targets, running, shrinking,
+stopping. For SIGKILL the moment counts from the spawn; for SIGINT and SIGTERM from the moment
+mbtspec catches SIGTERM (before that, Python is still importing mbtspec and a signal has the
+interpreter's default effect).
+
+Per trial: mbtspec's exit code, the time from the signal to its exit, the time until no process
+carries the trial's marker (in its command line or environment) and the port is free again,
+what is still there 10 s after the signal, and what is left in the run's temporary folder (each
+run gets its own TMPDIR).
+The phase of a trial is seen from the `-v` step lines: before the first step ("start"), during
+("run"), after the last ("end": shrinking's end, reports, stopping).
+
+Printed as a table: signal, trials, exit codes seen (130 expected for SIGINT and SIGTERM),
+phases, max time to exit, max time until clean, processes left and folders left (0 expected).
+
+Run from the repository root:  python bench/signal_trials.py [--trials 20] [--signals KILL,INT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OPENAPI = REPO / "tests" / "apps" / "orders_openapi.yaml"
+
+SPEC = """\
+version: 1
+openapi: {openapi}
+targets:
+  model: {{app: tests.apps.variants:model}}
+  candidate:
+    command: [sh, -c, '"$0" -m uvicorn tests.apps.orders:env_app --port "$1" & sleep 1000; wait',
+              "${{python}}", "{port}"]
+    base_url: http://127.0.0.1:{port}
+    env: {{MARKER: "{marker}", ORDERS_BUGS: close_twice}}
+    ready: {{path: /orders}}
+reset:
+  - request: POST /__reset
+generators:
+  item: {{one_of: [apple, pear, fig]}}
+  qty: {{integer: {{min: 1, max: 100}}}}
+actions:
+  create:
+    request: POST /orders
+    body: {{item: "${{item}}", qty: "${{qty}}"}}
+    store: {{orders: response.body.id}}
+  get:
+    request: GET /orders/{{id}}
+    path: {{id: {{pick: orders}}}}
+  close:
+    request: POST /orders/{{id}}/close
+    path: {{id: {{pick: orders}}}}
+run: {{sequences: {sequences}, steps: 10}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live (not zombie) processes whose command line or environment holds ``marker``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            stat = (entry / "stat").read_bytes()
+            if stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X"):
+                continue
+            if marker.encode() in (entry / "cmdline").read_bytes() + (
+                    entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def catches_sigterm(pid: int) -> bool:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    except OSError:
+        pass
+    return False
+
+
+@dataclass
+class Trial:
+    code: int | None
+    phase: str
+    to_exit: float
+    to_clean: float
+    left: int
+    folders: int
+
+
+def run_once(workdir: Path, sequences: int, sig: signal.Signals | None, moment: float,
+             ) -> tuple[Trial, float]:
+    """One run of mbtspec; ``sig`` sent ``moment`` seconds after the origin (see the module's
+    docstring). Returns the trial and the run's length from its origin."""
+    marker = f"mbtspec-bench-{uuid.uuid4().hex}"
+    port = free_port()
+    spec = workdir / f"{marker}.yaml"
+    spec.write_text(SPEC.format(openapi=OPENAPI, port=port, marker=marker, sequences=sequences))
+    tmp = workdir / f"tmp-{marker}"
+    tmp.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mbtspec.cli", "check", str(spec), "--no-database", "--no-color",
+         "-v", "--seed", str(random.randrange(2**31))],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(tmp)})
+    origin = time.monotonic()
+    if sig is not None and sig != signal.SIGKILL:
+        while not catches_sigterm(process.pid) and process.poll() is None:
+            time.sleep(0.002)
+        origin = time.monotonic()
+    steps: list[float] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.lstrip()[:1].isdigit() or b"->" in line or b"\xe2\x86\x92" in line:
+                steps.append(time.monotonic())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    sent = origin + moment
+    if sig is not None:
+        while time.monotonic() < sent and process.poll() is None:
+            time.sleep(0.001)
+        sent = time.monotonic()
+        if process.poll() is None:
+            process.send_signal(sig)
+    try:
+        code: int | None = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        code = None
+        process.kill()
+        process.wait()
+    exited = time.monotonic()
+    reader.join(timeout=5)
+    length = exited - origin
+    phase = ("start" if not steps or sent < steps[0] else
+             "end" if sent > steps[-1] else "run")
+    deadline = sent + 10
+    while time.monotonic() < deadline and (processes_with(marker) or port_in_use(port)):
+        time.sleep(0.02)
+    clean = time.monotonic()
+    left = processes_with(marker)
+    for pid in left:  # so that the next trial starts clean
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    folders = list(tmp.iterdir())
+    subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    spec.unlink()
+    return Trial(code, phase, exited - sent, clean - sent, len(left), len(folders)), length
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--signals", default="KILL,INT,TERM")
+    parser.add_argument("--sequences", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args()
+    random.seed(args.seed)
+    with tempfile.TemporaryDirectory(prefix="signal-trials-") as folder:
+        workdir = Path(folder)
+        calibration, length = run_once(workdir, args.sequences, None, 0.0)
+        print(f"calibration run: exit {calibration.code}, {length:.2f} s from spawn to exit; "
+              f"{args.trials} trials per signal, moments drawn from [0, {length:.2f}] s")
+        print(f"{'signal':<8} {'trials':>6}  {'exit codes seen':<20} {'phases':<22} "
+              f"{'max exit':>9} {'max clean':>10} {'left':>5} {'folders':>8}")
+        for name in args.signals.split(","):
+            sig = signal.Signals[f"SIG{name}"]
+            trials = [run_once(workdir, args.sequences, sig, random.uniform(0, length))[0]
+                      for _ in range(args.trials)]
+            codes = collections.Counter(t.code for t in trials)
+            phases = collections.Counter(t.phase for t in trials)
+            print(f"{sig.name:<8} {len(trials):>6}  "
+                  f"{', '.join(f'{c}x{n}' for c, n in sorted(codes.items(), key=str)):<20} "
+                  f"{', '.join(f'{p} {n}' for p, n in sorted(phases.items())):<22} "
+                  f"{max(t.to_exit for t in trials):>8.2f}s "
+                  f"{max(t.to_clean for t in trials):>9.2f}s "
+                  f"{sum(t.left for t in trials):>5} {sum(t.folders for t in trials):>8}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
