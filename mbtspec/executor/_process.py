@@ -1,19 +1,23 @@
 """Processes a run starts -- command targets and reset commands -- and how none outlives it.
 
-They are started by a supervisor process (``_supervisor.py``, one per mbtspec process, started
-on first use) rather than by mbtspec itself: the supervisor stops all of them as soon as its
-pipe from mbtspec closes, so that cleaning up does not depend on mbtspec still running (a
-SIGKILL, an out-of-memory kill, a crash). On the normal path ``stop`` asks it to end one job:
-SIGTERM to every process of the job, SIGKILL after a grace period. Output goes to a log file.
+Each command starts in a session (and process group) of its own, its output in a log file, with
+``MBTSPEC_JOB=<token>.<job>`` in its environment. The processes it starts inherit the mark, so
+that all of them are found (through ``/proc``) even when they leave the group or fork twice to
+become daemons; ``stop`` sends SIGTERM to all of them, SIGKILL after a grace period.
+
+Cleaning up does not depend on mbtspec surviving: a supervisor process (``_supervisor``),
+started once before the first command and waited for by nothing, holds a pipe from mbtspec;
+when the pipe closes for whatever reason (SIGKILL included) it stops every process carrying this
+mbtspec's token and removes the temporary folders it was given. On Linux the command itself also
+gets SIGTERM from the kernel when mbtspec dies (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import errno
+import ctypes
 import itertools
-import marshal
 import os
 import signal
 import socket
@@ -21,15 +25,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-SUPERVISOR = Path(__file__).with_name("_supervisor.py")
-ANSWER_TIMEOUT = 10.0  # for the supervisor to say that it started a command
+from mbtspec.executor import _supervisor
+from mbtspec.executor._supervisor import MARK
+
+SUPERVISOR = Path(_supervisor.__file__)
+SCAN_EVERY = 0.25  # seconds between two looks for a command's other processes
 _PROC = os.path.isdir("/proc/self")
+_LINUX = sys.platform.startswith("linux")
 _LIVE: set[ManagedProcess] = set()
 _LOCK = threading.Lock()
+_IDS = itertools.count(1)
+_TOKEN = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # this mbtspec process's mark
 _SUPERVISOR: _Supervisor | None = None
 
 
@@ -41,89 +52,59 @@ def free_port() -> int:
         return port
 
 
+def new_mark() -> str:
+    """A mark for the processes of one job (the value of ``MBTSPEC_JOB``); starts the
+    supervisor, which must run before anything carries the mark."""
+    supervisor()
+    return f"{_TOKEN}.{next(_IDS)}"
+
+
 def supervisor() -> _Supervisor:
-    """The running supervisor, started if there is none (or the last one died)."""
+    """The running supervisor, started if there is none (or it died)."""
     global _SUPERVISOR
     with _LOCK:
-        if _SUPERVISOR is None or not _SUPERVISOR.alive:
+        if _SUPERVISOR is None or _SUPERVISOR.popen.poll() is not None:
             _SUPERVISOR = _Supervisor()
         return _SUPERVISOR
 
 
 def tidy(folder: Path) -> None:
-    """Have ``folder`` removed if mbtspec goes without removing it (starts the supervisor)."""
-    supervisor().send("tidy", 0, str(folder).encode())
+    """Have ``folder`` removed if mbtspec goes without removing it."""
+    supervisor().send(f"tidy {folder}")
 
 
 def keep(folder: Path) -> None:
     """Undo ``tidy``: the folder was removed, or is kept on purpose."""
-    if _SUPERVISOR is not None and _SUPERVISOR.alive:
-        _SUPERVISOR.send("keep", 0, str(folder).encode())
+    if _SUPERVISOR is not None:
+        _SUPERVISOR.send(f"keep {folder}")
 
 
 class _Supervisor:
-    """The supervisor process, the pipe that keeps it waiting, and a thread reading what it
-    reports about each job."""
+    """The supervisor process and the pipe that keeps it waiting."""
 
     def __init__(self) -> None:
-        control_r, self.control = os.pipe()
-        status_r, status_w = os.pipe()
+        read, self.pipe = os.pipe()
         try:
             self.popen = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(SUPERVISOR)], stdin=control_r,
-                stdout=status_w, stderr=subprocess.DEVNULL, start_new_session=True,
-                env={})  # (each job gets its own environment; this one needs none)
+                [sys.executable, "-I", "-S", str(SUPERVISOR), _TOKEN], stdin=read,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                env={})  # (it needs nothing, and must not carry a mark itself)
         except BaseException:
-            os.close(self.control)
-            os.close(status_r)
+            os.close(self.pipe)
             raise
         finally:
-            os.close(control_r)
-            os.close(status_w)
-        self.alive = True
-        self.jobs: dict[int, ManagedProcess] = {}
-        self.ids = itertools.count(1)
+            os.close(read)
         self.writing = threading.Lock()
-        threading.Thread(target=self._read, args=(status_r,), name="mbtspec-supervisor",
-                         daemon=True).start()
 
-    def send(self, verb: str, ident: int, payload: bytes = b"") -> None:
-        message = memoryview(f"{verb} {ident} {len(payload)}\n".encode() + payload)
-        with self.writing:
-            try:
-                while message:
-                    message = message[os.write(self.control, message):]
-            except OSError:  # it died: what it ran got SIGTERM from the kernel (PDEATHSIG)
-                self.alive = False
-
-    def spawn(self, process: ManagedProcess, argv: list[str], env: Mapping[str, str],
-              cwd: str | None, grace: float) -> int:
-        ident = next(self.ids)
-        self.jobs[ident] = process
-        self.send("spawn", ident, marshal.dumps(
-            (argv, dict(env), cwd, str(process.log_path), grace, process.lifetime)))
-        if not self.alive:
-            self.jobs.pop(ident, None)
-            raise OSError(errno.EPIPE, "the supervisor process is gone")
-        return ident
-
-    def _read(self, fd: int) -> None:
-        with open(fd, "rb") as reports:
-            for line in reports:
-                verb, ident, *values = line.decode().split()
-                process = self.jobs.get(int(ident))
-                if verb in ("stopped", "error"):
-                    self.jobs.pop(int(ident), None)
-                if process is not None:
-                    process.report(verb, [int(v) for v in values])
-        self.alive = False
-        for process in list(self.jobs.values()):
-            process.report("lost", [])
-        self.jobs.clear()
+    def send(self, line: str) -> None:
+        data = memoryview(line.encode("utf-8", "surrogateescape") + b"\n")
+        with self.writing, contextlib.suppress(OSError):  # (it died: a new one comes)
+            while data:
+                data = data[os.write(self.pipe, data):]
 
 
 class ManagedProcess:
-    """A command started through the supervisor, in a session of its own.
+    """A command started for the run, in a session of its own.
 
     ``lifetime="server"``: ``exit_code`` stays None while any of its processes lives (a
     command may start its server in the background and exit); ``"command"``: it is the
@@ -132,148 +113,180 @@ class ManagedProcess:
 
     def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None,
                  log_path: Path, lifetime: Literal["server", "command"] = "server",
-                 grace: float = 5.0) -> None:
+                 grace: float = 5.0, mark: str | None = None) -> None:
         self.argv = list(argv)
         self.log_path = log_path
         self.lifetime = lifetime
         self.grace = grace
-        self.pid: int | None = None
-        self.command_code: int | None = None  # the command's own, once it exited
-        self._code: int | None = None
-        self._error: int | None = None
-        self._stopping = False
-        self._stopped = False
-        self._changed = threading.Condition()
-        self._on_exit: list[Callable[[], None]] = []
-        log_path.write_bytes(b"")  # (a folder that is not there: OSError here, said clearly)
-        self._supervisor = supervisor()
-        self._id = self._supervisor.spawn(self, self.argv, env, cwd, grace)
-        _LIVE.add(self)
+        self.mark = mark or new_mark()
+        self._kill_at: float | None = None  # set once stopping: SIGKILL from then on
+        self._seen: tuple[float, bool] = (0.0, True)  # (when, whether) others lived
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed when it is over
         try:
-            with self._changed:
-                answered = self._changed.wait_for(
-                    lambda: self.pid is not None or self._error is not None or self._stopped,
-                    ANSWER_TIMEOUT)
-        except BaseException:  # e.g. Ctrl-C while waiting
-            self.kill()
+            self.popen = subprocess.Popen(
+                self.argv, cwd=cwd, env={**env, MARK: self.mark}, stdin=subprocess.DEVNULL,
+                stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()) if _LINUX else None)
+        except BaseException:
+            self._log.close()
             raise
-        if self._error is not None or not answered or self.pid is None:
-            _LIVE.discard(self)
-            if not answered:
-                self.kill()
-            code = self._error or errno.ECHILD
-            raise OSError(code, os.strerror(code) if self._error else
-                          "the supervisor process did not start it")
+        self.pid = self.popen.pid
+        _LIVE.add(self)
 
     @property
     def exit_code(self) -> int | None:
         """None while it runs; else its exit code (negative: the signal that ended it)."""
-        if (self._code is None and self.command_code is None and self.pid is not None
-                and not _running(self.pid)):
-            with self._changed:  # it just ended: the supervisor is about to say so
-                self._changed.wait_for(lambda: self._code is not None
-                                       or self.command_code is not None, 1.0)
-        return self._code
+        code = self.popen.poll()
+        if code is None:
+            return None
+        if self.lifetime == "server" and self._others_alive():
+            return None
+        return code
 
     @property
-    def stopped(self) -> bool:
-        """Is every process of it gone (after ``stop``, or on its own)?"""
-        return self._stopped
+    def command_code(self) -> int | None:
+        """The exit code of the command itself (its other processes may live on)."""
+        return self.popen.poll()
+
+    def _others_alive(self) -> bool:
+        """Do processes it started live on (looked at no more than every ``SCAN_EVERY``)?"""
+        when, alive = self._seen
+        if alive and time.monotonic() - when >= SCAN_EVERY:
+            alive = bool(_marked([self])) if _PROC else _group_alive(self.pid)
+            self._seen = (time.monotonic(), alive)
+        return alive
 
     def on_exit(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` (from another thread) once ``exit_code`` is known; at once if it
-        is known already."""
-        with self._changed:
-            if self._code is None:
-                self._on_exit.append(callback)
-                return
-        callback()
+        """Call ``callback`` from another thread once the command itself has exited."""
 
-    def report(self, verb: str, values: list[int]) -> None:
-        """What the supervisor said about this process (called from its reading thread)."""
-        callbacks: list[Callable[[], None]] = []
-        with self._changed:
-            if verb == "started":
-                self.pid = values[0]
-            elif verb == "error":
-                self._error = values[0]
-            elif verb == "child":
-                self.command_code = values[0]
-            elif verb in ("exit", "stopped", "lost") and self._code is None:
-                self.command_code = self._code = values[0] if values else -signal.SIGTERM
-                callbacks, self._on_exit = self._on_exit, []
-            if verb in ("stopped", "lost") or (verb == "exit" and values[1:2] != [1]):
-                self._stopped = True  # (nothing of it is left)
-                _LIVE.discard(self)
-            self._changed.notify_all()
-        for callback in callbacks:
+        def wait() -> None:
+            self.popen.wait()
             callback()
+
+        threading.Thread(target=wait, name="mbtspec-wait", daemon=True).start()
+
+    def release(self) -> None:
+        """The command has exited and what it left running is someone else's to stop (with
+        ``sweep``): forget it."""
+        _LIVE.discard(self)
+        self._log.close()
 
     def log_tail(self, lines: int = 20) -> list[str]:
         try:
+            if not self._log.closed:
+                self._log.flush()
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             return []
         return text.splitlines()[-lines:]
 
     def request_stop(self, grace: float | None = None) -> None:
-        """Ask for SIGTERM to all of its processes, SIGKILL after ``grace`` seconds; returns
-        at once (``wait_stopped``). Idempotent."""
-        if not self._stopping and not self._stopped:
-            self._stopping = True
-            self._supervisor.send("stop", self._id,
-                                  f"{self.grace if grace is None else grace:g}".encode())
+        """SIGTERM to all of its processes, SIGKILL after ``grace`` seconds (its own grace by
+        default) by ``wait_stopped``; returns at once."""
+        if self._kill_at is None:
+            self._kill_at = time.monotonic() + (self.grace if grace is None else grace)
+            self._signal(signal.SIGTERM, _marked([self]).get(self.mark, []))
 
     def kill(self) -> None:
         """SIGKILL to all of its processes now (also during a stop's grace period)."""
-        if not self._stopped:
-            self._stopping = True
-            self._supervisor.send("kill", self._id)
+        self._kill_at = time.monotonic()
+        self._signal(signal.SIGKILL, _marked([self]).get(self.mark, []))
 
     def wait_stopped(self, timeout: float) -> bool:
-        """Wait until none of its processes is left; False if that took too long (then its
-        process group is killed from here, as a last resort)."""
-        with self._changed:
-            done = self._changed.wait_for(lambda: self._stopped, timeout)
-        if not done and self.pid is not None:
-            with contextlib.suppress(OSError):
-                os.killpg(self.pid, signal.SIGKILL)
-        _LIVE.discard(self)
-        return done
+        """Wait until none of its processes is left (SIGKILL once the grace is over);
+        False if that took longer than ``timeout``."""
+        return stop_all([self], timeout=timeout, ask=False)
 
     def stop(self, grace: float | None = None) -> None:
         """SIGTERM to every process of it, SIGKILL after ``grace`` seconds (default: the
         grace it was started with); returns once they are gone. Idempotent."""
-        self.request_stop(grace)
-        self.wait_stopped((self.grace if grace is None else grace) + 5.0)
+        stop_all([self], grace)
 
-
-def stop_all(processes: Sequence[ManagedProcess], grace: float | None = None) -> None:
-    """Stop ``processes`` together: each gets its grace period at the same time."""
-    for process in processes:
-        process.request_stop(grace)
-    longest = max((p.grace if grace is None else grace for p in processes), default=0.0)
-    deadline = time.monotonic() + longest + 5.0
-    for process in processes:
-        process.wait_stopped(max(deadline - time.monotonic(), 0.0))
-
-
-def _running(pid: int) -> bool:
-    """Does ``pid`` run (not a zombie waiting for the supervisor to collect it)?"""
-    if not _PROC:  # ask the kernel (a zombie counts as running)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
+    def _settle(self, live: dict[str, list[int]]) -> bool:
+        """One look while stopping: True once nothing of it is left; SIGKILL past the grace."""
+        pids = live.get(self.mark, [])
+        group = not _PROC and _group_alive(self.pid)
+        if self.popen.poll() is not None and not pids and not group:
+            _LIVE.discard(self)
+            self._log.close()
             return True
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stream:
-            stat = stream.read()
-    except OSError:
+        if self._kill_at is not None and time.monotonic() >= self._kill_at:
+            self._signal(signal.SIGKILL, pids)
         return False
-    return stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
+
+    def _signal(self, signum: int, pids: Iterable[int]) -> None:
+        if self.popen.poll() is None or not _PROC:  # (the group id is ours while it lives)
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signum)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signum)
+
+
+def stop_all(processes: Sequence[ManagedProcess], grace: float | None = None, *,
+             timeout: float | None = None, ask: bool = True) -> bool:
+    """Stop ``processes`` together (each gets its grace at the same time); returns once none
+    of their processes is left, or False after ``timeout`` (default: the longest grace + 5 s).
+    """
+    if ask:
+        for process in processes:
+            process.request_stop(grace)
+    if timeout is None:
+        timeout = max((p.grace if grace is None else grace for p in processes), default=0) + 5
+    deadline = time.monotonic() + timeout
+    pending = list(processes)
+    while True:
+        live = _marked(pending)
+        pending = [p for p in pending if not p._settle(live)]
+        if not pending:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def sweep(prefix: str, grace: float) -> None:
+    """Stop every process whose mark starts with ``prefix`` (SIGTERM, SIGKILL after
+    ``grace``)."""
+    if _PROC:
+        _supervisor.sweep(prefix.encode(), grace)
+
+
+def _marked(processes: Sequence[ManagedProcess]) -> dict[str, list[int]]:
+    """The live processes of each of ``processes``, by mark (empty without /proc)."""
+    if not _PROC or not processes:
+        return {}
+    wanted = {p.mark for p in processes}
+    found: dict[str, list[int]] = {}
+    for pid, mark in _supervisor.marks(_TOKEN.encode() + b".").items():
+        if mark in wanted:
+            found.setdefault(mark, []).append(pid)
+    return found
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover
+        return True
+    return True
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """Linux: have the kernel send SIGTERM to the child if mbtspec itself is killed."""
+
+    def in_the_child() -> None:  # pragma: no cover - runs in the child, before exec
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            return
+        if os.getppid() != parent:  # mbtspec died before prctl: no signal will come
+            os._exit(1)
+
+    return in_the_child
 
 
 @atexit.register

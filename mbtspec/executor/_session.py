@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from mbtspec.compiler import NO_BODY, Plan
 from mbtspec.errors import TargetError
 from mbtspec.executor._interrupts import STOP, DaemonThreads, Interrupts
-from mbtspec.executor._process import ManagedProcess, keep, stop_all, tidy
+from mbtspec.executor._process import ManagedProcess, keep, new_mark, stop_all, sweep, tidy
 from mbtspec.executor._runtime import Abort
 from mbtspec.executor.records import Request, Response
 from mbtspec.executor.targets import CommandTarget, Target, interpolate, make_target
@@ -53,7 +53,9 @@ class Session:
         self.interrupts = Interrupts(self.loop)
         self.senders: dict[str, _Sender] = {}
         self.batch = 0
-        self.commands: list[ManagedProcess] = []  # reset commands with processes left
+        self.commands: list[ManagedProcess] = []  # reset commands running now
+        self.commands_mark = ""  # the start of the mark of every reset command's processes
+        self.commands_started = 0
         self.supervised = any(t.kind == "command" for t in plan.spec.targets) or any(
             step.command for step in _all_reset_steps(plan))
 
@@ -78,6 +80,8 @@ class Session:
         self.interrupts.shield(self._hurry)
         try:
             stop_all([*self._processes(), *self.commands])
+            if self.commands_mark:  # what reset commands left running in the background
+                sweep(self.commands_mark + ".", 1.0)
             _stop_loop(self.loop, self.targets)
         finally:
             for sender in self.senders.values():
@@ -184,7 +188,9 @@ class Session:
             for process in running.values():
                 if process.exit_code is None:
                     process.kill()
-            self.commands = [p for p in self.commands if not p.stopped]
+                else:  # (what it left running is stopped with the session)
+                    process.release()
+            self.commands = [p for p in running.values() if p.exit_code is None]
         for name, process in running.items():
             if process.exit_code != 0:
                 raise TargetError(name, f"reset command {' '.join(process.argv)!r} exited "
@@ -201,9 +207,12 @@ class Session:
                 reason = f"${{{reason}}} is not available for this target"
             raise TargetError(target.name, f"reset command {step.command[0]!r} failed: "
                               f"{reason}") from None
+        self.commands_mark = self.commands_mark or new_mark()
+        self.commands_started += 1
         try:
             process = ManagedProcess(argv, env=env, cwd=cwd, lifetime="command", grace=1.0,
-                                     log_path=self.tmp / f"{target.name}.reset.log")
+                                     log_path=self.tmp / f"{target.name}.reset.log",
+                                     mark=f"{self.commands_mark}.{self.commands_started}")
         except OSError as err:
             raise TargetError(target.name, f"reset command {step.command[0]!r} failed: "
                               f"{err.strerror}; check the command") from None
