@@ -13,16 +13,24 @@ mbtspec catches SIGTERM (before that, Python is still importing mbtspec and a si
 interpreter's default effect).
 
 Per trial: mbtspec's exit code, the time from the signal to its exit, the time until no process
-carries the trial's marker (in its command line or environment) and the port is free again,
+carries the trial's marker (in its command line or environment), the port is free again and
+the run's temporary folders are gone,
 what is still there 10 s after the signal, and what is left in the run's temporary folder (each
 run gets its own TMPDIR).
 The phase of a trial is seen from the `-v` step lines: before the first step ("start"), during
 ("run"), after the last ("end": shrinking's end, reports, stopping).
 
-Printed as a table: signal, trials, exit codes seen (130 expected for SIGINT and SIGTERM),
-phases, max time to exit, max time until clean, processes left and folders left (0 expected).
+Printed as a table: signal, trials, trials whose run was over before the moment came (no
+signal sent), exit codes seen (130 expected for SIGINT and SIGTERM, -9 for SIGKILL), phases, max
+time to exit, max time until clean, processes left and folders left (0 expected); then a line
+for each trial that did not go as expected.
 
-Run from the repository root:  python bench/signal_trials.py [--trials 20] [--signals KILL,INT]
+The candidate has a seeded bug (``--bug close_twice``): it is found within the first sequences
+and then shrunk, so that shrinking is part of the run; ``--bug ''`` makes the run go through all
+its sequences instead.
+
+Run from the repository root:
+    python bench/signal_trials.py [--trials 20] [--signals KILL,INT] [--sequences 30] [--bug X]
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ targets:
     command: [sh, -c, '"$0" -m uvicorn tests.apps.orders:env_app --port "$1" & sleep 1000; wait',
               "${{python}}", "{port}"]
     base_url: http://127.0.0.1:{port}
-    env: {{MARKER: "{marker}", ORDERS_BUGS: close_twice}}
+    env: {{MARKER: "{marker}", ORDERS_BUGS: "{bug}"}}
     ready: {{path: /orders}}
 reset:
   - request: POST /__reset
@@ -118,51 +126,61 @@ def catches_sigterm(pid: int) -> bool:
 
 @dataclass
 class Trial:
+    signal: str
+    moment: float
+    sent: bool  # False: the run was over before the moment came
     code: int | None
     phase: str
     to_exit: float
     to_clean: float
     left: int
     folders: int
+    stderr: str
 
 
-def run_once(workdir: Path, sequences: int, sig: signal.Signals | None, moment: float,
-             ) -> tuple[Trial, float]:
+def run_once(workdir: Path, sequences: int, bug: str, sig: signal.Signals | None,
+             moment: float) -> tuple[Trial, float, float]:
     """One run of mbtspec; ``sig`` sent ``moment`` seconds after the origin (see the module's
-    docstring). Returns the trial and the run's length from its origin."""
+    docstring). Returns the trial and the run's length from the spawn and from the moment it
+    caught SIGTERM."""
     marker = f"mbtspec-bench-{uuid.uuid4().hex}"
     port = free_port()
     spec = workdir / f"{marker}.yaml"
-    spec.write_text(SPEC.format(openapi=OPENAPI, port=port, marker=marker, sequences=sequences))
+    spec.write_text(SPEC.format(openapi=OPENAPI, port=port, marker=marker, sequences=sequences,
+                                bug=bug))
     tmp = workdir / f"tmp-{marker}"
     tmp.mkdir()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mbtspec.cli", "check", str(spec), "--no-database", "--no-color",
-         "-v", "--seed", str(random.randrange(2**31))],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env={**os.environ, "TMPDIR": str(tmp)})
-    origin = time.monotonic()
-    if sig is not None and sig != signal.SIGKILL:
-        while not catches_sigterm(process.pid) and process.poll() is None:
-            time.sleep(0.002)
-        origin = time.monotonic()
+    errors = workdir / f"{marker}.err"
+    with errors.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mbtspec.cli", "check", str(spec), "--no-database",
+             "--no-color", "-v", "--seed", str(random.randrange(2**31))],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=stderr,
+            env={**os.environ, "TMPDIR": str(tmp)})
+    spawned = origin = time.monotonic()
     steps: list[float] = []
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            if line.lstrip()[:1].isdigit() or b"->" in line or b"\xe2\x86\x92" in line:
+            if line.lstrip()[:1].isdigit():
                 steps.append(time.monotonic())
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
+    if sig != signal.SIGKILL:
+        while not catches_sigterm(process.pid) and process.poll() is None:
+            time.sleep(0.002)
+        origin = time.monotonic()
     sent = origin + moment
+    signalled = False
     if sig is not None:
         while time.monotonic() < sent and process.poll() is None:
             time.sleep(0.001)
         sent = time.monotonic()
         if process.poll() is None:
             process.send_signal(sig)
+            signalled = True
     try:
         code: int | None = process.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -171,11 +189,13 @@ def run_once(workdir: Path, sequences: int, sig: signal.Signals | None, moment: 
         process.wait()
     exited = time.monotonic()
     reader.join(timeout=5)
-    length = exited - origin
+    assert process.stdout is not None
+    process.stdout.close()
     phase = ("start" if not steps or sent < steps[0] else
              "end" if sent > steps[-1] else "run")
     deadline = sent + 10
-    while time.monotonic() < deadline and (processes_with(marker) or port_in_use(port)):
+    while time.monotonic() < deadline and (processes_with(marker) or port_in_use(port)
+                                           or any(tmp.iterdir())):
         time.sleep(0.02)
     clean = time.monotonic()
     left = processes_with(marker)
@@ -187,7 +207,11 @@ def run_once(workdir: Path, sequences: int, sig: signal.Signals | None, moment: 
     folders = list(tmp.iterdir())
     subprocess.run(["rm", "-rf", str(tmp)], check=False)
     spec.unlink()
-    return Trial(code, phase, exited - sent, clean - sent, len(left), len(folders)), length
+    tail = " | ".join(errors.read_text(errors="replace").splitlines()[-3:])
+    errors.unlink()
+    trial = Trial(sig.name if sig else "-", moment, signalled, code, phase, exited - sent,
+                  clean - sent, len(left), len(folders), tail)
+    return trial, exited - spawned, exited - origin
 
 
 def main() -> None:
@@ -196,28 +220,40 @@ def main() -> None:
     parser.add_argument("--signals", default="KILL,INT,TERM")
     parser.add_argument("--sequences", type=int, default=30)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--bug", default="close_twice",
+                        help="the candidate's seeded bug (found, then shrunk); '' for none")
     args = parser.parse_args()
     random.seed(args.seed)
     with tempfile.TemporaryDirectory(prefix="signal-trials-") as folder:
         workdir = Path(folder)
-        calibration, length = run_once(workdir, args.sequences, None, 0.0)
-        print(f"calibration run: exit {calibration.code}, {length:.2f} s from spawn to exit; "
-              f"{args.trials} trials per signal, moments drawn from [0, {length:.2f}] s")
-        print(f"{'signal':<8} {'trials':>6}  {'exit codes seen':<20} {'phases':<22} "
-              f"{'max exit':>9} {'max clean':>10} {'left':>5} {'folders':>8}")
+        calibration, from_spawn, from_handlers = run_once(workdir, args.sequences, args.bug,
+                                                               None, 0.0)
+        print(f"calibration run: exit {calibration.code}, {from_spawn:.2f} s from spawn to "
+              f"exit, {from_handlers:.2f} s from catching SIGTERM to exit; {args.trials} "
+              "trials per signal")
+        print(f"{'signal':<8} {'trials':>6} {'over first':>10}  {'exit codes seen':<18} "
+              f"{'phases':<24} {'max exit':>9} {'max clean':>10} {'left':>5} {'folders':>8}")
+        odd: list[Trial] = []
         for name in args.signals.split(","):
             sig = signal.Signals[f"SIG{name}"]
-            trials = [run_once(workdir, args.sequences, sig, random.uniform(0, length))[0]
-                      for _ in range(args.trials)]
-            codes = collections.Counter(t.code for t in trials)
-            phases = collections.Counter(t.phase for t in trials)
-            print(f"{sig.name:<8} {len(trials):>6}  "
-                  f"{', '.join(f'{c}x{n}' for c, n in sorted(codes.items(), key=str)):<20} "
-                  f"{', '.join(f'{p} {n}' for p, n in sorted(phases.items())):<22} "
-                  f"{max(t.to_exit for t in trials):>8.2f}s "
-                  f"{max(t.to_clean for t in trials):>9.2f}s "
-                  f"{sum(t.left for t in trials):>5} {sum(t.folders for t in trials):>8}",
+            window = from_spawn if sig == signal.SIGKILL else from_handlers
+            trials = [run_once(workdir, args.sequences, args.bug, sig,
+                               random.uniform(0, window))[0] for _ in range(args.trials)]
+            sent = [t for t in trials if t.sent]
+            codes = collections.Counter(t.code for t in sent)
+            phases = collections.Counter(t.phase for t in sent)
+            expected = -signal.SIGKILL if sig == signal.SIGKILL else 130
+            odd += [t for t in sent if t.code != expected or t.left or t.folders]
+            print(f"{sig.name:<8} {len(trials):>6} {len(trials) - len(sent):>10}  "
+                  f"{', '.join(f'{c}x{n}' for c, n in sorted(codes.items(), key=str)):<18} "
+                  f"{', '.join(f'{p} {n}' for p, n in sorted(phases.items())):<24} "
+                  f"{max((t.to_exit for t in sent), default=0):>8.2f}s "
+                  f"{max((t.to_clean for t in sent), default=0):>9.2f}s "
+                  f"{sum(t.left for t in sent):>5} {sum(t.folders for t in sent):>8}",
                   flush=True)
+        for trial in odd:
+            print(f"  {trial.signal} at {trial.moment:.2f} s ({trial.phase}): exit {trial.code}, "
+                  f"{trial.left} left, {trial.folders} folders; stderr: {trial.stderr}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ usage, 3 a target could not be started or reached, 130 interrupted.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import signal
 import sys
 import time
@@ -366,8 +369,11 @@ def _hypothesis_home(no_database: bool) -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
     if no_database:
+        from mbtspec.executor._process import tidy
+
         home = tempfile.mkdtemp(prefix="mbtspec-home-")
         atexit.register(shutil.rmtree, home, ignore_errors=True)
+        tidy(Path(home))  # removed even if mbtspec is killed (SIGKILL): atexit does not run
         set_hypothesis_home_dir(home)
     else:
         set_hypothesis_home_dir(Path(".mbtspec"))
@@ -376,6 +382,7 @@ def _hypothesis_home(no_database: bool) -> None:
 def _interrupted(signum: int, frame: object) -> None:
     """Ctrl-C or SIGTERM outside a run (a run takes them over, and stops its targets): exit
     130 now. Not KeyboardInterrupt: Click would turn it into "Aborted!" and exit code 1."""
+    _ENDING.append(EXIT_INTERRUPTED)
     raise SystemExit(EXIT_INTERRUPTED)
 
 
@@ -383,10 +390,35 @@ def main() -> None:
     """Entry point of the ``mbtspec`` command."""
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupted)
+    atexit.register(_end)  # (registered first, so it runs last)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - interrupted outside a command
+        _ENDING.append(EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as done:
+        _ENDING.append(done.code if isinstance(done.code, int) else
+                       EXIT_OK if done.code is None else EXIT_FAILURE)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # from now on, only noted
+            signal.signal(signum, lambda number, frame: _ENDING.append(EXIT_INTERRUPTED))
+        raise
+
+
+_ENDING: list[int] = []  # the exit code; then 130 for each signal that came at the end
+
+
+def _end() -> None:
+    """The last exit function: end the process now, with 130 if a signal came at the end.
+
+    Python's own shutdown puts the default signal handlers back before it tears its modules
+    down, so that Ctrl-C in those last tens of milliseconds would kill the process by the
+    signal (status -2, or -15 for SIGTERM), not exit with 130."""
+    if not _ENDING:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(_ENDING[-1])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -121,6 +121,7 @@ class ManagedProcess:
         self.mark = mark or new_mark()
         self._kill_at: float | None = None  # set once stopping: SIGKILL from then on
         self._seen: tuple[float, bool] = (0.0, True)  # (when, whether) others lived
+        self._termed: set[int] = set()  # processes of it that got a signal
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed when it is over
         try:
             self.popen = subprocess.Popen(
@@ -210,15 +211,21 @@ class ManagedProcess:
             _LIVE.discard(self)
             self._log.close()
             return True
-        if self._kill_at is not None and time.monotonic() >= self._kill_at:
+        if self._past_grace():
             self._signal(signal.SIGKILL, pids)
+        elif self._kill_at is not None:  # (started after the first SIGTERM: one for them too)
+            self._signal(signal.SIGTERM, [pid for pid in pids if pid not in self._termed])
         return False
+
+    def _past_grace(self) -> bool:
+        return self._kill_at is not None and time.monotonic() >= self._kill_at
 
     def _signal(self, signum: int, pids: Iterable[int]) -> None:
         if self.popen.poll() is None or not _PROC:  # (the group id is ours while it lives)
             with contextlib.suppress(OSError):
                 os.killpg(self.pid, signum)
         for pid in pids:
+            self._termed.add(pid)
             with contextlib.suppress(OSError):
                 os.kill(pid, signum)
 
@@ -236,7 +243,8 @@ def stop_all(processes: Sequence[ManagedProcess], grace: float | None = None, *,
     deadline = time.monotonic() + timeout
     pending = list(processes)
     while True:
-        live = _marked(pending)
+        # (/proc is read only for what needs it: a command that exited, or a grace that ran out)
+        live = _marked([p for p in pending if p.popen.poll() is not None or p._past_grace()])
         pending = [p for p in pending if not p._settle(live)]
         if not pending:
             return True

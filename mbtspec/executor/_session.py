@@ -90,7 +90,8 @@ class Session:
             if not self.loop.is_closed():
                 self.loop.close()
             interrupted = self.interrupts.received > 0
-            if not isinstance(error, TargetError) or interrupted:  # else its logs stay
+            failed = error.error if isinstance(error, Abort) else error
+            if not isinstance(failed, TargetError) or interrupted:  # else its logs stay
                 shutil.rmtree(self.tmp, ignore_errors=True)
             if self.supervised:
                 keep(self.tmp)
@@ -98,6 +99,8 @@ class Session:
             # A real signal always wins over what else ended the run (an Abort, a target
             # error it caused, or nothing): the user asked to stop.
             raise KeyboardInterrupt from None
+        if isinstance(error, Abort):  # never "interrupted" without a signal: the target error
+            raise error.error from None
 
     def _processes(self) -> list[ManagedProcess]:
         return [t.process for t in self.targets.values() if t.process is not None]
@@ -275,13 +278,14 @@ def _check_ports_free(targets: dict[str, Target]) -> None:
 
 
 def _check_still_running(targets: dict[str, Target]) -> None:
-    """A command that answered its ready check but is gone already was not what answered."""
+    """A command that is gone right after its ready check was answered: it crashed, or what
+    answered was another server on its port."""
     for target in targets.values():
         process = target.process
         if process is not None and process.exit_code is not None:
             raise TargetError(
                 target.name, f"the process exited with code {process.exit_code} right after "
-                "the ready check answered: another server may be listening on its port",
+                "its ready check was answered (by it, or by another server on its port)",
                 process.log_tail(), str(process.log_path))
 
 

@@ -279,8 +279,74 @@ def test_a_hanging_reset_command_is_stopped_at_the_time_limit(
     assert wait_until(lambda: processes_with(marker) == [], 2.0)
 
 
+def test_ctrl_c_during_a_reset_command_stops_at_once(tmp_path: Path, marker: str) -> None:
+    # The command itself sends mbtspec the Ctrl-C, so that it comes while the command runs.
+    spec = reset_spec(tmp_path, "  - command: [sh, -c, 'sleep 60 & kill -INT $PPID; sleep 60']")
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        check(spec, database=None)
+    assert time.monotonic() - started < 3.0
+    assert wait_until(lambda: processes_with(marker) == [], 2.0)
+
+
 def test_what_a_reset_command_leaves_running_is_stopped_with_the_run(
         tmp_path: Path, marker: str) -> None:
     spec = reset_spec(tmp_path, "  - command: [sh, -c, 'sleep 60 &']")
     assert check(spec, database=None).result.failure is None
     assert processes_with(marker) == []
+
+
+def test_a_second_ctrl_c_cuts_a_hanging_stop_short(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # The app's lifespan shutdown hangs (mbtspec would wait 5 s for it), after two Ctrl-C.
+    monkeypatch.setenv("HANG_SHUTDOWN_SIGNALS", "2")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\ntargets:\n  candidate: {app: tests.apps.lifespan_hang:app}\n"
+                    "reset: []\nactions:\n  ping:\n    request: GET /ping\n"
+                    "run: {sequences: 2, steps: 2}\n")
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):  # the user asked to stop: it was not over yet
+        check(spec, database=None)
+    assert time.monotonic() - started < 3.0
+
+
+def small_session(tmp_path: Path) -> _session.Session:
+    from mbtspec.compiler import compile_plan
+    from mbtspec.spec import load_spec
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\ntargets:\n  candidate: {app: tests.apps.variants:model}\n"
+                    "reset: []\nactions:\n  list:\n    request: GET /orders\n")
+    return _session.Session(compile_plan(load_spec(spec)))
+
+
+def test_an_abort_that_leaves_the_session_is_its_target_error(tmp_path: Path) -> None:
+    with pytest.raises(TargetError, match="gone") as raised, small_session(tmp_path):
+        raise Abort(TargetError("candidate", "gone"))
+    assert type(raised.value) is TargetError  # not "interrupted": no signal came
+
+
+def test_a_signal_wins_over_the_error_that_ended_the_session(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt) as raised, small_session(tmp_path) as session:
+        session.interrupts._on_signal(signal.SIGTERM, None)
+        raise TargetError("candidate", "its connection broke (the signal reached it too)")
+    assert type(raised.value) is KeyboardInterrupt
+
+
+def test_a_signal_during_the_last_exit_functions_still_exits_130() -> None:
+    # Python's own shutdown puts the default handlers back: SIGTERM there used to kill the
+    # process (-15), or be dropped inside an exit function (exit 0).
+    script = (
+        "import atexit, os, signal, sys, time\n"
+        "import mbtspec.cli as cli\n"
+        "def late():\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(0.2)\n"
+        "def app():\n"
+        "    atexit.register(late)\n"
+        "    sys.exit(0)\n"
+        "cli.app = app\n"
+        "cli.main()\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True, check=False, timeout=30)
+    assert done.returncode == 130, done.stderr
