@@ -38,6 +38,7 @@ from mbtspec.executor.targets import CommandTarget, Target, interpolate, make_ta
 from mbtspec.spec.model import ResetStep
 
 RESET_COMMAND_TIMEOUT = 120.0  # seconds a reset command may run
+GIVE_UP_AFTER = 1.0  # seconds past its timeout that a call without an answer is given up
 
 
 class Session:
@@ -123,8 +124,11 @@ class Session:
     def send_all(self, requests: dict[str, Request]) -> dict[str, Response]:
         """Send each target its request, all at once: blocking transports (servers, WSGI
         apps) from their worker threads, ASGI apps on the event loop meanwhile; the main
-        thread waits where a signal reaches it. ``TargetError`` if a target is gone."""
+        thread waits where a signal reaches it. ``TargetError`` if a target is gone. A call
+        still without an answer ``GIVE_UP_AFTER`` seconds past its target's timeout (a WSGI
+        app that never returns: nothing else times it out) is recorded as a timeout."""
         self.batch += 1
+        started = time.monotonic()
         blocking = [n for n in requests if self.targets[n].sync_transport is not None]
         for name in blocking:
             self._sender(name).inbox.put((self.batch, requests[name]))
@@ -133,14 +137,29 @@ class Session:
         if on_loop:
             answers.update(self.run(self._gather(on_loop, requests)))
         while len(answers) < len(requests):
-            item = self.interrupts.next()
+            waiting = {n: started + self.targets[n].timeout + GIVE_UP_AFTER
+                       for n in blocking if n not in answers}
+            try:
+                item = self.interrupts.next(max(min(waiting.values()) - time.monotonic(), 0))
+            except queue.Empty:  # a call that ignores its timeout: an in-process WSGI app
+                for name, deadline in waiting.items():
+                    if time.monotonic() >= deadline:
+                        answers[name] = self._give_up(name, started)
+                continue
             if item is STOP or item[0] != "sent" or item[1] != self.batch:
-                continue  # (a result of a batch that an error cut short)
+                continue  # (a result of a batch that an error or a give-up cut short)
             _, _, name, ok, value = item
             if not ok:
                 raise value
             answers[name] = value
         return answers
+
+    def _give_up(self, name: str, started: float) -> Response:
+        """No answer long after the target's timeout: record it as a timeout, and leave the
+        stuck thread behind (a new one sends what comes next)."""
+        self.senders.pop(name).close()
+        return Response(None, elapsed_ms=round((time.monotonic() - started) * 1000, 3),
+                        error=f"no response within {self.targets[name].timeout:g}s")
 
     def _sender(self, name: str) -> _Sender:
         if name not in self.senders:

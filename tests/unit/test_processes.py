@@ -350,3 +350,16 @@ def test_a_signal_during_the_last_exit_functions_still_exits_130() -> None:
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
                           text=True, check=False, timeout=30)
     assert done.returncode == 130, done.stderr
+
+
+def test_an_in_process_wsgi_app_that_never_answers_times_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_session, "GIVE_UP_AFTER", 0.1)  # (each call: 0.3 s, not 1.2 s)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\ntargets:\n  candidate: {app: 'tests.apps.wsgi_slow:app', "
+                    "timeout: 0.2}\nreset: []\nactions:\n  slow:\n    request: GET /slow\n"
+                    "    expect: [\"response.error == ''\"]\n")
+    started = time.monotonic()
+    failure = check(spec, sequences=1, steps=1, seed=1, database=None).result.failure
+    assert failure is not None and time.monotonic() - started < 10  # it used to hang
+    assert failure.steps[-1].response("candidate").error == "no response within 0.2s"
