@@ -219,3 +219,31 @@ reset:
     port = candidate[0].split()[1]
     assert candidate == [f"candidate {port} {tmp_path}"] * len(candidate)
     assert "/mbtspec-" in model[0]
+
+
+def test_ctrl_c_while_a_base_url_target_does_not_answer_its_first_request(
+        tmp_path: Path) -> None:
+    # Before the run, a base_url target gets GET / (with the target's 30 s timeout): the
+    # thread that sends it must not keep mbtspec from exiting.
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(STUBBORN), str(port), "--hang", "/"],
+                              stdout=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: listening(port), 20)
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(f"version: 1\ntargets:\n  candidate: {{base_url: "
+                        f"'http://127.0.0.1:{port}', timeout: 30}}\nreset: []\n"
+                        "actions:\n  ping:\n    request: GET /ping\n")
+        process = subprocess.Popen([sys.executable, "-m", "mbtspec.cli", "check", str(spec),
+                                    "--no-database", "--no-color"], cwd=REPO,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert wait_until(lambda: catches_sigterm(process.pid), 20)
+        time.sleep(1.0)  # GET / is waiting for its answer
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        server.terminate()
+        server.wait()
+    assert process.returncode == 130, err
+    assert time.monotonic() - sent < 1.5
