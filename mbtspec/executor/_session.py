@@ -6,9 +6,9 @@ and errors. A target that failed keeps its log files for the user.
 
 The main thread never blocks in a call that a signal cannot end: requests to servers and WSGI
 apps go out from one worker thread per target while the main thread waits on the mailbox of
-``Interrupts``; in-process ASGI apps run on the event loop; reset commands run under the
-supervisor (see ``_process``). Ctrl-C therefore stops the run within a fraction of a second in
-every phase (see ``_interrupts``).
+``Interrupts``; in-process ASGI apps run on the event loop; reset commands are processes
+(see ``_process``) whose exits are posted to the same mailbox. Ctrl-C therefore stops the run
+within a fraction of a second in every phase (see ``_interrupts``).
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ class Session:
                     process.kill()
                 else:  # (what it left running is stopped with the session)
                     process.release()
-            self.commands = [p for p in running.values() if p.exit_code is None]
+            self.commands = [p for p in self.commands if p.exit_code is None]
         for name, process in running.items():
             if process.exit_code != 0:
                 raise TargetError(name, f"reset command {' '.join(process.argv)!r} exited "
