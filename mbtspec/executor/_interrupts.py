@@ -135,8 +135,8 @@ class Interrupts:
             try:
                 signum = self._wake.get(timeout=ESCALATE_AFTER if self._pending() else None)
             except queue.Empty:
-                if self._pending():  # stuck in code that is not ours: interrupt it there
-                    self._escalate = True
+                if self._pending() and hasattr(signal, "pthread_kill"):
+                    self._escalate = True  # stuck in code that is not ours: interrupt it there
                     with contextlib.suppress(OSError, ValueError):
                         signal.pthread_kill(self._main, self.signum)
                 continue

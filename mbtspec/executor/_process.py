@@ -203,31 +203,38 @@ class ManagedProcess:
         grace it was started with); returns once they are gone. Idempotent."""
         stop_all([self], grace)
 
-    def _settle(self, live: dict[str, list[int]]) -> bool:
+    def _settle(self, live: dict[str, list[tuple[int, int]]]) -> bool:
         """One look while stopping: True once nothing of it is left; SIGKILL past the grace."""
-        pids = live.get(self.mark, [])
-        group = not _PROC and _group_alive(self.pid)
-        if self.popen.poll() is not None and not pids and not group:
+        processes = live.get(self.mark, [])
+        grouped = not _PROC and _group_alive(self.pid)
+        if self.popen.poll() is not None and not processes and not grouped:
             _LIVE.discard(self)
             self._log.close()
             return True
         if self._past_grace():
-            self._signal(signal.SIGKILL, pids)
+            self._signal(signal.SIGKILL, processes)
         elif self._kill_at is not None:  # (started after the first SIGTERM: one for them too)
-            self._signal(signal.SIGTERM, [pid for pid in pids if pid not in self._termed])
+            self._signal(signal.SIGTERM, [(pid, group) for pid, group in processes
+                                          if pid not in self._termed], whole_group=False)
         return False
 
     def _past_grace(self) -> bool:
         return self._kill_at is not None and time.monotonic() >= self._kill_at
 
-    def _signal(self, signum: int, pids: Iterable[int]) -> None:
-        if self.popen.poll() is None or not _PROC:  # (the group id is ours while it lives)
+    def _signal(self, signum: int, processes: Iterable[tuple[int, int]], *,
+                whole_group: bool = True) -> None:
+        """``signum`` to its process group and to each of ``processes`` (pid, group) outside
+        it: once to each (a second SIGTERM makes some servers skip their graceful stop)."""
+        # (the group id is ours while the command lives)
+        grouped = whole_group and (self.popen.poll() is None or not _PROC)
+        if grouped:
             with contextlib.suppress(OSError):
                 os.killpg(self.pid, signum)
-        for pid in pids:
+        for pid, group in processes:
             self._termed.add(pid)
-            with contextlib.suppress(OSError):
-                os.kill(pid, signum)
+            if not (grouped and group == self.pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
 
 
 def stop_all(processes: Sequence[ManagedProcess], grace: float | None = None, *,
@@ -260,15 +267,16 @@ def sweep(prefix: str, grace: float) -> None:
         _supervisor.sweep(prefix.encode(), grace)
 
 
-def _marked(processes: Sequence[ManagedProcess]) -> dict[str, list[int]]:
-    """The live processes of each of ``processes``, by mark (empty without /proc)."""
+def _marked(processes: Sequence[ManagedProcess]) -> dict[str, list[tuple[int, int]]]:
+    """The live processes of each of ``processes``, by mark: (pid, process group) pairs
+    (nothing without /proc)."""
     if not _PROC or not processes:
         return {}
     wanted = {p.mark for p in processes}
-    found: dict[str, list[int]] = {}
-    for pid, mark in _supervisor.marks(_TOKEN.encode() + b".").items():
+    found: dict[str, list[tuple[int, int]]] = {}
+    for pid, (mark, group) in _supervisor.marks(_TOKEN.encode() + b".").items():
         if mark in wanted:
-            found.setdefault(mark, []).append(pid)
+            found.setdefault(mark, []).append((pid, group))
     return found
 
 

@@ -31,11 +31,12 @@ GRACE = 5.0
 SIGTERM, SIGKILL = 15, 9
 
 
-def marks(prefix: bytes) -> dict[int, str]:
-    """Live processes (not zombies) whose ``MBTSPEC_JOB`` starts with ``prefix``: pid -> its
-    value. (``prefix`` may end with a NUL byte, to match a value exactly.)"""
+def marks(prefix: bytes) -> dict[int, tuple[str, int]]:
+    """Live processes (not zombies) whose ``MBTSPEC_JOB`` starts with ``prefix``: pid -> (its
+    value, its process group). (``prefix`` may end with a NUL byte, to match a value exactly.)
+    """
     needle = b"\0" + MARK.encode() + b"="
-    found: dict[int, str] = {}
+    found: dict[int, tuple[str, int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == os.getpid():
             continue
@@ -49,26 +50,30 @@ def marks(prefix: bytes) -> dict[int, str]:
                 stat = stream.read()
         except OSError:  # gone, or not ours to read
             continue
-        if stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X"):
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if fields[0] not in (b"Z", b"X"):
             start = at + len(needle)
-            found[int(name)] = environ[start:environ.find(b"\0", start)].decode()
+            value = environ[start:environ.find(b"\0", start)].decode()
+            found[int(name)] = (value, int(fields[2]))
     return found
 
 
 def sweep(prefix: bytes, grace: float) -> None:
-    """SIGTERM to every marked process, SIGKILL to what is left after ``grace`` seconds."""
+    """SIGTERM to every marked process (once: a second one makes some servers skip their
+    graceful stop), SIGKILL to what is left after ``grace`` seconds."""
     deadline = time.monotonic() + grace
-    signum = SIGTERM
+    termed: set[int] = set()
     while pids := marks(prefix):
+        late = time.monotonic() >= deadline
         for pid in pids:
-            try:
-                os.kill(pid, signum)
-            except OSError:
-                pass
-        if time.monotonic() >= deadline:
-            signum = SIGKILL
-            if time.monotonic() >= deadline + 10:
-                return  # (unkillable: a process stuck in the kernel)
+            if late or pid not in termed:
+                termed.add(pid)
+                try:
+                    os.kill(pid, SIGKILL if late else SIGTERM)
+                except OSError:
+                    pass
+        if time.monotonic() >= deadline + 10:
+            return  # (unkillable: a process stuck in the kernel)
         time.sleep(0.05)
 
 

@@ -363,3 +363,23 @@ def test_an_in_process_wsgi_app_that_never_answers_times_out(
     failure = check(spec, sequences=1, steps=1, seed=1, database=None).result.failure
     assert failure is not None and time.monotonic() - started < 10  # it used to hang
     assert failure.steps[-1].response("candidate").error == "no response within 0.2s"
+
+
+def test_every_process_gets_one_sigterm_and_time_to_stop(tmp_path: Path, marker: str) -> None:
+    # A second SIGTERM makes some servers skip their graceful stop (or stop at once).
+    script = ("import os, signal, sys, time\n"
+              "def graceful(signum, frame):\n"
+              "    print('TERM', os.getpid(), flush=True)\n"
+              "    time.sleep(0.3)\n"
+              "    sys.exit(0)\n"
+              "signal.signal(signal.SIGTERM, graceful)\n"
+              "if os.fork() == 0 and os.fork() == 0:\n"  # a grandchild that leaves the group
+              "    os.setsid()\n"
+              "print('up', os.getpid(), flush=True)\n"
+              "while True:\n    time.sleep(0.01)\n")
+    process = start([sys.executable, "-c", script], tmp_path)
+    assert wait_until(lambda: len([line for line in process.log_tail() if "up" in line]) == 3)
+    process.stop(grace=5)
+    terms = [line for line in process.log_tail() if line.startswith("TERM")]
+    assert len(terms) == 3 and len(set(terms)) == 3, process.log_tail()
+    assert processes_with(marker) == []
