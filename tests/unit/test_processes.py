@@ -369,13 +369,13 @@ def test_every_process_gets_one_sigterm_and_time_to_stop(tmp_path: Path, marker:
     # A second SIGTERM makes some servers skip their graceful stop (or stop at once).
     script = ("import os, signal, sys, time\n"
               "def graceful(signum, frame):\n"
-              "    print('TERM', os.getpid(), flush=True)\n"
+              "    os.write(1, f'TERM {os.getpid()}\\n'.encode())\n"  # (one write: no mix-up)
               "    time.sleep(0.3)\n"
               "    sys.exit(0)\n"
               "signal.signal(signal.SIGTERM, graceful)\n"
               "if os.fork() == 0 and os.fork() == 0:\n"  # a grandchild that leaves the group
               "    os.setsid()\n"
-              "print('up', os.getpid(), flush=True)\n"
+              "os.write(1, f'up {os.getpid()}\\n'.encode())\n"
               "while True:\n    time.sleep(0.01)\n")
     process = start([sys.executable, "-c", script], tmp_path)
     assert wait_until(lambda: len([line for line in process.log_tail() if "up" in line]) == 3)
