@@ -17,8 +17,8 @@ carries the trial's marker (in its command line or environment), the port is fre
 the run's temporary folders are gone,
 what is still there 10 s after the signal, and what is left in the run's temporary folder (each
 run gets its own TMPDIR).
-The phase of a trial is seen from the `-v` step lines: before the first step ("start"), during
-("run"), after the last ("end": shrinking's end, reports, stopping).
+The phase of a trial is seen from the `-v` step lines: before the first step ("start"), within
+0.3 s of a step line ("run"), or later ("end": the report, stopping the targets).
 
 Printed as a table: signal, trials, trials whose run was over before the moment came (no
 signal sent), exit codes seen (130 expected for SIGINT and SIGTERM, -9 for SIGKILL), phases, max
@@ -156,7 +156,7 @@ def run_once(workdir: Path, sequences: int, bug: str, sig: signal.Signals | None
             [sys.executable, "-m", "mbtspec.cli", "check", str(spec), "--no-database",
              "--no-color", "-v", "--seed", str(random.randrange(2**31))],
             cwd=REPO, stdout=subprocess.PIPE, stderr=stderr,
-            env={**os.environ, "TMPDIR": str(tmp)})
+            env={**os.environ, "TMPDIR": str(tmp), "PYTHONUNBUFFERED": "1"})
     spawned = origin = time.monotonic()
     steps: list[float] = []
 
@@ -191,8 +191,8 @@ def run_once(workdir: Path, sequences: int, bug: str, sig: signal.Signals | None
     reader.join(timeout=5)
     assert process.stdout is not None
     process.stdout.close()
-    phase = ("start" if not steps or sent < steps[0] else
-             "end" if sent > steps[-1] else "run")
+    before = [t for t in steps if t <= sent]
+    phase = ("start" if not before else "run" if sent - before[-1] < 0.3 else "end")
     deadline = sent + 10
     while time.monotonic() < deadline and (processes_with(marker) or port_in_use(port)
                                            or any(tmp.iterdir())):
