@@ -7,7 +7,10 @@ in mbtspec: one line says so, ``MBTSPEC_DEBUG=1`` shows the traceback), 130 inte
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -430,22 +433,61 @@ def _hypothesis_home(no_database: bool) -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
     if no_database:
+        from mbtspec.executor._process import tidy
+
         home = tempfile.mkdtemp(prefix="mbtspec-home-")
         atexit.register(shutil.rmtree, home, ignore_errors=True)
+        tidy(Path(home))  # removed even if mbtspec is killed (SIGKILL): atexit does not run
         set_hypothesis_home_dir(home)
     else:
         set_hypothesis_home_dir(Path(".mbtspec"))
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside a run (a run takes them over, and stops its targets): exit
+    130 now. Not KeyboardInterrupt: Click would turn it into "Aborted!" and exit code 1."""
+    _ENDING.append(EXIT_INTERRUPTED)
+    raise SystemExit(EXIT_INTERRUPTED)
+
+
 def main() -> None:
     """Entry point of the ``mbtspec`` command."""
     _secrets.clear()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupted)
+    atexit.register(_end)  # (registered first, so it runs last)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - interrupted outside a command
+        _ENDING.append(EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as done:
+        _ENDING.append(done.code if isinstance(done.code, int) else
+                       EXIT_OK if done.code is None else EXIT_FAILURE)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # from now on, only noted
+            signal.signal(signum, lambda number, frame: _ENDING.append(EXIT_INTERRUPTED))
+        raise
     except Exception as error:  # anything else is a bug in mbtspec: say so, in one line
-        sys.exit(_internal_error(error))
+        code = _internal_error(error)
+        _ENDING.append(code)
+        sys.exit(code)
+
+
+_ENDING: list[int] = []  # the exit code; then 130 for each signal that came at the end
+
+
+def _end() -> None:
+    """The last exit function: end the process now, with 130 if a signal came at the end.
+
+    Python's own shutdown puts the default signal handlers back before it tears its modules
+    down, so that Ctrl-C in those last tens of milliseconds would kill the process by the
+    signal (status -2, or -15 for SIGTERM), not exit with 130."""
+    if not _ENDING:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(_ENDING[-1])
 
 
 def _internal_error(error: Exception) -> int:

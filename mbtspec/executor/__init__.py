@@ -72,7 +72,9 @@ def run_plan(
     """
     seed = plan.run.seed if plan.run.seed is not None else random.randrange(2**32)
     with Session(plan) as session, _fewer_collections():
-        return _run(plan, session, judge, seed, on_progress, on_step, database, known)
+        result = _run(plan, session, judge, seed, on_progress, on_step, database, known)
+        session.keeps_failure = bool(result.failures)
+        return result
 
 
 @contextlib.contextmanager
@@ -122,7 +124,8 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
     while True:
         try:
             failure, stopped = _search(runtime, round_seed, isolated, warnings,
-                                       database if first else None)
+                                       database if first else None,
+                                       lambda: session.interrupted)
         except (TargetError, KeyboardInterrupt) as error:
             if not found:
                 raise
@@ -149,7 +152,8 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
 
 
 def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
-            database: Path | None) -> tuple[Failure | None, str]:
+            database: Path | None, interrupted: Callable[[], bool]
+            ) -> tuple[Failure | None, str]:
     """Let Hypothesis draw sequences until one shows a failure that is not known yet, and
     shrink it; (the failure or None, why the search stopped early or ""). Raises
     ``TargetError`` or ``KeyboardInterrupt`` when that happens before any failure."""
@@ -180,6 +184,11 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
     except StepFailed as err:
         failure = Failure(err.steps[-1].findings[0].kind, err.steps)
     except Flaky as err:
+        if interrupted():  # Ctrl-C in Hypothesis' final replay, which catches everything
+            if runtime.best is None:
+                raise KeyboardInterrupt from None
+            runtime.end_sequence()
+            return _cut_short(runtime.best, None, warnings), "interrupted"
         if runtime.aborted is not None:  # a target failed while Hypothesis replayed
             if runtime.best is None:
                 raise runtime.aborted.error from None
