@@ -165,7 +165,7 @@ class _Simplest(ReplayDraws):
         if at != self.target:
             return value
         simplest = simplest_value(strategy)
-        if simplest is _NONE or _same(simplest, value):
+        if simplest is NO_VALUE or _same(simplest, value):
             raise _AlreadySimplest
         self.probe.append(simplest)
         self.values[at] = simplest
@@ -196,7 +196,7 @@ def _replace_at(value: Any, path: tuple[Any, ...], part: Any) -> Any:
     return type(value)(items)
 
 
-_NONE: Any = object()
+NO_VALUE: Any = object()
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -205,13 +205,13 @@ def _same(a: Any, b: Any) -> bool:
 
 def simplest_value(strategy: st.SearchStrategy[Any]) -> Any:
     """The value Hypothesis regards as the simplest of ``strategy`` (the one it shrinks
-    towards), or ``_NONE`` when it cannot be drawn without a search."""
+    towards), or ``NO_VALUE`` when it cannot be drawn without a search."""
     try:
         from hypothesis.control import BuildContext
         from hypothesis.internal.conjecture.choice import ChoiceTemplate
         from hypothesis.internal.conjecture.data import ConjectureData
     except ImportError:  # pragma: no cover - another Hypothesis than the tested range
-        return _NONE
+        return NO_VALUE
     data = ConjectureData.for_choices((ChoiceTemplate("simplest", count=None),))
     try:
         with BuildContext(data, wrapped_test=simplest_value):
@@ -219,7 +219,7 @@ def simplest_value(strategy: st.SearchStrategy[Any]) -> Any:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:  # a filter that rejects it, an overrun (StopTest is a BaseException)
-        return _NONE
+        return NO_VALUE
 
 
 def shrink(runtime: Runtime, failure: Failure, budget: float,
