@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=100_000,
                         help="sequence budget of one run (default: high, max-time decides)")
     parser.add_argument("--steps", type=int, default=None, help="override run.steps")
+    parser.add_argument("--mode", choices=("positive", "negative", "all"), default=None,
+                        help="override run.mode (default: the spec's, positive)")
     parser.add_argument("--server", action="store_true",
                         help="run the candidate as a real uvicorn server (slower)")
     args = parser.parse_args()
@@ -80,7 +82,8 @@ def main() -> None:
             runs = []
             for seed in range(args.seeds):
                 run = run_one(name, seed, Path(folder), max_time=args.max_time,
-                              sequences=args.sequences, steps=args.steps, server=args.server)
+                              sequences=args.sequences, steps=args.steps, server=args.server,
+                              mode=args.mode)
                 shown = (f"{run.kind} after {run.find_time or 0:.1f}s, shrunk to {run.length} "
                          f"calls in {run.total_time:.1f}s: {' '.join(run.actions)}"
                          if run.found else f"nothing in {run.total_time:.1f}s "
@@ -102,6 +105,7 @@ def main() -> None:
           f"known minimal length every time: {minimal}/{found_any}; false positives: "
           f"{false_positives}/{noise_runs} noise runs; "
           f"{args.seeds} seeds, max-time {args.max_time:g}s"
+          f"{f', mode {args.mode}' if args.mode else ''}"
           f"{', candidate as a uvicorn server' if args.server else ''}")
 
 

@@ -45,7 +45,8 @@ class CheckResult:
 
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
-                      steps: int | None, *, keep_going: bool = False) -> tuple[str, ...]:
+                      steps: int | None, *, keep_going: bool = False,
+                      mode: str | None = None) -> tuple[str, ...]:
     command = ["mbtspec", "check", str(spec_path), "--seed", str(seed)]
     if sequences is not None:
         command += ["--sequences", str(sequences)]
@@ -53,6 +54,8 @@ def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
         command += ["--steps", str(steps)]
     if keep_going:
         command.append("--keep-going")
+    if mode is not None:
+        command += ["--mode", mode]
     return tuple(command)  # shell-quoted where shown: shlex.join
 
 
@@ -65,6 +68,7 @@ def check(
     max_time: float | None = None,
     shrink_time: float | None = None,
     keep_going: bool | None = None,
+    mode: str | None = None,
     database: Path | None = Path(".mbtspec/hypothesis"),
     failures: Path | None = None,
     on_plan: Callable[[Plan], None] | None = None,
@@ -79,7 +83,8 @@ def check(
     """
     spec = load_spec(spec_path)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                        shrink_time=shrink_time, keep_going=keep_going)
+                        shrink_time=shrink_time, keep_going=keep_going,
+                        mode=mode)  # type: ignore[arg-type]
     if on_plan is not None:
         on_plan(plan)
     judge = make_judge(plan)
@@ -123,7 +128,7 @@ def check(
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
                       database=database, known=tuple(still))
     command = reproduce_command(spec_path, result.seed, sequences, steps,
-                                keep_going=bool(keep_going))
+                                keep_going=bool(keep_going), mode=mode)
     files: list[Path] = []
     replay_error = ""
     if failures is not None:

@@ -66,6 +66,14 @@ def _consoles(no_color: bool) -> tuple[Console, Console]:
     return out, err
 
 
+class Mode(StrEnum):
+    """``--mode``: which requests a run sends (Schemathesis' names)."""
+
+    positive = "positive"
+    negative = "negative"
+    all = "all"
+
+
 @app.command()
 def check(
     spec: Annotated[Path, typer.Argument(help="The spec file (YAML).")],
@@ -82,6 +90,10 @@ def check(
     keep_going: Annotated[bool, typer.Option(
         "--keep-going", help="After a failure, search on for other distinct failures "
         "(until --sequences or --max-time is spent) and report them all.")] = False,
+    mode: Annotated[Mode | None, typer.Option(
+        "--mode", help="positive: valid requests only (default: run.mode, else positive); "
+        "negative: requests that violate the OpenAPI schemas, after boundary values; "
+        "all: both.", case_sensitive=False)] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -148,6 +160,7 @@ def check(
             outcome = run_check(
                 spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
                 shrink_time=shrink_time, keep_going=keep_going or None,
+                mode=mode.value if mode is not None else None,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
                 failures=failures, on_plan=on_plan, on_progress=on_progress,
                 on_step=on_step if verbose else None,

@@ -71,7 +71,7 @@ def spec_for(defect: str | None, folder: Path, *, server: bool = False) -> Path:
 
 def run_one(defect: str, seed: int, folder: Path, *, max_time: float | None = None,
             sequences: int | None = None, steps: int | None = None,
-            server: bool = False) -> Run:
+            server: bool = False, mode: str | None = None) -> Run:
     """Check the spec against the candidate carrying ``defect``, with ``seed``, no database."""
     spec = spec_for(defect, folder, server=server)
     started = time.perf_counter()
@@ -82,7 +82,7 @@ def run_one(defect: str, seed: int, folder: Path, *, max_time: float | None = No
             first.append(time.perf_counter() - started)
 
     outcome = check(spec, seed=seed, sequences=sequences, steps=steps, max_time=max_time,
-                    database=None, on_progress=on_progress)
+                    mode=mode, database=None, on_progress=on_progress)
     total = time.perf_counter() - started
     failure = outcome.result.failure
     if failure is None:

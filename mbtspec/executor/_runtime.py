@@ -18,7 +18,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from mbtspec.compiler import ActionPlan, DrawContext, Plan, State, Unsatisfiable
+from mbtspec.compiler import ActionPlan, DrawContext, InputChange, Plan, State, Unsatisfiable
 from mbtspec.compiler.state import Entry, PerTarget
 from mbtspec.errors import TargetError
 from mbtspec.executor._http import build_request
@@ -265,15 +265,16 @@ class Runtime:
             self.origins += 1
             origin = self.origins
         step = self.execute(plan, requests, tuple(getattr(draws, "values", ())), origin,
-                            tuple(getattr(draws, "slots", ())))
+                            tuple(getattr(draws, "slots", ())), draft.change)
         for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
             self.state.remove(variable, index)
         return step
 
     def execute(self, plan: ActionPlan, requests: dict[str, Request],
                 draws: tuple[Any, ...] = (), origin: int = 0,
-                slots: tuple[int, ...] = ()) -> Step:
-        """Send one step's requests, store, judge and record; returns the step."""
+                slots: tuple[int, ...] = (), change: InputChange | None = None) -> Step:
+        """Send one step's requests, store, judge and record; returns the step. ``change``:
+        the invalid or boundary value the requests carry, if any."""
         try:
             responses = self.send(requests)
         except TargetError as err:
@@ -287,6 +288,7 @@ class Runtime:
             responses=tuple((n, responses[n]) for n in self.names),
             origin=origin,
             slots=slots,
+            change=change,
         )
         findings = tuple(self.judge(step, plan, self.state))
         if findings:

@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 from mbtspec.compare import ABSENT
-from mbtspec.compiler import NO_BODY, Plan
+from mbtspec.compiler import NO_BODY, InputChange, Plan
 from mbtspec.executor.records import Failure, Finding, Request, Response, RunResult, Step
 from mbtspec.report.redact import Redactor
 from mbtspec.report.text import clip, printable
@@ -230,11 +230,26 @@ def finding_data(finding: Finding, redact: Redactor) -> dict[str, Any]:
     return data
 
 
+def change_data(change: InputChange, redact: Redactor) -> dict[str, Any]:
+    """A deliberately invalid or boundary value, as the JSON report and replay files keep it:
+    ``kind``, ``place``, ``reason``, ``sent`` (or ``missing: true``) and the ``text`` the
+    terminal shows."""
+    data = change.as_data()
+    if "sent" in data:
+        data["sent"] = _plain(data["sent"])
+    data["text"] = change.text()
+    return dict(redact.data(data))
+
+
 def step_data(step: Step, redact: Redactor, *, body_limit: int | None = None
               ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "step": step.index,
         "action": step.action,
+    }
+    if step.change is not None:  # a deliberately invalid (or boundary) value: what and where
+        data["input"] = change_data(step.change, redact)
+    data |= {
         "requests": {name: request_data(r, redact) for name, r in step.requests},
         "responses": {name: response_data(r, redact, body_limit=body_limit)
                       for name, r in step.responses},
@@ -287,6 +302,7 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
     return {
         "sequences": stats.sequences,
         "sequences_while_shrinking": stats.shrinking,
+        "boundary_cases": stats.boundary,
         "steps": stats.steps,
         "requests": stats.calls,
         "sequence_lengths": {"min": min(lengths), "max": max(lengths),
@@ -294,6 +310,7 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
         "actions": {
             a.name: {
                 "runs": stats.actions[a.name].runs if a.name in stats.actions else 0,
+                "invalid": stats.actions[a.name].invalid if a.name in stats.actions else 0,
                 "statuses": {t: dict(sorted(c.items())) for t, c in
                              (stats.actions[a.name].statuses.items()
                               if a.name in stats.actions else ())},
@@ -325,6 +342,7 @@ def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
         "elapsed_s": round(result.elapsed, 3),
         "stopped": result.stopped or None,
         "targets": list(plan.targets),
+        "mode": plan.run.mode,
         "warnings": [redact(w) for w in (*plan.notes, *result.warnings)],
         "stats": stats_data(plan, result),
         "failure": None,

@@ -116,6 +116,9 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
                 f"{' ' + _shown(r['body']) if 'body' in r else ''}"
                 f"</code> <span class='note'>({escape(t)})</span>"
                 for t, r in step["requests"].items())
+            if "input" in step:  # sent on purpose: say what and where
+                requests += (f"<br><span class='note'>{escape(step['input']['kind'])}: "
+                             f"{escape(step['input']['text'])}</span>")
             statuses = ", ".join(f"{t}: {step['responses'][t]['status']}"
                                  for t in step["requests"])
             rows.append([str(step["step"]), escape(step["action"]), requests,

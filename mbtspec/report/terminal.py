@@ -76,9 +76,17 @@ def render_sequence(console: Console, steps: Sequence[Step], targets: Sequence[s
                 f"{escape(_request_line(step.request(t), redact))}  [dim]({t})[/dim]"
                 for t in targets)
         mark = " [red]✗[/red]" if step.findings else ""
+        if step.change is not None:  # said under the request: it was sent on purpose
+            sent += f"\n[yellow]{escape(change_line(step, redact))}[/yellow]"
         table.add_row(str(step.index), step.action + mark, sent,
                       *(escape(_status(step.response(t), redact)) for t in targets))
     console.print(table)
+
+
+def change_line(step: Step, redact: Redactor) -> str:
+    """``invalid: body.qty: below minimum 1 (sent 0)`` (or ``boundary: ...``)."""
+    assert step.change is not None
+    return f"{step.change.kind}: {shown(step.change.text(), redact, 200)}"
 
 
 def _pretty(response: Response, redact: Redactor) -> Any:
@@ -213,6 +221,9 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
     table = Table(title=None, header_style="bold", box=None)
     table.add_column("action")
     table.add_column("runs", justify="right")
+    negative = any(action.inputs is not None for action in plan.actions)
+    if negative:
+        table.add_column("invalid", justify="right")
     for name in targets:
         table.add_column(f"{name} statuses")
     for action in plan.actions:
@@ -222,7 +233,8 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
         for name in targets:
             counts: dict[str, int] = dict(entry.statuses.get(name, {})) if entry else {}
             cells.append(", ".join(f"{code}×{n}" for code, n in sorted(counts.items())) or "-")
-        table.add_row(action.name, str(runs), *cells)
+        invalid = [str(entry.invalid if entry else 0)] if negative else []
+        table.add_row(action.name, str(runs), *invalid, *cells)
     console.print(table)
     timing = ", ".join(f"{name} {stats.time_ms.get(name, 0.0) / max(stats.steps, 1):.1f} "
                        "ms/call" for name in targets)
@@ -236,6 +248,8 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     stats = result.stats
     what = (f"{stats.sequences} sequence{'s' if stats.sequences != 1 else ''} / "
             f"{stats.steps} call{'s' if stats.steps != 1 else ''}")
+    if stats.boundary:
+        what += f" ({stats.boundary} boundary case{'s' if stats.boundary != 1 else ''})"
     if stats.shrinking:
         what += f" ({stats.shrinking} of the sequences while shrinking)"
     stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
@@ -270,4 +284,5 @@ def render_step_line(step: Step, redact: Redactor) -> str:
         f"{name}: {_request_line(r, redact)}" for name, r in step.requests)
     answers = "  ".join(f"{name} {_status(r, redact)}" for name, r in step.responses)
     mark = "  ✗ " + shown(step.findings[0].title, redact) if step.findings else ""
-    return f"{step.index:3d} {step.action}  {sent}  →  {answers}{mark}"
+    change = f"  [{change_line(step, redact)}]" if step.change is not None else ""
+    return f"{step.index:3d} {step.action}  {sent}{change}  →  {answers}{mark}"
