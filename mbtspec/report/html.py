@@ -1,5 +1,6 @@
 """One self-contained HTML page: summary, minimal sequence, the failing step's two responses
 side by side with the differing places highlighted, and the statistics (tables and a bar chart).
+With several failures (keep-going), a table of contents first and a section per failure.
 No script, no network, no external file: it opens anywhere, also from a CI artifact.
 """
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.syntax import Syntax
@@ -197,44 +198,48 @@ def _mark(failure: Failure) -> str:
     return "" if failure.minimal else "?"
 
 
+#: Characters of a place in the table of failures (each failure's report shows it whole).
+TABLE_PLACE = 60
+
+
 def render_failure_table(console: Console, failures: Sequence[Failure],
                          replay_files: Sequence[Path] = (),
                          redact: Redactor | None = None) -> None:
     """One line per distinct failure (keep-going), before each is shown in full: its number,
     kind, action and place (its signature), its length, how often it was seen again, and its
     replay file. Replay files in one folder are named once, in the title, so that the table
-    fits 80 columns."""
+    fits 80 columns; a long place wraps, a replay file name does not (it is copied)."""
     redact = redact or Redactor(())
     folders = {path.parent for path in replay_files}
     folder = folders.pop() if len(folders) == 1 else None
     title = f"{len(failures)} distinct failures"
     if folder is not None:
         title += f" (replay files in {folder}{'' if str(folder).endswith('/') else '/'})"
+    files = [shown(path.name if folder is not None else str(path), redact)
+             for path in replay_files[:len(failures)]]
+    files += ["-"] * (len(failures) - len(files))
+    rows = []
+    for number, (failure, file) in enumerate(zip(failures, files, strict=True), start=1):
+        action, kind, place = failure_signature(failure)
+        kind = ("flaky " if failure.flaky else "") + _KIND_WORDS.get(kind, kind)
+        rows.append((str(number), kind, action, shown(place, redact, TABLE_PLACE) or "-",
+                     f"{len(failure.steps)}{_mark(failure)}", str(failure.variants), file))
+    headers = ("#", "kind", "action", "place", "calls", "seen again", "replay file")
+    widths = [max(cell_len(h), *(cell_len(row[n]) for row in rows))
+              for n, h in enumerate(headers)]
+    # (the place takes what the other columns leave, and wraps: Rich would squeeze them all)
+    room = console.width - sum(widths) + widths[3] - len(widths)
     table = Table(title=Text(shown(title, redact), style="bold"), title_justify="left",
                   box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
                   header_style="bold")
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("action", overflow="fold")
-    table.add_column("place", overflow="fold")
-    table.add_column("calls", justify="right", no_wrap=True)
-    table.add_column("seen again", justify="right", no_wrap=True)
-    table.add_column("replay file", overflow="fold")
-    marks = []
-    for number, failure in enumerate(failures, start=1):
-        action, kind, place = failure_signature(failure)
-        kind = ("flaky " if failure.flaky else "") + _KIND_WORDS.get(kind, kind)
-        if number <= len(replay_files):
-            path = replay_files[number - 1]
-            file = path.name if folder is not None else str(path)
-        else:
-            file = "-"
-        mark = _mark(failure)
-        marks.append(mark)
-        table.add_row(str(number), kind, Text(action), Text(shown(place, redact, 200) or "-"),
-                      f"{len(failure.steps)}{mark}", str(failure.variants),
-                      Text(shown(file, redact)))
+    for n, header in enumerate(headers):
+        table.add_column(header, justify="right" if n in (0, 4, 5) else "left",
+                         overflow="fold", no_wrap=n != 3 and n != 2,
+                         max_width=max(room, 12) if n == 3 else None)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
     console.print(table)
+    marks = {_mark(failure) for failure in failures}
     for mark, meaning in _MARKS.items():
         if mark in marks:
             console.print(Text(f"{mark} {meaning}", style="dim"), soft_wrap=True)

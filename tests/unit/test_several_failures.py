@@ -159,6 +159,23 @@ def test_places_from_a_server_are_shown_as_text(outcome: CheckResult) -> None:
     assert "body.[red]x\\u001b[2J" in text and "\x1b" not in text
 
 
+def test_a_long_place_wraps_and_replay_files_stay_whole(outcome: CheckResult) -> None:
+    failure = outcome.result.failures[1]
+    deep = Finding("difference", "'create' answered differently",
+                   (Difference("body." + "x" * 150, 1, 2),))
+    long = replace(failure, steps=(*failure.steps[:-1], replace(failure.steps[-1],
+                                                                findings=(deep,))))
+    failures = (long, outcome.result.failures[0])
+    text = terminal(80, lambda console: render_failure_table(console, failures,
+                                                             outcome.replay_files[1::-1]))
+    lines = text.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    for file in outcome.replay_files[:2]:
+        assert sum(file.name in line for line in lines) == 1
+    column = "".join(line[23:40].strip() for line in lines[3:])
+    assert column == "body." + "x" * 54 + "…" + "status"  # wrapped, cut to 60 characters
+
+
 def test_a_flaky_failure_without_a_finding_left_is_still_listed(outcome: CheckResult) -> None:
     """A flaky failure may end on a step that showed nothing when replayed."""
     failure = outcome.result.failures[0]
