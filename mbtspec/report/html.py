@@ -175,7 +175,7 @@ def _failure_section(failure: dict[str, Any], number: int, total: int,
                          f'{"s" if more != 1 else ""} (the JSON report lists the first '
                          f'{len(finding["differences"]):,})</li>')
         parts.append("</ul></li>")
-    # (the first failure's keeps the id it had before keep-going: links to it still work)
+    # (the first failure's responses keep the id they had before keep-going: links work)
     parts.append(f'</ul><div class="side" id="{"diff" if number == 1 else f"diff-{number}"}">')
     for target, response in last["responses"].items():
         request = last["requests"][target]

@@ -99,7 +99,7 @@ def test_every_report_lists_every_failure_and_each_replays(tmp_path: Path) -> No
 
     # the next keep-going run replays every saved failure first: all still show, in the same
     # order, known to the search (none is found and saved a second time)
-    again = run_cli("check", str(spec), "--keep-going", "--seed", "2", "--sequences", "60",
+    again = run_cli("check", str(spec), "--keep-going", "--seed", "2", "--sequences", "30",
                     "--no-color", "-q", "--report-json", str(reports["report.json"]),
                     cwd=tmp_path, env={"PYTHONPATH": str(REPO)})
     assert again.code == 1, again.text
