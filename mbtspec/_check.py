@@ -91,7 +91,10 @@ def check(
     redact = Redactor(plan.secrets)
     tried: list[tuple[Path, str]] = []
     still: list[Failure] = []  # saved failures that still show (kept going past them)
-    for path in saved_failures(plan, failures) if failures is not None else []:
+    saved = saved_failures(plan, failures) if failures is not None else []
+    if plan.run.keep_going:  # all are replayed: oldest first, so they keep their numbers
+        saved.reverse()
+    for path in saved:
         started = time.monotonic()
         try:
             record = read_replay_file(path)

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -114,8 +114,7 @@ def check(
     from mbtspec._check import check as run_check
     from mbtspec.report.data import Redactor
     from mbtspec.report.terminal import (
-        render_failure,
-        render_failure_table,
+        render_failures,
         render_step_line,
         render_summary,
         render_warnings,
@@ -176,17 +175,9 @@ def check(
         for path, what in outcome.saved:
             err.print(f"saved failure {path}: {what}", soft_wrap=True, markup=False)
         render_warnings(err, plan, result, redact)
-        if len(result.failures) > 1:
-            render_failure_table(out, result.failures, outcome.replay_files)
-        for number, failure in enumerate(result.failures, start=1):
-            if len(result.failures) > 1:
-                out.print(f"[bold]Failure {number} of {len(result.failures)}[/bold]")
-            replay_file = (outcome.replay_files[number - 1]
-                           if number <= len(outcome.replay_files) else None)
-            render_failure(out, failure, plan, result.seed, command, redact, replay_file)
-            out.print()
+        render_failures(out, result, plan, command, redact, outcome.replay_files)
         render_summary(out, result, plan)
-    written = _write_reports(plan, result, redact, command, verdict, outcome.replay_file,
+    written = _write_reports(plan, result, redact, command, verdict, outcome.replay_files,
                              junit_xml=junit_xml, report_json=report_json, html=html, err=err)
     out.print(verdict, style="bold red" if result.failure else "bold green", markup=False,
               soft_wrap=True)
@@ -210,7 +201,7 @@ def _exit_for(err: Console, error: BaseException, spec: Path, what: str,
 
 
 def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: list[str],
-                   verdict: str, replay_file: Path | None, *, junit_xml: Path | None,
+                   verdict: str, replay_files: Sequence[Path], *, junit_xml: Path | None,
                    report_json: Path | None, html: Path | None, err: Console) -> bool:
     """Write the requested reports; False if one could not be written (said on stderr)."""
     import json
@@ -220,14 +211,14 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
     from mbtspec.report.junit import render_junit
 
     writers: list[tuple[Path | None, Callable[[], str]]] = [
-        (junit_xml, lambda: render_junit(plan, result, redact=redact, command=command)),
+        (junit_xml, lambda: render_junit(plan, result, redact=redact, command=command,
+                                         replay_files=replay_files)),
         # (printable: lone surrogates and raw control characters become JSON escapes)
         (report_json, lambda: printable(json.dumps(run_data(
-            plan, result, redact=redact, command=command,
-            replay_file=str(replay_file) if replay_file else None,
+            plan, result, redact=redact, command=command, replay_files=replay_files,
             verdict=verdict), indent=2, ensure_ascii=False, default=str)) + "\n"),
         (html, lambda: render_html(plan, result, redact=redact, command=command,
-                                   verdict=verdict)),
+                                   verdict=verdict, replay_files=replay_files)),
     ]
     written = True
     for path, render in writers:
