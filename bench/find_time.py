@@ -50,16 +50,21 @@ def main() -> None:
     os.chdir(REPO)
     os.environ.pop("EMPLOYEES_CASE_SENSITIVE_LIKE", None)
     rows = []
-    print("seed  found after  total    sequences  minimal calls")
+    print("seed  found after  total    total/found  sequences  minimal calls")
     for seed in range(args.seeds):
         found, total, sequences, length = one(seed)
         rows.append((found, total, sequences, length))
-        print(f"{seed:4d}  {found:9.2f}s  {total:6.2f}s  {sequences:9d}  {length:13d}")
+        print(f"{seed:4d}  {found:9.2f}s  {total:6.2f}s  {total / found:11.2f}  {sequences:9d}"
+              f"  {length:13d}")
     found_median = statistics.median(r[0] for r in rows)
     total_median = statistics.median(r[1] for r in rows)
     sequences_median = int(statistics.median(r[2] for r in rows))
+    ratios = [r[1] / r[0] for r in rows]
+    lengths = sorted(r[3] for r in rows)
     print(f"median: found after {found_median:.2f}s, found and shrunk in {total_median:.2f}s; "
-          f"longest minimal sequence {max(r[3] for r in rows)} calls")
+          f"(find+shrink)/find: median {statistics.median(ratios):.2f} "
+          f"[{min(ratios):.2f}-{max(ratios):.2f}], of the medians "
+          f"{total_median / found_median:.2f}; minimal calls {lengths}")
 
     os.environ["EMPLOYEES_CASE_SENSITIVE_LIKE"] = "1"  # baseline: same work, nothing to find
     started = time.perf_counter()

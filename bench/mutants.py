@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="override run.steps")
     parser.add_argument("--swarm", choices=("on", "off"), default=None,
                         help="swarm testing on or off (default: the spec's run.swarm)")
+    parser.add_argument("--mode", choices=("positive", "negative", "all"), default=None,
+                        help="override run.mode (default: the spec's, positive)")
     parser.add_argument("--server", action="store_true",
                         help="run the candidate as a real uvicorn server (slower)")
     args = parser.parse_args()
@@ -84,7 +86,8 @@ def main() -> None:
             for seed in range(args.seeds):
                 run = run_one(name, seed, Path(folder), max_time=args.max_time,
                               sequences=args.sequences, steps=args.steps, server=args.server,
-                              swarm=None if args.swarm is None else args.swarm == "on")
+                              swarm=None if args.swarm is None else args.swarm == "on",
+                              mode=args.mode)
                 shown = (f"{run.kind} after {run.find_time or 0:.1f}s, shrunk to {run.length} "
                          f"calls in {run.total_time:.1f}s: {' '.join(run.actions)}"
                          if run.found else f"nothing in {run.total_time:.1f}s "
@@ -107,6 +110,7 @@ def main() -> None:
           f"{false_positives}/{noise_runs} noise runs; "
           f"{args.seeds} seeds, max-time {args.max_time:g}s"
           f"{f', swarm {args.swarm}' if args.swarm else ''}"
+          f"{f', mode {args.mode}' if args.mode else ''}"
           f"{', candidate as a uvicorn server' if args.server else ''}")
 
 

@@ -46,7 +46,7 @@ class CheckResult:
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
                       steps: int | None, *, keep_going: bool = False,
-                      swarm: bool | None = None) -> tuple[str, ...]:
+                      swarm: bool | None = None, mode: str | None = None) -> tuple[str, ...]:
     command = ["mbtspec", "check", str(spec_path), "--seed", str(seed)]
     if sequences is not None:
         command += ["--sequences", str(sequences)]
@@ -56,6 +56,8 @@ def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
         command.append("--keep-going")
     if swarm is not None:
         command.append("--swarm" if swarm else "--no-swarm")
+    if mode is not None:
+        command += ["--mode", mode]
     return tuple(command)  # shell-quoted where shown: shlex.join
 
 
@@ -69,6 +71,7 @@ def check(
     shrink_time: float | None = None,
     keep_going: bool | None = None,
     swarm: bool | None = None,
+    mode: str | None = None,
     database: Path | None = Path(".mbtspec/hypothesis"),
     failures: Path | None = None,
     on_plan: Callable[[Plan], None] | None = None,
@@ -83,14 +86,18 @@ def check(
     """
     spec = load_spec(spec_path)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                        shrink_time=shrink_time, keep_going=keep_going, swarm=swarm)
+                        shrink_time=shrink_time, keep_going=keep_going, swarm=swarm,
+                        mode=mode)  # type: ignore[arg-type]
     if on_plan is not None:
         on_plan(plan)
     judge = make_judge(plan)
     redact = Redactor(plan.secrets)
     tried: list[tuple[Path, str]] = []
     still: list[Failure] = []  # saved failures that still show (kept going past them)
-    for path in saved_failures(plan, failures) if failures is not None else []:
+    saved = saved_failures(plan, failures) if failures is not None else []
+    if plan.run.keep_going:  # all are replayed: oldest first, so they keep their numbers
+        saved.reverse()
+    for path in saved:
         started = time.monotonic()
         try:
             record = read_replay_file(path)
@@ -127,7 +134,7 @@ def check(
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
                       database=database, known=tuple(still))
     command = reproduce_command(spec_path, result.seed, sequences, steps,
-                                keep_going=bool(keep_going), swarm=swarm)
+                                keep_going=bool(keep_going), swarm=swarm, mode=mode)
     files: list[Path] = []
     replay_error = ""
     if failures is not None:

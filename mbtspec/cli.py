@@ -7,10 +7,13 @@ in mbtspec: one line says so, ``MBTSPEC_DEBUG=1`` shows the traceback), 130 inte
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -63,6 +66,14 @@ def _consoles(no_color: bool) -> tuple[Console, Console]:
     return out, err
 
 
+class Mode(StrEnum):
+    """``--mode``: which requests a run sends (Schemathesis' names)."""
+
+    positive = "positive"
+    negative = "negative"
+    all = "all"
+
+
 @app.command()
 def check(
     spec: Annotated[Path, typer.Argument(help="The spec file (YAML).")],
@@ -82,6 +93,10 @@ def check(
     swarm: Annotated[bool | None, typer.Option(
         "--swarm/--no-swarm", help="Swarm testing: each sequence uses a random subset of the "
         "actions (default: run.swarm, else on).", show_default=False)] = None,
+    mode: Annotated[Mode | None, typer.Option(
+        "--mode", help="positive: valid requests only (default: run.mode, else positive); "
+        "negative: requests that violate the OpenAPI schemas, after boundary values; "
+        "all: both.", case_sensitive=False)] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -102,8 +117,7 @@ def check(
     from mbtspec._check import check as run_check
     from mbtspec.report.data import Redactor
     from mbtspec.report.terminal import (
-        render_failure,
-        render_failure_table,
+        render_failures,
         render_step_line,
         render_summary,
         render_warnings,
@@ -148,6 +162,7 @@ def check(
             outcome = run_check(
                 spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
                 shrink_time=shrink_time, keep_going=keep_going or None, swarm=swarm,
+                mode=mode.value if mode is not None else None,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
                 failures=failures, on_plan=on_plan, on_progress=on_progress,
                 on_step=on_step if verbose else None,
@@ -163,17 +178,9 @@ def check(
         for path, what in outcome.saved:
             err.print(f"saved failure {path}: {what}", soft_wrap=True, markup=False)
         render_warnings(err, plan, result, redact)
-        if len(result.failures) > 1:
-            render_failure_table(out, result.failures, outcome.replay_files)
-        for number, failure in enumerate(result.failures, start=1):
-            if len(result.failures) > 1:
-                out.print(f"[bold]Failure {number} of {len(result.failures)}[/bold]")
-            replay_file = (outcome.replay_files[number - 1]
-                           if number <= len(outcome.replay_files) else None)
-            render_failure(out, failure, plan, result.seed, command, redact, replay_file)
-            out.print()
+        render_failures(out, result, plan, command, redact, outcome.replay_files)
         render_summary(out, result, plan)
-    written = _write_reports(plan, result, redact, command, verdict, outcome.replay_file,
+    written = _write_reports(plan, result, redact, command, verdict, outcome.replay_files,
                              junit_xml=junit_xml, report_json=report_json, html=html, err=err)
     out.print(verdict, style="bold red" if result.failure else "bold green", markup=False,
               soft_wrap=True)
@@ -197,7 +204,7 @@ def _exit_for(err: Console, error: BaseException, spec: Path, what: str,
 
 
 def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: list[str],
-                   verdict: str, replay_file: Path | None, *, junit_xml: Path | None,
+                   verdict: str, replay_files: Sequence[Path], *, junit_xml: Path | None,
                    report_json: Path | None, html: Path | None, err: Console) -> bool:
     """Write the requested reports; False if one could not be written (said on stderr)."""
     import json
@@ -207,14 +214,14 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
     from mbtspec.report.junit import render_junit
 
     writers: list[tuple[Path | None, Callable[[], str]]] = [
-        (junit_xml, lambda: render_junit(plan, result, redact=redact, command=command)),
+        (junit_xml, lambda: render_junit(plan, result, redact=redact, command=command,
+                                         replay_files=replay_files)),
         # (printable: lone surrogates and raw control characters become JSON escapes)
         (report_json, lambda: printable(json.dumps(run_data(
-            plan, result, redact=redact, command=command,
-            replay_file=str(replay_file) if replay_file else None,
+            plan, result, redact=redact, command=command, replay_files=replay_files,
             verdict=verdict), indent=2, ensure_ascii=False, default=str)) + "\n"),
         (html, lambda: render_html(plan, result, redact=redact, command=command,
-                                   verdict=verdict)),
+                                   verdict=verdict, replay_files=replay_files)),
     ]
     written = True
     for path, render in writers:
@@ -433,22 +440,61 @@ def _hypothesis_home(no_database: bool) -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
     if no_database:
+        from mbtspec.executor._process import tidy
+
         home = tempfile.mkdtemp(prefix="mbtspec-home-")
         atexit.register(shutil.rmtree, home, ignore_errors=True)
+        tidy(Path(home))  # removed even if mbtspec is killed (SIGKILL): atexit does not run
         set_hypothesis_home_dir(home)
     else:
         set_hypothesis_home_dir(Path(".mbtspec"))
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM outside a run (a run takes them over, and stops its targets): exit
+    130 now. Not KeyboardInterrupt: Click would turn it into "Aborted!" and exit code 1."""
+    _ENDING.append(EXIT_INTERRUPTED)
+    raise SystemExit(EXIT_INTERRUPTED)
+
+
 def main() -> None:
     """Entry point of the ``mbtspec`` command."""
     _secrets.clear()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupted)
+    atexit.register(_end)  # (registered first, so it runs last)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - interrupted outside a command
+        _ENDING.append(EXIT_INTERRUPTED)
         sys.exit(EXIT_INTERRUPTED)
+    except SystemExit as done:
+        _ENDING.append(done.code if isinstance(done.code, int) else
+                       EXIT_OK if done.code is None else EXIT_FAILURE)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # from now on, only noted
+            signal.signal(signum, lambda number, frame: _ENDING.append(EXIT_INTERRUPTED))
+        raise
     except Exception as error:  # anything else is a bug in mbtspec: say so, in one line
-        sys.exit(_internal_error(error))
+        code = _internal_error(error)
+        _ENDING.append(code)
+        sys.exit(code)
+
+
+_ENDING: list[int] = []  # the exit code; then 130 for each signal that came at the end
+
+
+def _end() -> None:
+    """The last exit function: end the process now, with 130 if a signal came at the end.
+
+    Python's own shutdown puts the default signal handlers back before it tears its modules
+    down, so that Ctrl-C in those last tens of milliseconds would kill the process by the
+    signal (status -2, or -15 for SIGTERM), not exit with 130."""
+    if not _ENDING:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(_ENDING[-1])
 
 
 def _internal_error(error: Exception) -> int:

@@ -5,7 +5,8 @@ pytest collects files named like the ``mbtspec_files`` ini patterns (default
 line. Each
 becomes one test item, ``<file>::check``, that passes when ``check`` finds no difference and no
 broken invariant; its failure shows the same report as the command line (minimal sequence,
-both responses, differences, the reproduce and replay commands). An invalid spec fails with its
+both responses, differences, the reproduce and replay commands), for every distinct failure
+with keep-going (``run.keep_going`` or ``--mbtspec-keep-going``). An invalid spec fails with its
 problems at file:line:column; a target that cannot start fails with its log tail; a bug in
 mbtspec fails with one line that says so (its traceback with ``MBTSPEC_DEBUG=1``), never as
 pytest's INTERNALERROR.
@@ -43,6 +44,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="maximum calls per sequence")
     group.addoption("--mbtspec-max-time", type=float, metavar="SECONDS",
                     help="stop starting new sequences after this many seconds")
+    group.addoption("--mbtspec-keep-going", action="store_true",
+                    help="after a failure, search on for other distinct failures and report "
+                         "them all (as run.keep_going)")
     group.addoption("--mbtspec-no-database", action="store_true",
                     help="neither read nor save failures (.mbtspec/)")
     parser.addini("mbtspec_files", type="args", default=DEFAULT_PATTERNS,
@@ -112,6 +116,7 @@ class SpecItem(pytest.Item):
         outcome = check(
             self.path, sequences=options.mbtspec_sequences, steps=options.mbtspec_steps,
             seed=options.mbtspec_seed, max_time=options.mbtspec_max_time,
+            keep_going=True if options.mbtspec_keep_going else None,
             database=None if no_database else Path(".mbtspec/hypothesis"),
             failures=None if no_database else Path(".mbtspec") / "failures",
             on_plan=self._know_secrets,
@@ -142,6 +147,7 @@ class SpecItem(pytest.Item):
                 again += [f"--mbtspec-{name} {getattr(options, f'mbtspec_{name}')}"
                           for name in ("sequences", "steps")
                           if getattr(options, f"mbtspec_{name}") is not None]
+                again += ["--mbtspec-keep-going"] if options.mbtspec_keep_going else []
                 return (_render(error.outcome, failure=True)
                         + f"In pytest: {' '.join(again)}\n")
             if isinstance(error, MbtspecError):
@@ -164,7 +170,7 @@ def _render(outcome: CheckResult, *, failure: bool) -> str:
     """The command line's report as plain text: the failure, or the run's summary."""
     from mbtspec.report.data import Redactor
     from mbtspec.report.terminal import (
-        render_failure,
+        render_failures,
         render_summary,
         render_warnings,
         verdict_line,
@@ -177,8 +183,8 @@ def _render(outcome: CheckResult, *, failure: bool) -> str:
         if outcome.replay_error:
             console.print(f"error: {outcome.replay_error}", markup=False, soft_wrap=True)
         if failure and result.failure is not None:
-            render_failure(console, result.failure, plan, result.seed, list(outcome.command),
-                           redact, outcome.replay_file)
+            render_failures(console, result, plan, list(outcome.command), redact,
+                            outcome.replay_files)
         else:
             render_warnings(console, plan, result, redact)
             render_summary(console, result, plan)

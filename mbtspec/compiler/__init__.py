@@ -1,7 +1,9 @@
 """Stage 2: Spec -> Plan. Generators become Hypothesis strategies, actions become drawers.
 
 Pure: no I/O. ``compile_plan`` also fills what the spec leaves unset from the OpenAPI document
-(parameters and body properties the action does not give, drawn from their schemas).
+(parameters and body properties the action does not give, drawn from their schemas), and, in
+negative and all modes, prepares the invalid and boundary inputs of each action
+(``_negative``, ``_boundaries``, ``_inputs``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from mbtspec.compiler._inputs import MISSING, InputChange, Site
+from mbtspec.compiler._negative import Inputs, compile_inputs
 from mbtspec.compiler._secrets import header_problems, secret_values
 from mbtspec.compiler._values import (
     CompileError,
@@ -31,14 +35,18 @@ from mbtspec.compiler.state import PerTarget, State, resolve
 from mbtspec.errors import SpecError
 from mbtspec.spec import model as m
 from mbtspec.spec._rules import UNFILLED_HEADERS
-from mbtspec.spec._values import iter_needed_picks
+from mbtspec.spec._values import iter_needed_picks, iter_refs
 from mbtspec.spec.problems import Problem, format_path
 
 __all__ = [
+    "INCLUDE",
+    "MISSING",
     "NO_BODY",
     "ActionPlan",
     "DrawContext",
     "Draws",
+    "InputChange",
+    "Inputs",
     "PerTarget",
     "Plan",
     "RequestDraft",
@@ -53,6 +61,9 @@ __all__ = [
 #: Marks "send no body" (distinct from a JSON null body).
 NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY"})()
 _IGNORED_HEADERS = UNFILLED_HEADERS
+#: Drawn for each optional part of a request: is it sent this time? (One object, so that the
+#: boundary pass can tell this draw from others and send every optional part.)
+INCLUDE = st.booleans()
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,7 @@ class RequestDraft:
     headers: dict[str, Any]
     body: Any
     media_type: str | None
+    change: InputChange | None = None  # the deliberate invalid or boundary value, if any
 
 
 @dataclass(frozen=True)
@@ -87,20 +99,24 @@ class ActionPlan:
     headers: tuple[_Part, ...]
     body: _Part | None
     media_type: str | None
+    inputs: Inputs | None = None  # invalid and boundary inputs (negative and all modes)
 
     @property
     def name(self) -> str:
         return self.action.name
 
     def draw(self, ctx: DrawContext) -> RequestDraft:
-        """Draw one request; raises ``Unsatisfiable`` if a pick finds nothing stored."""
+        """Draw one request; raises ``Unsatisfiable`` if a pick finds nothing stored.
+
+        With ``inputs``, a valid request is drawn first, then whether one of its places gets
+        an invalid value instead (``Inputs.choice``)."""
         for part in self.lets:
             ctx.scope[part.name] = part.node.draw(ctx)
 
         def drawn(parts: tuple[_Part, ...]) -> list[tuple[str, Any]]:
             out = []
             for part in parts:
-                if part.optional and not ctx.draw(st.booleans()):
+                if part.optional and not ctx.draw(INCLUDE):
                     continue
                 out.append((part.name, part.node.draw(ctx)))
             return out
@@ -109,10 +125,16 @@ class ActionPlan:
         query = drawn(self.query)
         headers = dict(drawn(self.headers))
         body = NO_BODY
-        if self.body is not None and (not self.body.optional or ctx.draw(st.booleans())):
+        if self.body is not None and (not self.body.optional or ctx.draw(INCLUDE)):
             body = self.body.node.draw(ctx)
-        return RequestDraft(self.action.method, self.action.path, path_params, query,
-                            headers, body, self.media_type)
+        draft = RequestDraft(self.action.method, self.action.path, path_params, query,
+                             headers, body, self.media_type)
+        if self.inputs is not None:
+            change: InputChange | None = ctx.draw(self.inputs.choice)
+            changed = change.apply(draft) if change is not None else None
+            if changed is not None:
+                return dataclasses.replace(changed, change=change)
+        return draft
 
 
 @dataclass(frozen=True)
@@ -137,6 +159,7 @@ def compile_plan(
     shrink_time: float | None = None,
     keep_going: bool | None = None,
     swarm: bool | None = None,
+    mode: m.Mode | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compile ``spec``; the keyword arguments override its ``run:`` settings.
@@ -147,11 +170,17 @@ def compile_plan(
     dialect = spec.openapi.dialect if spec.openapi else "json-schema"
     compiler = Compiler(dict(spec.generators), dialect,
                         dict(environ if environ is not None else os.environ))
+    overrides: dict[str, Any] = {"sequences": sequences, "steps": steps, "seed": seed,
+                                 "max_time": max_time, "shrink_time": shrink_time,
+                                 "keep_going": keep_going, "mode": mode, "swarm": swarm}
+    settings = dataclasses.replace(
+        spec.run, **{name: value for name, value in overrides.items() if value is not None})
     problems: list[Problem] = []
     actions = []
     for action in spec.actions:
         try:
-            actions.append(_compile_action(action, compiler, dialect))
+            actions.append(_compile_action(action, compiler, dialect,
+                                           action.mode or settings.mode))
         except CompileError as err:
             compiler.errors.append(CompileError(err.message, err.mark or action.mark,
                                                 err.at or ("actions", action.name)))
@@ -162,18 +191,14 @@ def compile_plan(
     problems += header_problems(spec, compiler.environ)
     if problems:
         raise SpecError(problems)
-    overrides: dict[str, Any] = {"sequences": sequences, "steps": steps, "seed": seed,
-                                 "max_time": max_time, "shrink_time": shrink_time,
-                                 "keep_going": keep_going, "swarm": swarm}
-    settings = dataclasses.replace(
-        spec.run, **{name: value for name, value in overrides.items() if value is not None})
     targets = tuple(t.name for t in sorted(spec.targets, key=lambda t: t.name != "model"))
     compiler.secrets |= secret_values(spec, compiler.environ)  # any a request may carry
     return Plan(spec, tuple(actions), settings, targets, frozenset(compiler.secrets),
                 tuple(compiler.notes))
 
 
-def _compile_action(action: m.Action, compiler: Compiler, dialect: str) -> ActionPlan:
+def _compile_action(action: m.Action, compiler: Compiler, dialect: str,
+                    mode: m.Mode = "positive") -> ActionPlan:
     lets: list[_Part] = []
     visible: set[str] = set()
     for name, value in action.let:
@@ -221,8 +246,66 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str) -> Actio
         given_values.append(("body", action.body))
     needs = frozenset(pick.variable for _, value in given_values
                       for pick in iter_needed_picks(value))
+    inputs = None
+    if mode != "positive" and op is not None:
+        sites = _sites(action, op, dialect, path_params, query, headers, body)
+        inputs = compile_inputs(sites, mode, bool(action.store), action.name, compiler.notes)
     return ActionPlan(action, needs, tuple(lets), tuple(path_params), tuple(query),
-                      tuple(headers), body, op.body_media_type if op else None)
+                      tuple(headers), body, op.body_media_type if op else None, inputs)
+
+
+def _sites(action: m.Action, op: m.Operation, dialect: str, path_params: list[_Part],
+           query: list[_Part], headers: list[_Part], body: _Part | None) -> list[Site]:
+    """The places of the action's requests that negative mode may change: every documented
+    parameter and top-level body property it sends (set by the spec or filled), and the body
+    as a whole. A place whose value comes from a ``pick`` keeps it (stored ids stay valid);
+    when it is required, it may only be left out."""
+    given: dict[tuple[str, str], m.Value] = {}
+    for location, items in (("path", action.path_params), ("query", action.query),
+                            ("header", action.headers)):
+        for name, value in items:
+            given[(location, name.lower() if location == "header" else name)] = value
+    sites = []
+    for location, parts in (("path", path_params), ("query", query), ("header", headers)):
+        for part in parts:
+            param = op.parameter(location, part.name)
+            key = (location, part.name.lower() if location == "header" else part.name)
+            if param is None or param.schema is None:
+                continue
+            picked = _picks(given.get(key))
+            if picked and not (param.required and location != "path"):
+                continue
+            sites.append(Site(location, part.name, param.schema, dialect,  # type: ignore[arg-type]
+                              param.required, keep_value=picked))
+    schema = op.body_schema
+    if body is None or schema is None or isinstance(action.body, m.Pick):
+        return sites
+    sites.append(Site("body", None, schema, dialect, op.body_required))
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict):
+        return sites
+    required = set(schema.get("required") or ())
+    if isinstance(action.body, m.ObjectValue):
+        fields = dict(action.body.fields)
+        names = list(fields) + ([n for n in props if n not in fields]
+                                if action.fill != "none" else [])
+    elif action.body is None:
+        fields, names = {}, list(props)
+    else:
+        return sites
+    for name in names:
+        sub = props.get(name)
+        picked = _picks(fields.get(name))
+        if not isinstance(sub, dict) or sub.get("readOnly") is True or (
+                picked and name not in required):
+            continue
+        sites.append(Site("body", name, sub, dialect, name in required, keep_value=picked))
+    return sites
+
+
+def _picks(value: m.Value | None) -> bool:
+    """Does ``value`` send something stored (a ``pick``, anywhere in it)?"""
+    return value is not None and any(isinstance(r, m.Pick) for r in iter_refs(value))
 
 
 def _schema_node(compiler: Compiler, schema: Any, dialect: str, what: str,

@@ -23,6 +23,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from mbtspec.compiler import Plan, State, Unsatisfiable
 from mbtspec.errors import RunError, TargetError
+from mbtspec.executor._boundaries import iter_boundary_failures
 from mbtspec.executor._runtime import (
     Abort,
     Judge,
@@ -72,7 +73,9 @@ def run_plan(
     """
     seed = plan.run.seed if plan.run.seed is not None else random.randrange(2**32)
     with Session(plan) as session, _fewer_collections():
-        return _run(plan, session, judge, seed, on_progress, on_step, database, known)
+        result = _run(plan, session, judge, seed, on_progress, on_step, database, known)
+        session.keeps_failure = bool(result.failures)
+        return result
 
 
 @contextlib.contextmanager
@@ -117,12 +120,15 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
     found: list[Failure] = list(known)
     for saved in known:
         runtime.known[signature(saved.steps[-1])] = 0
-    stopped = ""
+    stopped, over = "", False
+    if any(p.inputs is not None and p.inputs.boundaries for p in plan.actions):
+        stopped, over = _boundary_pass(runtime, seed, isolated, warnings, found)
     round_seed, first = seed, True
-    while True:
+    while not over:
         try:
             failure, stopped = _search(runtime, round_seed, isolated, warnings,
-                                       database if first else None)
+                                       database if first else None,
+                                       lambda: session.interrupted)
         except (TargetError, KeyboardInterrupt) as error:
             if not found:
                 raise
@@ -137,7 +143,7 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
         runtime.known.setdefault(signature(failure.steps[-1]), 0)
         if not plan.run.keep_going or failure.cut_short or stopped:
             break
-        if runtime.stats.sequences - runtime.stats.shrinking >= plan.run.sequences:
+        if _generated(runtime.stats) >= plan.run.sequences:
             break
         # Search on, treating what was found as known (see ``Runtime.known``). Another seed:
         # the same one would draw the same sequences again.
@@ -148,8 +154,46 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
     return _result(runtime, seed, failures, stopped, warnings)
 
 
+def _generated(stats: Stats) -> int:
+    """Sequences of the random search so far (not those of shrinking or of the boundary
+    pass): what ``run.sequences`` counts."""
+    return stats.sequences - stats.shrinking - stats.boundary
+
+
+def _boundary_pass(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
+                   found: list[Failure]) -> tuple[str, bool]:
+    """Try every boundary case once (``_boundaries``); each failure is shrunk and added to
+    ``found``. Returns (why the run stopped early, or "", and whether it is over: a failure
+    without keep-going, max_time, a target error or Ctrl-C after a failure)."""
+    keep_going = runtime.plan.run.keep_going
+    try:
+        for failure in iter_boundary_failures(runtime, seed):
+            runtime.end_sequence()
+            failure = (_minimize(runtime, failure, warnings) if isolated
+                       else _confirm(runtime, failure, warnings))
+            runtime.trace = []
+            found.append(failure)
+            runtime.known.setdefault(signature(failure.steps[-1]), 0)
+            runtime.failures, runtime.best, runtime.aborted = 0, None, None
+            if not keep_going or failure.cut_short:
+                return "", True
+    except TimeUp:
+        return "max-time", True
+    except (Abort, TargetError, KeyboardInterrupt) as error:
+        if isinstance(error, Abort):
+            error = error.error
+        if not found:
+            raise error from None
+        if isinstance(error, TargetError):
+            warnings.append(f"the search stopped early: {error}")
+            return "target error", True
+        return "interrupted", True
+    return "", False
+
+
 def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
-            database: Path | None) -> tuple[Failure | None, str]:
+            database: Path | None, interrupted: Callable[[], bool]
+            ) -> tuple[Failure | None, str]:
     """Let Hypothesis draw sequences until one shows a failure that is not known yet, and
     shrink it; (the failure or None, why the search stopped early or ""). Raises
     ``TargetError`` or ``KeyboardInterrupt`` when that happens before any failure."""
@@ -157,7 +201,7 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
     machine = hypothesis_seed(seed)(build_machine(runtime))
     db = (DirectoryBasedExampleDatabase(str(database / plan.spec.sha256[:16]))
           if database is not None else None)
-    done = runtime.stats.sequences - runtime.stats.shrinking
+    done = _generated(runtime.stats)
     run_settings = settings(
         max_examples=max(plan.run.sequences - done, 1),
         stateful_step_count=plan.run.steps,
@@ -180,6 +224,11 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
     except StepFailed as err:
         failure = Failure(err.steps[-1].findings[0].kind, err.steps)
     except Flaky as err:
+        if interrupted():  # Ctrl-C in Hypothesis' final replay, which catches everything
+            if runtime.best is None:
+                raise KeyboardInterrupt from None
+            runtime.end_sequence()
+            return _cut_short(runtime.best, None, warnings), "interrupted"
         if runtime.aborted is not None:  # a target failed while Hypothesis replayed
             if runtime.best is None:
                 raise runtime.aborted.error from None

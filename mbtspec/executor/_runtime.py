@@ -17,11 +17,12 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from mbtspec.compiler import ActionPlan, DrawContext, Plan, State, Unsatisfiable
+from mbtspec.compiler import ActionPlan, DrawContext, InputChange, Plan, State, Unsatisfiable
 from mbtspec.compiler.state import Entry, PerTarget
 from mbtspec.errors import TargetError
 from mbtspec.executor._choice import Chooser
 from mbtspec.executor._http import build_request
+from mbtspec.executor._simplest import NONE, simplest_value
 from mbtspec.executor.records import (
     Finding,
     Progress,
@@ -123,7 +124,12 @@ class ReplayDraws:
         value = self.next()
         if isinstance(value, Entry) or (isinstance(value, list) and value
                                         and isinstance(value[0], Entry)):
-            raise Unsatisfiable("the replay draws a value where a pick was recorded")
+            # A pick whose variable is empty in this replay, drawing its 'or:' instead: the
+            # simplest value of that fallback (what a shrunk sequence without the step that
+            # stored the entry sends).
+            value = simplest_value(strategy)
+            if value is NONE:
+                raise Unsatisfiable("the replay draws a value where a pick was recorded")
         self.slots.append(id(strategy))
         return value
 
@@ -332,15 +338,16 @@ class Runtime:
             self.origins += 1
             origin = self.origins
         step = self.execute(plan, requests, tuple(getattr(draws, "values", ())), origin,
-                            tuple(getattr(draws, "slots", ())))
+                            tuple(getattr(draws, "slots", ())), draft.change)
         for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
             self.state.remove(variable, index)
         return step
 
     def execute(self, plan: ActionPlan, requests: dict[str, Request],
                 draws: tuple[Any, ...] = (), origin: int = 0,
-                slots: tuple[int, ...] = ()) -> Step:
-        """Send one step's requests, store, judge and record; returns the step."""
+                slots: tuple[int, ...] = (), change: InputChange | None = None) -> Step:
+        """Send one step's requests, store, judge and record; returns the step. ``change``:
+        the invalid or boundary value the requests carry, if any."""
         try:
             responses = self.send(requests)
         except TargetError as err:
@@ -354,6 +361,7 @@ class Runtime:
             responses=tuple((n, responses[n]) for n in self.names),
             origin=origin,
             slots=slots,
+            change=change,
         )
         findings = tuple(self.judge(step, plan, self.state))
         if findings:

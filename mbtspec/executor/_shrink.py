@@ -30,6 +30,7 @@ from hypothesis.errors import UnsatisfiedAssumption
 from mbtspec.compiler import State, Unsatisfiable
 from mbtspec.compiler.state import Entry
 from mbtspec.executor._runtime import ReplayDraws, Runtime
+from mbtspec.executor._simplest import NONE, same, simplest_value
 from mbtspec.executor.records import Failure, Signature, Step, signature
 
 
@@ -78,7 +79,7 @@ class Shrinker:
     def leave_out(self, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         """Delta debugging over the steps: remove chunks, halving their size down to one
         step, until no single step can go."""
-        chunk = max(len(steps) // 2, 1)
+        chunk = max((len(steps) + 1) // 2, 1)
         while True:
             start, removed = 0, False
             while start < len(steps) and len(steps) > 1:
@@ -89,7 +90,7 @@ class Shrinker:
                     start += chunk
             if chunk == 1 and not removed:
                 return steps
-            chunk = max(chunk // 2, 1)
+            chunk = max((chunk + 1) // 2 if chunk > 2 else 1, 1)
 
     def simplify(self, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         """Try the simplest value of each drawn value, one at a time; for a value made of
@@ -165,7 +166,7 @@ class _Simplest(ReplayDraws):
         if at != self.target:
             return value
         simplest = simplest_value(strategy)
-        if simplest is _NONE or _same(simplest, value):
+        if simplest is NONE or same(simplest, value):
             raise _AlreadySimplest
         self.probe.append(simplest)
         self.values[at] = simplest
@@ -182,7 +183,7 @@ def _parts(value: Any, simplest: Any, path: tuple[Any, ...] = ()
             len(value) == len(simplest):
         return [p for i, (a, b) in enumerate(zip(value, simplest, strict=True))
                 for p in _parts(a, b, (*path, i))]
-    return [] if _same(value, simplest) or not path else [(path, simplest)]
+    return [] if same(value, simplest) or not path else [(path, simplest)]
 
 
 def _replace_at(value: Any, path: tuple[Any, ...], part: Any) -> Any:
@@ -194,32 +195,6 @@ def _replace_at(value: Any, path: tuple[Any, ...], part: Any) -> Any:
     items = list(value)
     items[head] = _replace_at(items[head], rest, part)
     return type(value)(items)
-
-
-_NONE: Any = object()
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def simplest_value(strategy: st.SearchStrategy[Any]) -> Any:
-    """The value Hypothesis regards as the simplest of ``strategy`` (the one it shrinks
-    towards), or ``_NONE`` when it cannot be drawn without a search."""
-    try:
-        from hypothesis.control import BuildContext
-        from hypothesis.internal.conjecture.choice import ChoiceTemplate
-        from hypothesis.internal.conjecture.data import ConjectureData
-    except ImportError:  # pragma: no cover - another Hypothesis than the tested range
-        return _NONE
-    data = ConjectureData.for_choices((ChoiceTemplate("simplest", count=None),))
-    try:
-        with BuildContext(data, wrapped_test=simplest_value):
-            return data.draw(strategy)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # a filter that rejects it, an overrun (StopTest is a BaseException)
-        return _NONE
 
 
 def shrink(runtime: Runtime, failure: Failure, budget: float,

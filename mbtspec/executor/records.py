@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from mbtspec.compiler._inputs import InputChange
+
 #: What stands for a secret wherever a request is shown or saved.
 REDACTED = "***"
 
@@ -112,6 +114,8 @@ class Step:
     #: For each of ``draws``, which generator drew it (0 for a pick): values drawn by the
     #: same generator can stand in for each other when a failure is shrunk.
     slots: tuple[int, ...] = ()
+    #: The deliberately invalid (or boundary) value this step sent, if any (negative mode).
+    change: InputChange | None = None
 
     def request(self, target: str) -> Request:
         return next(r for name, r in self.requests if name == target)
@@ -146,6 +150,7 @@ class ActionStats:
 
     runs: int = 0
     statuses: dict[str, Counter[str]] = field(default_factory=dict)
+    invalid: int = 0  # of the runs, those that sent an invalid value on purpose
     #: Drawn steps at which the action could run: its picks found entries, its ``when`` was
     #: true, and (with swarm testing) the sequence's swarm held it.
     could_run: int = 0
@@ -192,6 +197,7 @@ class Stats:
 
     sequences: int = 0
     shrinking: int = 0  # of which run while shrinking a failure
+    boundary: int = 0  # of which run to try boundary values (before the random search)
     calls: int = 0  # requests sent, all targets together
     steps: int = 0
     actions: dict[str, ActionStats] = field(default_factory=dict)
@@ -206,6 +212,8 @@ class Stats:
         self.steps += 1
         stats = self.action(step.action)
         stats.runs += 1
+        if step.change is not None and step.change.kind == "invalid":
+            stats.invalid += 1
         for target, response in step.responses:
             self.calls += 1
             shown = str(response.status) if response.status is not None else "no answer"

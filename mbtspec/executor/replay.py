@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mbtspec.compiler import NO_BODY, Plan, State
+from mbtspec.compiler import NO_BODY, InputChange, Plan, State
 from mbtspec.executor._http import encode_body
 from mbtspec.executor._runtime import Abort, Judge, Runtime
 from mbtspec.executor._session import Session
@@ -33,6 +33,7 @@ class RecordedRequest:
 class RecordedStep:
     action: str
     requests: dict[str, RecordedRequest] = field(default_factory=dict)
+    change: InputChange | None = None  # the invalid or boundary value it sent on purpose
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _replay_once(runtime: Runtime, session: Session, actions: Mapping[str, Any],
     for step in recorded:
         requests = {name: _request(step.requests[name], session.targets[name])
                     for name in runtime.names}
-        if runtime.execute(actions[step.action], requests).findings:
+        if runtime.execute(actions[step.action], requests, change=step.change).findings:
             break
     return tuple(runtime.trace)
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from mbtspec.compare import ABSENT
-from mbtspec.compiler import NO_BODY, Plan
+from mbtspec.compiler import NO_BODY, InputChange, Plan
 from mbtspec.executor.records import (
     ActionStats,
     Failure,
@@ -22,8 +23,10 @@ from mbtspec.executor.records import (
     Request,
     Response,
     RunResult,
+    Signature,
     Stats,
     Step,
+    signature,
 )
 from mbtspec.report.redact import Redactor
 from mbtspec.report.text import clip, printable
@@ -239,11 +242,26 @@ def finding_data(finding: Finding, redact: Redactor) -> dict[str, Any]:
     return data
 
 
+def change_data(change: InputChange, redact: Redactor) -> dict[str, Any]:
+    """A deliberately invalid or boundary value, as the JSON report and replay files keep it:
+    ``kind``, ``place``, ``reason``, ``sent`` (or ``missing: true``) and the ``text`` the
+    terminal shows."""
+    data = change.as_data()
+    if "sent" in data:
+        data["sent"] = _plain(data["sent"])
+    data["text"] = change.text()
+    return dict(redact.data(data))
+
+
 def step_data(step: Step, redact: Redactor, *, body_limit: int | None = None
               ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "step": step.index,
         "action": step.action,
+    }
+    if step.change is not None:  # a deliberately invalid (or boundary) value: what and where
+        data["input"] = change_data(step.change, redact)
+    data |= {
         "requests": {name: request_data(r, redact) for name, r in step.requests},
         "responses": {name: response_data(r, redact, body_limit=body_limit)
                       for name, r in step.responses},
@@ -253,15 +271,46 @@ def step_data(step: Step, redact: Redactor, *, body_limit: int | None = None
     return data
 
 
-def failure_data(failure: Failure, redact: Redactor, *, body_limit: int | None = None
-                 ) -> dict[str, Any]:
+def failure_signature(failure: Failure) -> Signature:
+    """(action, kind, place): what tells this failure apart from the others of a run (see
+    ``executor.records.signature``). A flaky failure whose last step kept no finding has the
+    place ``""``."""
+    if failure.steps and failure.steps[-1].findings:
+        return signature(failure.steps[-1])
+    return (failure.steps[-1].action if failure.steps else "", failure.kind, "")
+
+
+def run_failures(result: RunResult) -> tuple[Failure, ...]:
+    """Every distinct failure of ``result``, the first first (a result built by hand may only
+    have ``failure``)."""
+    if result.failures:
+        return result.failures
+    return (result.failure,) if result.failure is not None else ()
+
+
+def replay_file_of(replay_files: Sequence[Path | str], number: int) -> str | None:
+    """The replay file of failure ``number`` (from 1), if one was written."""
+    return str(replay_files[number - 1]) if 0 < number <= len(replay_files) else None
+
+
+def failure_report(failure: Failure, redact: Redactor, *, command: list[str] | None,
+                   replay_file: str | None, body_limit: int | None = None) -> dict[str, Any]:
+    """One failure as the JSON report lists it (an item of ``failures``)."""
+    action, _, place = failure_signature(failure)
     return {
         "kind": failure.kind,
+        "action": action,
+        "place": redact(place),
         "flaky": failure.flaky,
-        "note": redact(failure.note),
         "minimal": failure.minimal,
+        "cut_short": failure.cut_short,
+        "saved": bool(failure.source),
+        "note": redact(failure.note),
+        "variants": failure.variants,
         "calls": len(failure.steps),
         "steps": [step_data(s, redact, body_limit=body_limit) for s in failure.steps],
+        "reproduce": command,
+        "replay_file": replay_file,
     }
 
 
@@ -294,6 +343,7 @@ def action_data(stats: Stats, name: str) -> dict[str, Any]:
     counts = stats.actions.get(name) or ActionStats()
     return {
         "runs": counts.runs,
+        "invalid": counts.invalid,
         "statuses": {t: dict(sorted(c.items())) for t, c in counts.statuses.items()},
         "could_run": counts.could_run,
         "expected_runs": round(counts.expected_runs, 1),
@@ -323,6 +373,7 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
     return {
         "sequences": stats.sequences,
         "sequences_while_shrinking": stats.shrinking,
+        "boundary_cases": stats.boundary,
         "steps": stats.steps,
         "requests": stats.calls,
         "sequence_lengths": {"min": min(lengths), "max": max(lengths),
@@ -340,13 +391,17 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
 
 
 def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
-             command: list[str] | None = None, replay_file: str | None = None,
+             command: list[str] | None = None, replay_files: Sequence[Path | str] = (),
              verdict: str | None = None, body_limit: int | None = REPORT_BODY
              ) -> dict[str, Any]:
     """Everything the terminal shows, as data (the ``--report-json`` document), with response
-    bodies cut to ``body_limit`` characters of JSON (None: whole)."""
+    bodies cut to ``body_limit`` characters of JSON (None: whole). ``replay_files``: one per
+    failure, in order (fewer when some could not be written)."""
     failure = result.failure
     outcome = "pass" if failure is None else "flaky" if failure.flaky else failure.kind
+    failures = [failure_report(f, redact, command=command, body_limit=body_limit,
+                               replay_file=replay_file_of(replay_files, number))
+                for number, f in enumerate(run_failures(result), start=1)]
     data: dict[str, Any] = {
         "mbtspec_report": REPORT_VERSION,
         "spec": str(plan.spec.path),
@@ -356,13 +411,13 @@ def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
         "elapsed_s": round(result.elapsed, 3),
         "stopped": result.stopped or None,
         "targets": list(plan.targets),
+        "mode": plan.run.mode,
         "warnings": [redact(w) for w in (*plan.notes, *result.warnings)],
         "stats": stats_data(plan, result),
-        "failure": None,
+        # (the first of ``failures``, as reports before keep-going had it)
+        "failure": failures[0] if failures else None,
+        "failures": failures,
     }
     if verdict is not None:
         data["verdict"] = verdict
-    if failure is not None:
-        data["failure"] = {**failure_data(failure, redact, body_limit=body_limit),
-                           "reproduce": command, "replay_file": replay_file}
     return data

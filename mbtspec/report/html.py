@@ -1,11 +1,14 @@
 """One self-contained HTML page: summary, minimal sequence, the failing step's two responses
 side by side with the differing places highlighted, and the statistics (tables and a bar chart).
+With several failures (keep-going), a table of contents first and a section per failure.
 No script, no network, no external file: it opens anywhere, also from a CI artifact.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape as _escape
+from pathlib import Path
 from typing import Any
 
 from mbtspec.compiler import Plan
@@ -94,11 +97,112 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{header}</tr>{body}</table>"
 
 
+_KIND_WORDS = {"difference": "difference", "invariant": "broken invariant",
+               "expect": "failed expectation"}
+
+
+def _kind(failure: dict[str, Any]) -> str:
+    kind = str(failure["kind"])
+    return ("flaky " if failure["flaky"] else "") + _KIND_WORDS.get(kind, kind)
+
+
+def _contents(failures: list[dict[str, Any]]) -> str:
+    """The table of contents: one row per failure, linked to its section."""
+    rows = []
+    for number, failure in enumerate(failures, start=1):
+        marks = ("shrinking stopped early" if failure["cut_short"]
+                 else "saved, replayed as saved" if failure["saved"]
+                 else "checked 1-minimal" if failure["minimal"] else "not checked 1-minimal")
+        rows.append([f'<a href="#failure-{number}">{number}</a>', escape(_kind(failure)),
+                     f'<a href="#failure-{number}">{escape(failure["action"])}</a>',
+                     f"<code>{escape(clip(failure['place'], 2000)) or '-'}</code>",
+                     f"{failure['calls']} <span class='note'>({marks})</span>",
+                     str(failure["variants"]),
+                     f"<code>{escape(failure['replay_file'] or '-')}</code>"])
+    return (f'<h2 id="failures">{len(failures)} distinct failures</h2>'
+            + _table(["#", "kind", "action", "place", "calls", "seen again", "replay file"],
+                     rows))
+
+
+def _failure_section(failure: dict[str, Any], number: int, total: int,
+                     redact: Redactor) -> str:
+    """One failure: its minimal sequence, the findings of its last step, the last step's
+    responses side by side, and the commands that reproduce it. With several failures, under
+    a numbered heading, its own headings one level down."""
+    h, sub = ("h3", "h4") if total > 1 else ("h2", "h3")
+    parts = [f'<section id="failure-{number}">']
+    if total > 1:
+        where = f": {failure['action']}, {clip(failure['place'], 200)}" if failure["place"] \
+            else f": {failure['action']}"
+        parts.append(f"<h2>Failure {number} of {total}{escape(where)}</h2>")
+    parts.append(f'<p class="note">{escape(_kind(failure))} after {failure["calls"]} call'
+                 f'{"s" if failure["calls"] != 1 else ""}'
+                 + ("; leaving out any one step loses it (checked)" if failure["minimal"]
+                    else "")
+                 + (f"; seen again {failure['variants']} time"
+                    f"{'s' if failure['variants'] != 1 else ''} in this run"
+                    if failure["variants"] else "") + "</p>")
+    if failure["note"]:
+        parts.append(f'<p class="note">note: {escape(failure["note"])}</p>')
+    parts.append(f"<{h}>Minimal sequence</{h}>")
+    rows = []
+    for step in failure["steps"]:
+        requests = "<br>".join(
+            f"<code>{escape(r['method'])} {escape(clip(r['path'], 2000))}"
+            f"{' ' + _shown(r['body']) if 'body' in r else ''}"
+            f"</code> <span class='note'>({escape(t)})</span>"
+            for t, r in step["requests"].items())
+        if "input" in step:  # sent on purpose: say what and where
+            requests += (f"<br><span class='note'>{escape(step['input']['kind'])}: "
+                         f"{escape(step['input']['text'])}</span>")
+        statuses = ", ".join(f"{t}: {step['responses'][t]['status']}"
+                             for t in step["requests"])
+        rows.append([str(step["step"]), escape(step["action"]), requests, escape(statuses)])
+    parts.append(_table(["#", "action", "request", "status"], rows))
+    last = failure["steps"][-1]
+    differing = set()
+    parts.append(f"<{h}>The failing step</{h}><ul>")
+    for finding in last.get("findings", []):
+        parts.append(f"<li><b>{escape(finding['title'])}</b><ul>")
+        for detail in finding["details"]:
+            parts.append(f"<li>{escape(detail)}</li>")
+        for difference in finding["differences"][:SHOWN_DIFFERENCES]:
+            differing.add(difference["path"])
+            parts.append(
+                f"<li><code>{escape(difference['path'])}</code>: "
+                f"{_shown(difference['model'])} &ne; {_shown(difference['candidate'])}</li>")
+        more = (max(len(finding["differences"]) - SHOWN_DIFFERENCES, 0)
+                + finding.get("differences_omitted", 0))
+        if more:
+            parts.append(f'<li class="note">… and {more:,} more difference'
+                         f'{"s" if more != 1 else ""} (the JSON report lists the first '
+                         f'{len(finding["differences"]):,})</li>')
+        parts.append("</ul></li>")
+    # (the first failure's responses keep the id they had before keep-going: links work)
+    parts.append(f'</ul><div class="side" id="{"diff" if number == 1 else f"diff-{number}"}">')
+    for target, response in last["responses"].items():
+        request = last["requests"][target]
+        parts.append(f"<div><{sub}>{escape(target)}: <code>{escape(request['method'])} "
+                     f"{escape(request['path'])}</code></{sub}>"
+                     f"{_response_block(response, differing, redact)}</div>")
+    parts.append("</div>")
+    if failure["reproduce"]:
+        parts.append(f"<p>Reproduce: <code>{escape(' '.join(failure['reproduce']))}</code></p>")
+    if failure["replay_file"]:
+        parts.append(f"<p>Replay: <code>mbtspec replay {escape(failure['replay_file'])}</code>"
+                     "</p>")
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
 def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
-                command: list[str] | None = None, verdict: str = "") -> str:
-    data = run_data(plan, result, redact=redact, command=command, body_limit=None)
+                command: list[str] | None = None, verdict: str = "",
+                replay_files: Sequence[Path | str] = ()) -> str:
+    data = run_data(plan, result, redact=redact, command=command, body_limit=None,
+                    replay_files=replay_files)
     stats = data["stats"]
     failure = data["failure"]
+    failures = data["failures"]
     css = "pass" if failure is None else "flaky" if failure["flaky"] else "fail"
     parts = [f"<h1>mbtspec: {escape(data['spec'])}</h1>",
              f'<p class="verdict {css}" id="verdict">{escape(verdict or data["outcome"])}</p>',
@@ -107,48 +211,10 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
                       escape(", ".join(data["targets"])), f"{data['elapsed_s']:.1f} s"]])]
     for warning in data["warnings"]:
         parts.append(f'<p class="note">warning: {escape(warning)}</p>')
-    if failure is not None:
-        parts.append("<h2>Minimal sequence</h2>")
-        rows = []
-        for step in failure["steps"]:
-            requests = "<br>".join(
-                f"<code>{escape(r['method'])} {escape(clip(r['path'], 2000))}"
-                f"{' ' + _shown(r['body']) if 'body' in r else ''}"
-                f"</code> <span class='note'>({escape(t)})</span>"
-                for t, r in step["requests"].items())
-            statuses = ", ".join(f"{t}: {step['responses'][t]['status']}"
-                                 for t in step["requests"])
-            rows.append([str(step["step"]), escape(step["action"]), requests,
-                         escape(statuses)])
-        parts.append(_table(["#", "action", "request", "status"], rows))
-        last = failure["steps"][-1]
-        differing = set()
-        parts.append("<h2>The failing step</h2><ul>")
-        for finding in last.get("findings", []):
-            parts.append(f"<li><b>{escape(finding['title'])}</b><ul>")
-            for detail in finding["details"]:
-                parts.append(f"<li>{escape(detail)}</li>")
-            for difference in finding["differences"][:SHOWN_DIFFERENCES]:
-                differing.add(difference["path"])
-                parts.append(
-                    f"<li><code>{escape(difference['path'])}</code>: "
-                    f"{_shown(difference['model'])} &ne; {_shown(difference['candidate'])}</li>")
-            more = (max(len(finding["differences"]) - SHOWN_DIFFERENCES, 0)
-                    + finding.get("differences_omitted", 0))
-            if more:
-                parts.append(f'<li class="note">… and {more:,} more difference'
-                             f'{"s" if more != 1 else ""} (the JSON report lists the first '
-                             f'{len(finding["differences"]):,})</li>')
-            parts.append("</ul></li>")
-        parts.append('</ul><div class="side" id="diff">')
-        for target, response in last["responses"].items():
-            request = last["requests"][target]
-            parts.append(f"<div><h3>{escape(target)}: <code>{escape(request['method'])} "
-                         f"{escape(request['path'])}</code></h3>"
-                         f"{_response_block(response, differing, redact)}</div>")
-        parts.append("</div>")
-        if command:
-            parts.append(f"<p>Reproduce: <code>{escape(' '.join(command))}</code></p>")
+    if len(failures) > 1:
+        parts.append(_contents(failures))
+    for number, item in enumerate(failures, start=1):
+        parts.append(_failure_section(item, number, len(failures), redact))
     parts.append("<h2>Statistics</h2>")
     parts.append(_chart(stats["actions"]))
     rows = []

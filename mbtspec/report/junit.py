@@ -1,9 +1,13 @@
-"""JUnit XML: one test suite per spec, one test case per action and per invariant.
+"""JUnit XML: one test suite per spec, one test case per action and per invariant, and with
+keep-going one test case per distinct failure.
 
 CI dashboards list test cases: an action is a test case ("create answered the same on model
-and candidate in 812 calls"), and so is each invariant; the failure sits on the case of the
-failing action (a difference or an expectation) or invariant, with the minimal sequence in its
-message and text. Actions that never ran are skipped cases.
+and candidate in 812 calls"), and so is each invariant. Without keep-going, the one failure
+sits on the case of the failing action (a difference or an expectation) or invariant, with
+the minimal sequence in its message and text. With keep-going, each distinct failure is a
+case of its own, named by its signature (``close: difference at status``), so that the same bug
+keeps its name from run to run whatever else is found; the actions and invariants no failure
+involves stay cases of their own. Actions that never ran are skipped cases.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import datetime
 import socket
 import xml.etree.ElementTree as ET
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
 
 from mbtspec.compiler import Plan
 from mbtspec.executor.records import Failure, RunResult
@@ -19,8 +24,11 @@ from mbtspec.report.data import (
     SHOWN_DIFFERENCES,
     Redactor,
     clip,
+    failure_signature,
     more_differences,
     printable,
+    replay_file_of,
+    run_failures,
     shown_json,
 )
 
@@ -60,32 +68,81 @@ def _text(text: str, redact: Redactor, limit: int = 10_000) -> str:
     return clip(printable(redact(text[: limit + 1 + redact.reach])), limit)
 
 
-def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
-                 command: list[str] | None = None) -> str:
+#: (class, name, what the case holds): "failure" with the failure's number, "runs" with the
+#: action's runs, or "held" with the calls an invariant held for.
+Case = tuple[str, str, tuple[str, int]]
+
+
+def failure_case_name(failure: Failure) -> str:
+    """The test case of a failure with keep-going: its signature in words."""
+    action, kind, place = failure_signature(failure)
+    if not place:
+        return f"{action}: {kind}"
+    if kind == "difference":
+        return f"{action}: difference at {place}"
+    if kind == "invariant":
+        return f"{action}: invariant '{place}' broken"
+    return f"{action}: expectation '{place}' failed"
+
+
+def _cases(plan: Plan, result: RunResult, failures: tuple[Failure, ...]) -> list[Case]:
     stats = result.stats
-    failure = result.failure
-    failing_case = None
-    if failure is not None and failure.steps:
-        last = failure.steps[-1]
-        finding = last.findings[0] if last.findings else None
-        if failure.kind == "invariant" and finding is not None:
-            failing_case = ("invariant", finding.check or finding.title)
-        else:
-            failing_case = ("action", last.action)
+    runs = {a.name: stats.actions[a.name].runs if a.name in stats.actions else 0
+            for a in plan.actions}
+    if not plan.run.keep_going:  # the layout before keep-going: the failure on its case
+        on: dict[tuple[str, str], int] = {}
+        if failures and failures[0].steps:
+            action, kind, place = failure_signature(failures[0])
+            on[("invariant", place) if kind == "invariant" and place else ("action", action)] = 1
+        return ([("actions", a, ("failure", on[("action", a)]) if ("action", a) in on
+                  else ("runs", n)) for a, n in runs.items()]
+                + [("invariants", i.name, ("failure", on[("invariant", i.name)])
+                    if ("invariant", i.name) in on else ("held", stats.steps))
+                   for i in plan.spec.invariants])
+    failing = {failure_signature(f)[0] for f in failures}
+    broken = {place for _, kind, place in map(failure_signature, failures) if kind == "invariant"}
+    return ([("actions", a, ("runs", n)) for a, n in runs.items() if a not in failing]
+            + [("invariants", i.name, ("held", stats.steps)) for i in plan.spec.invariants
+               if i.name not in broken]
+            + [("failures", failure_case_name(f), ("failure", number))
+               for number, f in enumerate(failures, start=1)])
+
+
+def _failure_text(failure: Failure, number: int, total: int, redact: Redactor,
+                  command: list[str] | None, replay_file: str | None) -> str:
+    """The minimal sequence and its findings, then what else is known of the failure and the
+    commands that reproduce it."""
+    lines = [_sequence_text(failure, redact)]
+    if total > 1:
+        lines.insert(0, f"Failure {number} of {total}")
+    if failure.note:
+        lines.append(f"note: {_text(failure.note, redact)}")
+    if failure.minimal:
+        lines.append("Leaving out any one step loses the failure (checked).")
+    if failure.variants:
+        lines.append(f"Seen again {failure.variants} time{'s' if failure.variants != 1 else ''} "
+                     "in this run.")
+    if command:
+        lines.append(f"Reproduce: {_text(' '.join(command), redact)}")
+    if replay_file:
+        lines.append(f"Replay: mbtspec replay {_text(replay_file, redact)}")
+    return "\n".join(lines)
+
+
+def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
+                 command: list[str] | None = None,
+                 replay_files: Sequence[Path | str] = ()) -> str:
+    stats = result.stats
+    failures = run_failures(result)
     spec_name = plan.spec.path.name
-    cases: list[tuple[str, str, dict[str, Any]]] = []
-    for action in plan.actions:
-        runs = stats.actions[action.name].runs if action.name in stats.actions else 0
-        cases.append(("action", action.name, {"runs": runs}))
-    for invariant in plan.spec.invariants:
-        cases.append(("invariant", invariant.name, {"runs": stats.steps}))
-    failures = 1 if failing_case else 0
-    skipped = sum(1 for kind, _, info in cases if kind == "action" and not info["runs"])
+    cases = _cases(plan, result, failures)
+    failed = sum(1 for _, _, (what, _) in cases if what == "failure")
+    skipped = sum(1 for _, _, (what, n) in cases if what == "runs" and not n)
     root = ET.Element("testsuites", name="mbtspec", tests=str(len(cases)),
-                      failures=str(failures), errors="0", time=f"{result.elapsed:.3f}")
+                      failures=str(failed), errors="0", time=f"{result.elapsed:.3f}")
     suite = ET.SubElement(
         root, "testsuite", name=f"mbtspec {spec_name}", tests=str(len(cases)),
-        failures=str(failures), errors="0", skipped=str(skipped),
+        failures=str(failed), errors="0", skipped=str(skipped),
         time=f"{result.elapsed:.3f}",
         timestamp=datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat(
             timespec="seconds"),
@@ -95,23 +152,23 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
                         ("sequences", str(stats.sequences)), ("calls", str(stats.steps)),
                         ("targets", ",".join(plan.targets))):
         ET.SubElement(properties, "property", name=name, value=value)
-    for kind, name, info in cases:
-        case = ET.SubElement(suite, "testcase", classname=f"{spec_name}.{kind}s", name=name,
-                             time="0")
-        if (kind, name) == failing_case and failure is not None:
+    for kind, name, (what, n) in cases:
+        case = ET.SubElement(suite, "testcase", classname=f"{spec_name}.{kind}",
+                             name=_text(name, redact, 1000), time="0")
+        if what == "failure":
+            failure = failures[n - 1]
             title = failure.findings[0].title if failure.findings else failure.kind
-            reproduce = f"\nReproduce: {' '.join(command)}" if command else ""
             element = ET.SubElement(
                 case, "failure", type="flaky" if failure.flaky else failure.kind,
                 message=_text(f"{title} after {len(failure.steps)} call(s)", redact))
-            element.text = _sequence_text(failure, redact) + printable(reproduce)
-        elif kind == "action" and not info["runs"]:
+            element.text = _failure_text(failure, n, len(failures), redact, command,
+                                         replay_file_of(replay_files, n))
+        elif what == "runs" and not n:
             ET.SubElement(case, "skipped", message="not run in this check (its precondition "
                           "never held, or the run ended before it was chosen)")
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = (f"ran {info['runs']} times" if kind == "action"
-                        else f"held after {info['runs']} calls")
+            out.text = f"ran {n} times" if what == "runs" else f"held after {n} calls"
     ET.indent(root)
     # (printable once more, over the whole document: names from the spec may hold control
     # characters too, which no XML parser reads, even escaped)

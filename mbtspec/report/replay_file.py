@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from mbtspec.compiler import NO_BODY, Plan
+from mbtspec.compiler import NO_BODY, InputChange, Plan
 from mbtspec.errors import UsageError
 from mbtspec.executor.records import Failure
 from mbtspec.executor.replay import RecordedRequest, RecordedStep
@@ -117,7 +117,7 @@ def _step(data: dict[str, Any]) -> RecordedStep:
             body=request.get("body", NO_BODY),
             media_type=request.get("media_type"),
         )
-    return RecordedStep(str(data["action"]), requests)
+    return RecordedStep(str(data["action"]), requests, InputChange.from_data(data.get("input")))
 
 
 def saved_failures(plan: Plan, folder: Path = FOLDER) -> list[Path]:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.syntax import Syntax
@@ -16,15 +18,17 @@ from rich.text import Text
 from mbtspec.compare import KEPT_DIFFERENCES
 from mbtspec.compiler import Plan
 from mbtspec.errors import SpecError, TargetError
-from mbtspec.executor.records import Failure, Request, Response, RunResult, Step, signature
+from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
 from mbtspec.report.data import (
     SHOWN_DIFFERENCES,
     Redactor,
     body_lines,
     clip,
+    failure_signature,
     more_differences,
     never_ran,
     printable,
+    run_failures,
     shown_json,
 )
 from mbtspec.spec.problems import Problem
@@ -77,9 +81,17 @@ def render_sequence(console: Console, steps: Sequence[Step], targets: Sequence[s
                 f"{escape(_request_line(step.request(t), redact))}  [dim]({t})[/dim]"
                 for t in targets)
         mark = " [red]✗[/red]" if step.findings else ""
+        if step.change is not None:  # said under the request: it was sent on purpose
+            sent += f"\n[yellow]{escape(change_line(step, redact))}[/yellow]"
         table.add_row(str(step.index), step.action + mark, sent,
                       *(escape(_status(step.response(t), redact)) for t in targets))
     console.print(table)
+
+
+def change_line(step: Step, redact: Redactor) -> str:
+    """``invalid: body.qty: below minimum 1 (sent 0)`` (or ``boundary: ...``)."""
+    assert step.change is not None
+    return f"{step.change.kind}: {shown(step.change.text(), redact, 200)}"
 
 
 def _pretty(response: Response, redact: Redactor) -> Any:
@@ -133,7 +145,12 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
         console.print(Text(f"✗ {flaky}{noun} after {calls} call{'s' if calls != 1 else ''} "
                            f"(seed {seed})", style="bold red"))
         if failure.note:
-            console.print(Text(f"note: {failure.note}", style="yellow"), soft_wrap=True)
+            console.print(Text(f"note: {shown(failure.note, redact)}", style="yellow"),
+                          soft_wrap=True)
+    if failure.variants:
+        console.print(Text(f"seen again {failure.variants} time"
+                           f"{'s' if failure.variants != 1 else ''} in this run (not reported "
+                           "again)", style="dim"), soft_wrap=True)
     console.print()
     checked = "; leaving out any one step loses the failure" if failure.minimal else ""
     console.print("[bold]Minimal sequence[/bold] (each step sent to "
@@ -155,22 +172,86 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
                       soft_wrap=True, markup=False)
 
 
-def render_failure_table(console: Console, failures: Sequence[Failure],
-                         replay_files: Sequence[Path] = ()) -> None:
-    """One line per distinct failure (keep-going), before each is shown in full."""
-    table = Table(title=f"{len(failures)} distinct failures", title_justify="left",
-                  show_edge=False, header_style="bold")
-    for column in ("#", "kind", "action", "where", "calls", "seen again", "replay file"):
-        table.add_column(column)
+def render_failures(console: Console, result: RunResult, plan: Plan, command: Sequence[str],
+                    redact: Redactor, replay_files: Sequence[Path] = ()) -> None:
+    """Every failure of the run in full, each with its own ``Replay:`` line; with more than
+    one (keep-going), the table of them first and each one numbered under a rule."""
+    failures = run_failures(result)
+    several = len(failures) > 1
+    if several:
+        render_failure_table(console, failures, replay_files, redact)
     for number, failure in enumerate(failures, start=1):
-        action, kind, place = signature(failure.steps[-1])
-        file = str(replay_files[number - 1]) if number <= len(replay_files) else "-"
-        calls = f"{len(failure.steps)}{'' if failure.minimal else '*'}"
-        table.add_row(str(number), _KIND_WORDS.get(kind, kind), action, place or "-", calls,
-                      str(failure.variants), file)
+        if several:
+            action, kind, place = failure_signature(failure)
+            where = f": {action}, {shown(place, redact, 200)}" if place else f": {action}"
+            console.rule(Text(f"Failure {number} of {len(failures)}{where}", style="bold"),
+                         align="left")
+        replay_file = replay_files[number - 1] if number <= len(replay_files) else None
+        render_failure(console, failure, plan, result.seed, command, redact, replay_file)
+        console.print()
+
+
+#: How the ``calls`` column of the failure table marks a sequence not checked 1-minimal.
+_MARKS = {
+    "*": "shrinking stopped early: a shorter sequence may show it too (see its note)",
+    "+": "a saved failure that still shows, replayed as it was saved",
+    "?": "not checked 1-minimal (a flaky failure, or a run without a reset)",
+}
+
+
+def _mark(failure: Failure) -> str:
+    if failure.cut_short:
+        return "*"
+    if failure.source:
+        return "+"
+    return "" if failure.minimal else "?"
+
+
+#: Characters of a place in the table of failures (each failure's report shows it whole).
+TABLE_PLACE = 60
+
+
+def render_failure_table(console: Console, failures: Sequence[Failure],
+                         replay_files: Sequence[Path] = (),
+                         redact: Redactor | None = None) -> None:
+    """One line per distinct failure (keep-going), before each is shown in full: its number,
+    kind, action and place (its signature), its length, how often it was seen again, and its
+    replay file. Replay files in one folder are named once, in the title, so that the table
+    fits 80 columns; a long place wraps, a replay file name does not (it is copied)."""
+    redact = redact or Redactor(())
+    folders = {path.parent for path in replay_files}
+    folder = folders.pop() if len(folders) == 1 else None
+    title = f"{len(failures)} distinct failures"
+    if folder is not None:
+        title += f" (replay files in {folder}{'' if str(folder).endswith('/') else '/'})"
+    files = [shown(path.name if folder is not None else str(path), redact)
+             for path in replay_files[:len(failures)]]
+    files += ["-"] * (len(failures) - len(files))
+    rows = []
+    for number, (failure, file) in enumerate(zip(failures, files, strict=True), start=1):
+        action, kind, place = failure_signature(failure)
+        kind = ("flaky " if failure.flaky else "") + _KIND_WORDS.get(kind, kind)
+        rows.append((str(number), kind, action, shown(place, redact, TABLE_PLACE) or "-",
+                     f"{len(failure.steps)}{_mark(failure)}", str(failure.variants), file))
+    headers = ("#", "kind", "action", "place", "calls", "seen again", "replay file")
+    widths = [max(cell_len(h), *(cell_len(row[n]) for row in rows))
+              for n, h in enumerate(headers)]
+    # (the place takes what the other columns leave, and wraps: Rich would squeeze them all)
+    room = console.width - sum(widths) + widths[3] - len(widths)
+    table = Table(title=Text(shown(title, redact), style="bold"), title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+                  header_style="bold")
+    for n, header in enumerate(headers):
+        table.add_column(header, justify="right" if n in (0, 4, 5) else "left",
+                         overflow="fold", no_wrap=n != 3 and n != 2,
+                         max_width=max(room, 12) if n == 3 else None)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
     console.print(table)
-    if any(not f.minimal for f in failures):
-        console.print("[dim]* not checked 1-minimal (see its note)[/dim]")
+    marks = {_mark(failure) for failure in failures}
+    for mark, meaning in _MARKS.items():
+        if mark in marks:
+            console.print(Text(f"{mark} {meaning}", style="dim"), soft_wrap=True)
     console.print()
 
 
@@ -214,6 +295,9 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
     table = Table(title=None, header_style="bold", box=None)
     table.add_column("action")
     table.add_column("runs", justify="right")
+    negative = any(action.inputs is not None for action in plan.actions)
+    if negative:
+        table.add_column("invalid", justify="right")
     for name in targets:
         table.add_column(f"{name} statuses")
     for action in plan.actions:
@@ -223,7 +307,8 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
         for name in targets:
             counts: dict[str, int] = dict(entry.statuses.get(name, {})) if entry else {}
             cells.append(", ".join(f"{code}×{n}" for code, n in sorted(counts.items())) or "-")
-        table.add_row(action.name, str(runs), *cells)
+        invalid = [str(entry.invalid if entry else 0)] if negative else []
+        table.add_row(action.name, str(runs), *invalid, *cells)
     console.print(table)
     timing = ", ".join(f"{name} {stats.time_ms.get(name, 0.0) / max(stats.steps, 1):.1f} "
                        "ms/call" for name in targets)
@@ -241,6 +326,8 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     stats = result.stats
     what = (f"{stats.sequences} sequence{'s' if stats.sequences != 1 else ''} / "
             f"{stats.steps} call{'s' if stats.steps != 1 else ''}")
+    if stats.boundary:
+        what += f" ({stats.boundary} boundary case{'s' if stats.boundary != 1 else ''})"
     if stats.shrinking:
         what += f" ({stats.shrinking} of the sequences while shrinking)"
     stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
@@ -250,19 +337,30 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     if result.failure is None:
         mode = "no difference" if len(plan.targets) == 2 else "no invariant broken"
         return f"✓ {mode} in {what} in {result.elapsed:.1f}s{stopped} (seed {result.seed})"
+    failures = run_failures(result)
+    if len(failures) > 1:
+        return _several_verdict(failures, what, result.seed)
     kind = _KIND_WORDS.get(result.failure.kind, result.failure.kind)
     if result.failure.source:
         flaky = "flaky " if result.failure.flaky else ""
         return f"✗ {flaky}{kind}: {result.failure.note} ({len(result.failure.steps)} call(s))"
     if result.failure.flaky:
         return f"✗ flaky {kind} in {what} (seed {result.seed})"
-    if len(result.failures) > 1:
-        lengths = ", ".join(str(len(f.steps)) for f in result.failures)
-        return (f"✗ {len(result.failures)} distinct failures found in {what}, shrunk to "
-                f"{lengths} call(s) (seed {result.seed})")
     shrunk = ("shrinking stopped early at" if result.failure.cut_short else "shrunk to")
     return (f"✗ {kind} found in {what}, {shrunk} "
             f"{len(result.failure.steps)} call(s) (seed {result.seed})")
+
+
+def _several_verdict(failures: Sequence[Failure], what: str, seed: int) -> str:
+    """``✗ N distinct failures (...) found in ..., shrunk to A, B, C call(s) (seed S)``; the
+    parenthesis counts the failures that are saved ones, flaky, or not fully shrunk."""
+    counts = [(sum(1 for f in failures if f.source), "saved and still showing"),
+              (sum(1 for f in failures if f.flaky), "flaky"),
+              (sum(1 for f in failures if f.cut_short), "not fully shrunk")]
+    parts = "; ".join(f"{n} {words}" for n, words in counts if n)
+    lengths = ", ".join(str(len(f.steps)) for f in failures)
+    return (f"✗ {len(failures)} distinct failures{f' ({parts})' if parts else ''} found in "
+            f"{what}, shrunk to {lengths} call(s) (seed {seed})")
 
 
 _KIND_WORDS = {"invariant": "broken invariant", "expect": "failed expectation"}
@@ -275,4 +373,5 @@ def render_step_line(step: Step, redact: Redactor) -> str:
         f"{name}: {_request_line(r, redact)}" for name, r in step.requests)
     answers = "  ".join(f"{name} {_status(r, redact)}" for name, r in step.responses)
     mark = "  ✗ " + shown(step.findings[0].title, redact) if step.findings else ""
-    return f"{step.index:3d} {step.action}  {sent}  →  {answers}{mark}"
+    change = f"  [{change_line(step, redact)}]" if step.change is not None else ""
+    return f"{step.index:3d} {step.action}  {sent}{change}  →  {answers}{mark}"

@@ -163,6 +163,7 @@ class Builder:
                 max_time=run.get("max_time"),
                 shrink_time=run.get("shrink_time", 30.0),
                 keep_going=run.get("keep_going", False),
+                mode=run.get("mode", "positive"),
                 swarm=run.get("swarm", m.RunSettings.swarm),
             ),
             variables=tuple(sorted(self.stored)),
@@ -482,6 +483,7 @@ class Builder:
             compare=self._build_compare(spec.get("compare") or {}, (*path, "compare"), compare),
             expect=expect,
             fill=fill,
+            mode=spec.get("mode"),
         )
 
     def _check_refs(self, value: m.Value, path: JsonPath, scope: set[str]) -> None:

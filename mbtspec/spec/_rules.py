@@ -265,5 +265,25 @@ def risky_specs(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
                 f"{spec.openapi.file.name} no action exercises: {shown}", severity="warning")
 
 
+def nothing_to_invalidate(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """Warnings: negative or all mode where no OpenAPI schema says what is invalid."""
+    if spec.run.mode != "positive" and spec.openapi is None:
+        yield positions.problem(
+            ("run", "mode"), "nothing-to-invalidate",
+            f"mode {spec.run.mode} draws invalid values from the OpenAPI schemas, and the spec "
+            "has no 'openapi': every request stays valid; add openapi: your-api.yaml",
+            severity="warning")
+        return
+    if spec.openapi is not None:
+        return  # (an action that names no operation of it is an error already)
+    for action in spec.actions:
+        if action.mode in ("negative", "all"):
+            yield positions.problem(
+                ("actions", action.name, "mode"), "nothing-to-invalidate",
+                f"mode {action.mode} draws invalid values from the OpenAPI schemas, and the "
+                "spec has no 'openapi': the requests of this action stay valid; add openapi: "
+                "your-api.yaml", severity="warning")
+
+
 RULES: tuple[Rule, ...] = (undocumented_names, invalid_literals, ungenerable_values,
-                           unreachable_actions, risky_specs)
+                           unreachable_actions, risky_specs, nothing_to_invalidate)

@@ -209,6 +209,11 @@ class CompareRules:
 # Actions, invariants, run settings
 
 
+#: Which requests a run sends: valid ones only, invalid ones (plus boundary values), or both.
+Mode = Literal["positive", "negative", "all"]
+MODES: tuple[Mode, ...] = ("positive", "negative", "all")
+
+
 @dataclass(frozen=True)
 class Check:
     """A named CEL expression that must be true (invariants and per-action ``expect``)."""
@@ -240,6 +245,8 @@ class Action:
     compare: CompareRules = field(default_factory=CompareRules)
     expect: tuple[Check, ...] = ()
     fill: Literal["all", "required", "none"] = "all"
+    #: Overrides ``run.mode`` for this action (None: the run's mode).
+    mode: Mode | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +257,7 @@ class RunSettings:
     max_time: float | None = None
     shrink_time: float = 30.0
     keep_going: bool = False
+    mode: Mode = "positive"
     swarm: bool = True  # swarm testing: each sequence uses a random subset of the actions
 
 

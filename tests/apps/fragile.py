@@ -8,6 +8,8 @@ fails while a failure is being shrunk. Importable as ``tests.apps.fragile:<name>
   starting with the first (or the third); the other times it answers 409 as the model does.
 * ``several``: three of the orders app's bugs at once (``close_twice``, ``qty_off_by_one``,
   ``list_limit``): three distinct failures for keep-going.
+* ``slow_close_twice``: the ``close_twice`` candidate answering each request after 50 ms, so
+  that shrinking takes seconds (for Ctrl-C while shrinking).
 * ``env_app`` (for uvicorn): the same candidate; once the bug has shown, the process exits
   (``os._exit(5)``) at the next reset, as a server that dies would. ``FRAGILE_EXIT_AFTER``
   resets after the bug (default 1).
@@ -89,3 +91,17 @@ third_from_third = _intermittent(3)
 
 several = make_app(first_id=1001,
                    bugs=frozenset({"close_twice", "qty_off_by_one", "list_limit"}))
+
+
+def _slow(inner: Any) -> Any:
+    import asyncio
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await asyncio.sleep(0.05)
+        await inner(scope, receive, send)
+
+    return app
+
+
+slow_close_twice = _slow(make_app(first_id=1001, bugs=frozenset({"close_twice"})))

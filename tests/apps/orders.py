@@ -30,6 +30,12 @@ shortest failing call sequence against a correct model:
   Minimal: create, close, close (3 calls).
 * ``list_limit`` -- the list holds at most 2 orders.
   Minimal: create, create, create, list (4 calls).
+* ``qty_zero_accepted`` -- an order with ``qty`` 0 is accepted (201), not 422.
+  Minimal: create with qty 0 (1 call) -- outside the schema (minimum 1): found only
+  by negative mode, among its boundary values.
+* ``qty_negative_accepted`` -- an order with a negative ``qty`` is accepted (201).
+  Minimal: create with qty < 0 (1 call) -- not a boundary value: found by the
+  random invalid values of negative mode.
 * ``crash_on_close`` -- the process exits at once (``os._exit(3)``) when an
   order is about to be closed: a target dying mid-run. Only meaningful in a
   separate server process (uvicorn); it would kill an in-process caller.
@@ -59,7 +65,8 @@ from examples.employees._asgi import (
     parse_json,
 )
 
-BUGS = frozenset({"delete_noop", "qty_off_by_one", "close_twice", "list_limit", "crash_on_close"})
+BUGS = frozenset({"delete_noop", "qty_off_by_one", "close_twice", "list_limit", "crash_on_close",
+                  "qty_zero_accepted", "qty_negative_accepted"})
 _ID = re.compile(r"-?[0-9]{1,18}")
 
 
@@ -86,7 +93,9 @@ def make_app(
         item, qty = body.get("item"), body.get("qty")
         if not (isinstance(item, str) and 1 <= len(item) <= 20):
             return json_response(422, {"error": "invalid"})
-        if type(qty) is not int or not 1 <= qty <= 100:
+        accepted = (type(qty) is int and ("qty_zero_accepted" in bugs and qty == 0
+                                          or "qty_negative_accepted" in bugs and qty < 0))
+        if (type(qty) is not int or not 1 <= qty <= 100) and not accepted:
             return json_response(422, {"error": "invalid"})
         if "qty_off_by_one" in bugs and qty == 100:
             qty = 99

@@ -14,6 +14,8 @@ delete_noop = make_app(first_id=1001, bugs=frozenset({"delete_noop"}))
 close_twice = make_app(first_id=1001, bugs=frozenset({"close_twice"}))
 list_limit = make_app(first_id=1001, bugs=frozenset({"list_limit"}))
 qty_off_by_one = make_app(first_id=1001, bugs=frozenset({"qty_off_by_one"}))
+qty_zero_accepted = make_app(first_id=1001, bugs=frozenset({"qty_zero_accepted"}))
+qty_negative_accepted = make_app(first_id=1001, bugs=frozenset({"qty_negative_accepted"}))
 
 
 def _guarded(app: Any) -> Any:

@@ -102,3 +102,30 @@ def test_the_replay_pass_after_hypothesis_keeps_the_failure_too(
     failure = check(write(tmp_path, CLOSE_TWICE), seed=3, database=None).result.failure
     assert failure is not None and failure.cut_short and failure.steps[-1].findings
     assert ("interrupted" if error is KeyboardInterrupt else "went away") in failure.note
+
+
+def test_a_real_ctrl_c_while_shrinking_reports_the_failure_with_exit_1(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import REPO
+
+    spec = write(tmp_path, """\
+  model: {app: tests.apps.variants:model}
+  candidate: {app: tests.apps.fragile:slow_close_twice}
+""")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mbtspec.cli", "check", str(spec), "--seed", "3", "--steps",
+         "30", "--no-database", "--no-color", "-v"], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert process.stdout is not None
+    for line in process.stdout:  # the first failing step: shrinking starts
+        if "✗" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1, out + err
+    assert "shrinking stopped early (the run was interrupted)" in out
+    assert "Traceback" not in out + err

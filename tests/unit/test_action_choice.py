@@ -119,11 +119,14 @@ def test_a_swarm_keeps_what_a_when_reads(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("swarm", [False, True])
 def test_an_action_that_can_run_gets_its_weights_share(tmp_path: Path, swarm: bool) -> None:
-    result = check(_write(tmp_path, BLOG), seed=3, sequences=100, steps=20, swarm=swarm,
+    # Hypothesis runs mutations of each new sequence and, early on, sequences that repeat the
+    # first action: 300 sequences keep the shares within [0.71, 1.68] of their weight's
+    # (28 runs measured, seeds 0-13 with and without swarm; 100 sequences reached 0.45)
+    result = check(_write(tmp_path, BLOG), seed=3, sequences=300, steps=20, swarm=swarm,
                    database=None).result
     assert result.failure is None
     stats = result.stats
-    assert stats.drawn >= 1_900
+    assert stats.drawn >= 5_700
     for name, counts in stats.actions.items():
         assert counts.expected_runs >= 30, name
         # within a factor of 2 of the share its weight gives it at the steps it could run

@@ -4,9 +4,10 @@ traceback (unless MBTSPEC_DEBUG is set), never exit 1, which CI reads as "a diff
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,17 @@ run: {sequences: 2, steps: 2}
 KEY = "s3cr3t-\"key"
 LINE = ("internal error: RuntimeError: boom — a bug in mbtspec, please report it (rerun with "
         "MBTSPEC_DEBUG=1 to see the traceback)")
+
+
+@pytest.fixture(autouse=True)
+def process_left_as_found() -> Iterator[None]:
+    """main() owns its process: it takes SIGINT/SIGTERM over and ends the process with its exit
+    code at exit. Called here inside pytest, that would end pytest with the last test's code."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    cli._ENDING.clear()
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 def boom(*args: object, **kwargs: object) -> None:

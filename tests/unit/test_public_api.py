@@ -43,7 +43,8 @@ def test_lint_loads_no_engine() -> None:
         f"sys.argv = ['mbtspec', 'lint', {str(spec)!r}]\n"
         "try:\n    main()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('hypothesis', 'httpx', 'rich', 'pydantic') or m.startswith('mbtspec.executor'))\n"
+        "('hypothesis', 'httpx', 'rich', 'pydantic', 'schemathesis', 'jsonschema_rs') "
+        "or m.startswith('mbtspec.executor'))\n"
         "print(heavy)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,

@@ -6,6 +6,7 @@ Rust-backed CEL module between runs, which it does not survive.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,37 @@ def test_a_failure_shows_the_report_and_how_to_run_it_again(project: pytest.Pyte
     again = project.runpytest_subprocess()  # the saved failure is tried first
     again.assert_outcomes(failed=1)
     again.stdout.fnmatch_lines(["*the saved failure * still shows (3 call(s))*"])
+
+
+TWO_BUGS = BROKEN + """\
+  - {name: first note only, check: "action != 'read' || candidate.body.id == 500"}
+"""
+
+
+@pytest.mark.parametrize("how", ["spec", "option"])
+def test_keep_going_shows_every_failure(project: pytest.Pytester, how: str) -> None:
+    spec = TWO_BUGS + ("run: {keep_going: true}\n" if how == "spec" else "")
+    project.makefile(".mbtspec.yaml", two=spec)
+    options = ["--mbtspec-keep-going"] if how == "option" else []
+    result = project.runpytest_subprocess("--mbtspec-sequences", "60", "--mbtspec-seed", "1",
+                                          *options)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "2 distinct failures (replay files in .mbtspec/failures/)*",
+        "Failure 1 of 2: *",
+        "*INVARIANT BROKEN after * calls (seed 1)*",
+        "Replay: mbtspec replay .mbtspec/failures/two.mbtspec-*.yaml*",
+        "Failure 2 of 2: *",
+        "*INVARIANT BROKEN after * calls (seed 1)*",
+        "Replay: mbtspec replay .mbtspec/failures/two.mbtspec-*.yaml*",
+        "✗ 2 distinct failures found in *",
+        "In pytest: pytest two.mbtspec.yaml::check --mbtspec-seed 1 --mbtspec-sequences 60"
+        + (" --mbtspec-keep-going" if how == "option" else ""),
+    ])
+    table = result.stdout.str().split("Failure 1 of 2")[0]
+    assert re.search(r"^\d  broken invariant  all +short lists +3 ", table, re.M)
+    assert re.search(r"^\d  broken invariant  read +first note only +3 ", table, re.M)
+    assert len(list((project.path / ".mbtspec" / "failures").iterdir())) == 2
 
 
 def test_an_invalid_spec_fails_with_its_place(project: pytest.Pytester) -> None:
