@@ -50,6 +50,14 @@ def _choose(ctx: DrawContext, variable: str, strategy: st.SearchStrategy[Any]) -
     return ctx.draw(strategy)
 
 
+def _replays_fallback(ctx: DrawContext, variable: str) -> bool:
+    """Does a replay stand where the recorded step drew the pick's ``or:`` (its variable was
+    empty then)? Then the fallback is drawn again, as recorded, even when the variable holds
+    entries now: a literal fallback is sent as written, not read as a position."""
+    recorded = getattr(ctx.draws, "recorded_fallback", None)
+    return recorded is not None and bool(recorded(variable))
+
+
 class Unsatisfiable(Exception):
     """The step cannot be drawn now (a pick from an empty variable with no 'or')."""
 
@@ -60,7 +68,9 @@ class DrawContext:
     state: State
     targets: tuple[str, ...]
     scope: dict[str, Any] = field(default_factory=dict)
-    removals: list[tuple[str, int]] = field(default_factory=list)
+    #: Entries picked with ``remove``: (variable, position, when to remove it), applied by
+    #: the executor once the step's answers are known.
+    removals: list[tuple[str, int, m.Removal]] = field(default_factory=list)
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
         return self.draws.draw(strategy)
@@ -329,8 +339,8 @@ class Compiler:
             indexes = _choose(ctx, pick.variable, st.lists(
                 st.integers(0, len(bag) - 1), min_size=value.min_size, max_size=top,
                 unique=True)) if bag else []
-            if pick.remove:
-                ctx.removals.extend((pick.variable, i) for i in indexes)
+            if pick.remove is not None:
+                ctx.removals.extend((pick.variable, i, pick.remove) for i in indexes)
             return [bag[i] for i in indexes]
 
         return Dynamic(draw)
@@ -344,13 +354,13 @@ class Compiler:
 
         def draw(ctx: DrawContext) -> Any:
             bag = ctx.state.bag(variable)
-            if not bag:
+            if not bag or (fallback is not None and _replays_fallback(ctx, variable)):
                 if fallback is None:
                     raise Unsatisfiable(variable)
                 return fallback.draw(ctx)
             index = _choose(ctx, variable, st.integers(0, len(bag) - 1))
-            if remove:
-                ctx.removals.append((variable, index))
+            if remove is not None:
+                ctx.removals.append((variable, index, remove))
             return bag[index]
 
         return Dynamic(draw)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import ChainMap
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,11 +17,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from mbtspec.compiler import ActionPlan, DrawContext, InputChange, Plan, State, Unsatisfiable
-from mbtspec.compiler.state import Entry, PerTarget
+from mbtspec.compiler.state import Entry
 from mbtspec.errors import TargetError
 from mbtspec.executor._choice import Chooser
 from mbtspec.executor._http import build_request
 from mbtspec.executor._simplest import NONE, simplest_value
+from mbtspec.executor._stores import apply_removals, store_values
 from mbtspec.executor.records import (
     Finding,
     Progress,
@@ -34,7 +34,6 @@ from mbtspec.executor.records import (
     signature,
 )
 from mbtspec.executor.targets import Target
-from mbtspec.spec.conformance import response_functions
 from mbtspec.spec.expressions import ExpressionEvaluationError
 
 Judge = Callable[[Step, ActionPlan, State], Sequence[Finding]]
@@ -132,6 +131,15 @@ class ReplayDraws:
                 raise Unsatisfiable("the replay draws a value where a pick was recorded")
         self.slots.append(id(strategy))
         return value
+
+    def recorded_fallback(self, variable: str) -> bool:
+        """Did the recorded step draw the ``or:`` of its pick of ``variable`` here (nothing
+        was stored then)? True when what comes next was not a pick of ``variable``."""
+        if self.position >= len(self.values):
+            return False
+        value = self.values[self.position]
+        first = value[0] if isinstance(value, list) and value else value
+        return not (isinstance(first, Entry) and first.variable == variable)
 
     def choose(self, state: State, variable: str, strategy: st.SearchStrategy[Any]) -> Any:
         recorded = self.next()
@@ -339,8 +347,8 @@ class Runtime:
             origin = self.origins
         step = self.execute(plan, requests, tuple(getattr(draws, "values", ())), origin,
                             tuple(getattr(draws, "slots", ())), draft.change)
-        for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
-            self.state.remove(variable, index)
+        apply_removals(ctx.removals, plan, self.state, self.names, self.dialect,
+                       dict(step.requests), dict(step.responses))
         return step
 
     def execute(self, plan: ActionPlan, requests: dict[str, Request],
@@ -352,7 +360,7 @@ class Runtime:
             responses = self.send(requests)
         except TargetError as err:
             raise self.abort(err) from None
-        self._store(plan, requests, responses, origin)
+        store_values(plan, self.state, self.names, self.dialect, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,
             action=plan.name,
@@ -372,25 +380,6 @@ class Runtime:
             self.on_step(step)
         self.progress()
         return step
-
-    def _store(self, plan: ActionPlan, requests: dict[str, Any],
-               responses: dict[str, Response], origin: int) -> None:
-        functions = response_functions(plan.action.operation, self.dialect)
-        for variable, expression in plan.action.store:
-            values = {}
-            for name in self.names:
-                context = ChainMap[str, Any]({
-                    "response": responses[name].context,
-                    "request": requests[name].context,
-                    "action": plan.name,
-                    "target": name,
-                }, self.state.view(name))
-                try:
-                    values[name] = expression.evaluate(context, functions)
-                except ExpressionEvaluationError:
-                    values[name] = None
-            if all(v is not None for v in values.values()):
-                self.state.store(variable, PerTarget.of(values), origin)
 
     def raise_failure(self, step: Step) -> None:
         """Raise for a step with findings -- one raise site per kind of failure."""

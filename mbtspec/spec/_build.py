@@ -43,7 +43,10 @@ class Builder:
         self.positions = positions
         self.path = path
         self.problems: list[Problem] = []
-        self.values = ValueParser(positions, frozenset(data.get("generators") or {}))
+        self.values = ValueParser(
+            positions, frozenset(data.get("generators") or {}),
+            expression=lambda source, path: self.expression(source, path, RESPONSE_VARS,
+                                                            "remove 'when'"))
         self.openapi: OpenApiDocument | None = None
         self.stored: dict[str, JsonPath] = {}  # variable -> where it is first stored
         self.unresolved: set[JsonPath] = set()  # requests naming no operation of the document

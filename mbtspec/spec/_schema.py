@@ -134,9 +134,20 @@ def _reword(error: Any, path: tuple[Any, ...],
                  "exclusiveMaximum": "less than"}
         return positions.problem(path, "out-of-range",
                                  f"{value!r} must be {words[kind]} {error.validator_value}")
+    if kind in ("anyOf", "oneOf") and "x-message" in error.schema:
+        # a mapping where a mapping may stand: what is wrong inside it says more
+        inside = [e for e in error.context if isinstance(value, dict)
+                  and e.schema.get("type") == "object" and e.validator != "type"]
+        if inside:
+            return [p for e in inside for p in _as_list(_reword(e, path, positions))]
+        return positions.problem(path, "invalid-value", error.schema["x-message"])
     if kind == "maxProperties":
         return positions.problem(path, "invalid-value", "takes no options here: write {}")
     return positions.problem(path, "schema", error.message)
+
+
+def _as_list(found: list[Problem] | Problem | None) -> list[Problem]:
+    return found if isinstance(found, list) else [found] if found else []
 
 
 def _required_hint(path: tuple[Any, ...], name: str) -> str:

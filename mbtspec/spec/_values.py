@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,19 @@ from mbtspec.spec import model as m
 from mbtspec.spec._regex import pattern_problem, widths
 from mbtspec.spec._schemas import schema_problem
 from mbtspec.spec._yaml import JsonPath, Mark, Positions
+from mbtspec.spec.expressions import (
+    Expression,
+    ExpressionLimitError,
+    ExpressionSyntaxError,
+    compile_expression,
+)
+
+#: Compiles the expression of ``remove: {when: ...}`` at a path, reporting its problems
+#: (None when it has one): the spec builder's, which knows the stored variables.
+ExpressionHook = Callable[[str, JsonPath], "Expression | None"]
+#: What ``remove:`` takes, for messages.
+REMOVE_FORMS = ("true (when every target answers with a 2xx status), always, false, or "
+                "{when: <expression>}")
 
 GENERATOR_KEYWORDS = (
     "one_of", "integer", "number", "boolean", "string", "format", "list", "object", "schema",
@@ -62,10 +75,21 @@ class ValueIssue:
 class ValueParser:
     """Turns YAML data into ``Value`` trees; collects ``ValueIssue``\\ s in ``issues``."""
 
-    def __init__(self, positions: Positions, generator_names: frozenset[str] = frozenset()) -> None:
+    def __init__(self, positions: Positions, generator_names: frozenset[str] = frozenset(),
+                 expression: ExpressionHook | None = None) -> None:
         self.positions = positions
         self.generator_names = generator_names
         self.issues: list[ValueIssue] = []
+        self.expression = expression or self._expression
+
+    def _expression(self, source: str, path: JsonPath) -> Expression | None:
+        """Compile ``source`` without knowing the stored variables (no builder)."""
+        try:
+            return compile_expression(source, self.mark(path))
+        except (ExpressionLimitError, ExpressionSyntaxError) as err:
+            self.issue(path, "expression-syntax", f"cannot parse remove 'when' expression: "
+                       f"{err.message}", offset=(err.line, err.column))
+            return None
 
     def mark(self, path: JsonPath) -> Mark:
         return self.positions.of(path)
@@ -349,7 +373,21 @@ class ValueParser:
                 fallback = m.Ref(alternative, self.mark((*base, "or")), False, (*base, "or"), 1)
             else:
                 fallback = self.parse(alternative, (*base, "or"))
-        return m.Pick(arg, self.mark(path), fallback, bool(data.get("remove", False)), path)
+        removal = self._removal(data["remove"], (*base, "remove")) if "remove" in data else None
+        return m.Pick(arg, self.mark(path), fallback, removal, path)
+
+    def _removal(self, data: Any, path: JsonPath) -> m.Removal | None:
+        """``remove: true | always | false | {when: ...}`` (see ``m.Removal``)."""
+        if data is True:
+            return m.Removal("success")
+        if data == "always":
+            return m.Removal("always")
+        if isinstance(data, dict) and isinstance(data.get("when"), str) and len(data) == 1:
+            when = self.expression(data["when"], (*path, "when"))
+            return m.Removal("when", when) if when is not None else None
+        if data is not False:
+            self.issue(path, "invalid-value", f"remove takes {REMOVE_FORMS}")
+        return None
 
 
 def distinct_values(value: m.Value, cap: int = 10**6) -> int:

@@ -122,13 +122,26 @@ class SchemaGen:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """When a picked entry leaves its variable, after its step (``pick: v, remove: ...``).
+
+    ``on`` is ``success`` (``remove: true``: every target answered with a 2xx status, so that a
+    refused delete keeps a live entry), ``always`` (``remove: always``: whatever the answers),
+    or ``when`` (``remove: {when: ...}``: the expression is true for every target).
+    """
+
+    on: Literal["success", "always", "when"] = "success"
+    when: Expression | None = None
+
+
+@dataclass(frozen=True)
 class Pick:
     """A value stored by an earlier step (one per target); ``or_`` when nothing is stored."""
 
     variable: str
     mark: Mark
     or_: Value | None = None
-    remove: bool = False
+    remove: Removal | None = None
     at: tuple[str | int, ...] = ()
 
 
