@@ -20,6 +20,7 @@ from mbtspec.compiler._inputs import MISSING, InputChange, Site
 from mbtspec.compiler._negative import Inputs, compile_inputs
 from mbtspec.compiler._secrets import header_problems, secret_values
 from mbtspec.compiler._values import (
+    UNIQUE_TRIES,
     CompileError,
     Compiler,
     DrawContext,
@@ -42,6 +43,7 @@ __all__ = [
     "INCLUDE",
     "MISSING",
     "NO_BODY",
+    "UNIQUE_TRIES",
     "ActionPlan",
     "DrawContext",
     "Draws",

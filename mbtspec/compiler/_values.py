@@ -22,6 +22,7 @@ from hypothesis.errors import InvalidArgument
 from mbtspec.compiler.state import PerTarget, State
 from mbtspec.spec import model as m
 from mbtspec.spec._schemas import generation_schema, schema_problem
+from mbtspec.spec._values import distinct_values
 
 
 class CompileError(Exception):
@@ -59,7 +60,13 @@ def _replays_fallback(ctx: DrawContext, variable: str) -> bool:
 
 
 class Unsatisfiable(Exception):
-    """The step cannot be drawn now (a pick from an empty variable with no 'or')."""
+    """The step cannot be drawn now (a pick from an empty variable with no 'or', a unique
+    generator whose values are used up)."""
+
+
+#: Draws of a ``unique`` generator before it gives up on finding an unused value at a step
+#: (more for a small set of values, see ``DrawContext.draw_unique``).
+UNIQUE_TRIES = 10
 
 
 @dataclass
@@ -71,9 +78,45 @@ class DrawContext:
     #: Entries picked with ``remove``: (variable, position, when to remove it), applied by
     #: the executor once the step's answers are known.
     removals: list[tuple[str, int, m.Removal]] = field(default_factory=list)
+    #: Values of ``unique`` generators drawn by this step, per scope: added to the state's
+    #: ``used`` once the step is sent (``commit_unique``), not when it cannot be drawn.
+    fresh: dict[str, set[str]] = field(default_factory=dict)
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
         return self.draws.draw(strategy)
+
+    def draw_unique(self, node: Node, scope: str, limit: int) -> Any:
+        """A value of ``node`` not sent before in this sequence under ``scope`` (nor drawn
+        before in this step); ``Unsatisfiable`` when ``limit`` values are used up, or when a
+        few draws all repeat. A replay gives back its recorded value, or fails when that one
+        is taken by now."""
+        taken = self.state.used.get(scope, set()) | self.fresh.get(scope, set())
+        if len(taken) >= limit:
+            raise Unsatisfiable(f"every value of '{scope}' is used in this sequence")
+        # few values left of a small set need more tries (3 per value of the set: a value
+        # left alone among 20 is then found 95% of the time)
+        tries = min(max(UNIQUE_TRIES, 3 * limit), 100)
+        fresh = getattr(self.draws, "draw_unique", None)
+        if node.strategy is not None and fresh is not None:
+            # one recorded value, however many draws it took: replays stay aligned
+            try:
+                value = fresh(node.strategy, lambda v: _freeze(v) not in taken, tries)
+            except Unsatisfiable:
+                raise Unsatisfiable(f"no unused value of '{scope}' found") from None
+        else:
+            for _ in range(tries):
+                value = node.draw(self)
+                if _freeze(value) not in taken:
+                    break
+            else:
+                raise Unsatisfiable(f"no unused value of '{scope}' found")
+        self.fresh.setdefault(scope, set()).add(_freeze(value))
+        return value
+
+    def commit_unique(self) -> None:
+        """The step was sent: its unique values count as used for the rest of the sequence."""
+        for scope, values in self.fresh.items():
+            self.state.used.setdefault(scope, set()).update(values)
 
 
 class Node:
@@ -344,6 +387,11 @@ class Compiler:
             return [bag[i] for i in indexes]
 
         return Dynamic(draw)
+
+    def _unique(self, value: m.Unique, lets: frozenset[str]) -> Node:
+        inner = self.compile(value.value, lets)
+        scope, limit = value.scope, distinct_values(value.value)
+        return Dynamic(lambda ctx: ctx.draw_unique(inner, scope, limit))
 
     def _schemagen(self, value: m.SchemaGen, lets: frozenset[str]) -> Node:
         return Pure(schema_strategy(value.schema, value.dialect))

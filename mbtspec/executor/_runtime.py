@@ -16,7 +16,15 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from mbtspec.compiler import ActionPlan, DrawContext, InputChange, Plan, State, Unsatisfiable
+from mbtspec.compiler import (
+    UNIQUE_TRIES,
+    ActionPlan,
+    DrawContext,
+    InputChange,
+    Plan,
+    State,
+    Unsatisfiable,
+)
 from mbtspec.compiler.state import Entry
 from mbtspec.errors import TargetError
 from mbtspec.executor._choice import Chooser
@@ -94,6 +102,17 @@ class RecordingDraws:
         self.slots.append(id(strategy))
         return value
 
+    def draw_unique(self, strategy: st.SearchStrategy[Any], fits: Callable[[Any], bool],
+                    tries: int = UNIQUE_TRIES) -> Any:
+        """Draw until a value ``fits`` (``tries`` at most); only that one is recorded."""
+        for _ in range(tries):
+            value = self.draw_on(strategy)
+            if fits(value):
+                self.values.append(value)
+                self.slots.append(id(strategy))
+                return value
+        raise Unsatisfiable("no unused value found")
+
     def choose(self, state: State, variable: str, strategy: st.SearchStrategy[Any]) -> Any:
         chosen = self.draw_on(strategy)
         self.values.append([state.origin(variable, i) for i in chosen]
@@ -130,6 +149,14 @@ class ReplayDraws:
             if value is NONE:
                 raise Unsatisfiable("the replay draws a value where a pick was recorded")
         self.slots.append(id(strategy))
+        return value
+
+    def draw_unique(self, strategy: st.SearchStrategy[Any], fits: Callable[[Any], bool],
+                    tries: int = UNIQUE_TRIES) -> Any:
+        """The recorded value, if it is still unused in this replay."""
+        value = self.draw(strategy)
+        if not fits(value):
+            raise Unsatisfiable("the recorded value of a unique generator is used already")
         return value
 
     def recorded_fallback(self, variable: str) -> bool:
@@ -347,6 +374,7 @@ class Runtime:
             origin = self.origins
         step = self.execute(plan, requests, tuple(getattr(draws, "values", ())), origin,
                             tuple(getattr(draws, "slots", ())), draft.change)
+        ctx.commit_unique()
         apply_removals(ctx.removals, plan, self.state, self.names, self.dialect,
                        dict(step.requests), dict(step.responses))
         return step

@@ -435,6 +435,7 @@ class Builder:
         path: JsonPath = ("actions", name)
         method, target_path, operation = self._resolve_request(spec["request"],
                                                                (*path, "request"))
+        self.values.lets = frozenset(spec.get("let") or {})  # (what 'unique' may not read)
         let = tuple(
             (k, self.values.parse(v, (*path, "let", k))) for k, v in (spec.get("let") or {}).items()
         )

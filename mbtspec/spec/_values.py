@@ -23,6 +23,7 @@ from mbtspec.spec.expressions import (
     ExpressionSyntaxError,
     compile_expression,
 )
+from mbtspec.spec.problems import format_path
 
 #: Compiles the expression of ``remove: {when: ...}`` at a path, reporting its problems
 #: (None when it has one): the spec builder's, which knows the stored variables.
@@ -37,9 +38,13 @@ GENERATOR_KEYWORDS = (
 )
 _EXTRA_KEYS = {
     "pick": {"or", "remove"},
-    "list": {"min_size", "max_size", "unique"},
-    "object": {"optional"},
+    "list": {"min_size", "max_size", "unique"},  # unique: the elements of one list
+    "object": {"optional", "unique"},
+    **{keyword: {"unique"} for keyword in (
+        "one_of", "integer", "number", "boolean", "string", "format", "schema")},
 }
+#: Generators whose ``unique: true`` means: no value twice within a sequence (``m.Unique``).
+UNIQUE_IN_SEQUENCE = frozenset(GENERATOR_KEYWORDS) - {"list", "pick", "const"}
 _OPTIONS = {
     "integer": {"min", "max"},
     "number": {"min", "max", "allow_nan", "allow_infinity"},
@@ -81,6 +86,8 @@ class ValueParser:
         self.generator_names = generator_names
         self.issues: list[ValueIssue] = []
         self.expression = expression or self._expression
+        #: The ``let`` names visible where values are being parsed (an action's, as it goes).
+        self.lets: frozenset[str] = frozenset()
 
     def _expression(self, source: str, path: JsonPath) -> Expression | None:
         """Compile ``source`` without knowing the stored variables (no builder)."""
@@ -177,7 +184,27 @@ class ValueParser:
                            key=True)
         method: Any = getattr(self, f"_gen_{keyword}")
         generated: m.Value = method(data, data[keyword], (*path, keyword), path)
+        if keyword in UNIQUE_IN_SEQUENCE and "unique" in data:
+            return self._unique(generated, data["unique"], path)
         return generated
+
+    def _unique(self, value: m.Value, flag: Any, path: JsonPath) -> m.Value:
+        """``value`` made unique within a sequence when ``flag`` is true."""
+        if not isinstance(flag, bool):
+            self.issue((*path, "unique"), "invalid-generator", "'unique' takes true or false")
+            return value
+        if not flag:
+            return value
+        reads = sorted({f"the 'let' value '{r.name}'" if isinstance(r, m.Ref)
+                        else f"a pick of '{r.variable}'" for r in iter_refs(value)
+                        if isinstance(r, m.Pick) or (not r.env and r.name in self.lets)})
+        if reads:
+            self.issue((*path, "unique"), "invalid-generator",
+                       f"'unique' needs values drawn afresh, but this value uses "
+                       f"{' and '.join(reads)}, which may repeat; drop 'unique' here", key=True)
+            return value
+        scope = path[1] if len(path) == 2 and path[0] == "generators" else format_path(path)
+        return m.Unique(value, str(scope), self.mark((*path, "unique")), (*path, "unique"))
 
     # One method per generator keyword; ``arg`` is the keyword's value, ``path`` points at it.
 
@@ -311,7 +338,8 @@ class ValueParser:
             self.issue(path, "invalid-generator", "'format' takes a template string such as "
                        "\"${department}-${n}\"")
             return m.Literal_(None)
-        local = tuple((k, self.parse(v, (*base, k))) for k, v in data.items() if k != "format")
+        local = tuple((k, self.parse(v, (*base, k))) for k, v in data.items()
+                      if k not in ("format", "unique"))
         for name, _value in local:
             if not NAME.fullmatch(name):
                 self.issue((*base, name), "invalid-name",
@@ -393,6 +421,8 @@ class ValueParser:
 def distinct_values(value: m.Value, cap: int = 10**6) -> int:
     """How many distinct values ``value`` can draw, at most (``cap`` when more, or unknown:
     references and picks are not followed)."""
+    if isinstance(value, m.Unique):
+        return distinct_values(value.value, cap)
     if isinstance(value, m.Literal_):
         return 1
     if isinstance(value, m.BooleanGen):
@@ -459,6 +489,8 @@ def iter_needed_picks(value: m.Value) -> Iterator[m.Pick]:
             yield from iter_needed_picks(item)
     elif isinstance(value, m.ListGen) and value.min_size > 0:
         yield from iter_needed_picks(value.element)
+    elif isinstance(value, m.Unique):
+        yield from iter_needed_picks(value.value)
 
 
 def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
@@ -480,6 +512,8 @@ def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
             yield from iter_refs(item)
     elif isinstance(value, m.ListGen):
         yield from iter_refs(value.element)
+    elif isinstance(value, m.Unique):
+        yield from iter_refs(value.value)
     elif isinstance(value, m.FormatGen):
         local = {name for name, _ in value.local}
         for part in value.template.parts:
@@ -487,3 +521,20 @@ def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
                 yield part
         for _, item in value.local:
             yield from iter_refs(item)
+
+
+def iter_unique(value: m.Value) -> Iterator[m.Unique]:
+    """Every ``unique`` generator written inside ``value`` (not through references)."""
+    if isinstance(value, m.Unique):
+        yield value
+        yield from iter_unique(value.value)
+    elif isinstance(value, m.Pick) and value.or_ is not None:
+        yield from iter_unique(value.or_)
+    elif isinstance(value, m.ListValue | m.OneOf):
+        for item in value.items if isinstance(value, m.ListValue) else value.options:
+            yield from iter_unique(item)
+    elif isinstance(value, m.ObjectValue | m.FormatGen):
+        for _, item in value.fields if isinstance(value, m.ObjectValue) else value.local:
+            yield from iter_unique(item)
+    elif isinstance(value, m.ListGen):
+        yield from iter_unique(value.element)

@@ -145,9 +145,23 @@ class Pick:
     at: tuple[str | int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Unique:
+    """``unique: true`` beside a generator: its values are never repeated within a sequence.
+
+    ``scope`` names the values already sent: a named generator's are shared by every
+    reference to it (``title`` for ``generators.title``); an inline one's are its own (its
+    JSON path). ``at`` is where the ``unique`` key stands."""
+
+    value: Value
+    scope: str
+    mark: Mark
+    at: tuple[str | int, ...] = ()
+
+
 Value = (
     Literal_ | Ref | Template | ListValue | ObjectValue | OneOf | IntegerGen | NumberGen
-    | BooleanGen | StringGen | FormatGen | ListGen | SchemaGen | Pick
+    | BooleanGen | StringGen | FormatGen | ListGen | SchemaGen | Pick | Unique
 )
 
 # --------------------------------------------------------------------------------------------
