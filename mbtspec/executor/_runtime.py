@@ -1,6 +1,7 @@
-"""The run loop: a Hypothesis state machine built from the plan, one rule per action.
+"""The run loop: a Hypothesis state machine built from the plan, with one rule: draw a step.
 
-Hypothesis chooses actions and values and shrinks failing sequences; this module sends each
+Hypothesis draws every choice (which action, see ``_choice``; every value) and shrinks failing
+sequences when they cannot be replayed (no reset); this module sends each
 step to every target concurrently, remembers stored values per target, asks the judge (the
 compare stage, injected) what is wrong, and raises from one place per kind of failure so that
 shrinking stays on the same kind of bug.

@@ -143,6 +143,10 @@ class Failure:
         return self.steps[-1].findings if self.steps else ()
 
 
+def _times(count: int, unit: str = "time") -> str:
+    return f"{count} {unit}" + ("" if count == 1 else "s")
+
+
 @dataclass
 class ActionStats:
     """How often an action ran, what each target answered, and, for the steps the engine
@@ -167,27 +171,31 @@ class ActionStats:
     skipped: Counter[str] = field(default_factory=Counter)
 
     def why_never_ran(self) -> str:
-        """Why an action that never ran did not ("" when it ran): the most telling reason
-        found in the counts."""
+        """Why an action that never ran did not ("" when it ran), from the counts: its values
+        could not be drawn, it was never chosen, swarm testing left it out, or it could not
+        run at any step (its ``when`` was false, or a variable it picks held nothing)."""
         if self.runs:
             return ""
         if self.skipped:
-            reason, times = self.skipped.most_common(1)[0]
-            return (f"chosen {sum(self.skipped.values())} time(s), but its values could not "
-                    f"be drawn ({reason})" if times else reason)
+            reason, _ = self.skipped.most_common(1)[0]
+            return (f"chosen {_times(sum(self.skipped.values()))}, but its values could not "
+                    f"be drawn: {reason}")
         if self.could_run:
-            return f"never drawn, though it could run at {self.could_run} step(s)"
+            return (f"never chosen, though it could run at {_times(self.could_run, 'step')} "
+                    f"({self.expected_runs:.1f} runs expected from its weight)")
         if self.left_out:
-            return (f"left out by swarm testing in every sequence where it could run "
-                    f"({self.left_out} step(s))")
-        if self.nothing_stored and not self.when_false:
-            names = ", ".join(sorted(self.nothing_stored))
-            return f"nothing was stored in {names} when it could have run"
-        if self.when_false and not self.nothing_stored:
-            return "its 'when' was false at every step"
+            return ("left out by swarm testing at every step where it could run "
+                    f"({self.left_out})")
+        blocked = [(f"nothing was stored in {variable}", count)
+                   for variable, count in sorted(self.nothing_stored.items())]
         if self.when_false:
-            names = ", ".join(sorted(self.nothing_stored))
-            return f"its 'when' was false or nothing was stored in {names}, at every step"
+            blocked.append(("its 'when' was false", self.when_false))
+        total = sum(count for _, count in blocked)
+        if len(blocked) == 1:
+            return f"{blocked[0][0]} at every step ({total})"
+        if blocked:
+            return (f"at every step ({total}), "
+                    + " or ".join(f"{what} ({count})" for what, count in blocked))
         return "no step was drawn"
 
 

@@ -318,8 +318,9 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
                       + ", ".join(result.unreached))
     idle = never_ran(plan, stats)
     if idle:
-        console.print(f"[yellow]never ran ({len(idle)}):[/yellow] "
-                      + escape("; ".join(f"{name} ({why})" for name, why in idle)))
+        console.print(f"[yellow]never ran ({len(idle)}):[/yellow]")
+        for name, why in idle:
+            console.print(f"  {escape(name)}: {escape(why)}")
 
 
 def verdict_line(result: RunResult, plan: Plan) -> str:

@@ -86,3 +86,51 @@ def test_the_correct_candidate_passes_with_removal_on_success(tmp_path: Path) ->
     done = run_cli("check", str(write(tmp_path, "candidate", "true")), "--seed", "1",
                    "--sequences", "30", "--no-database", "--no-color")
     assert done.code == 0, done.text
+
+
+GHOSTS = """\
+version: 1
+targets:
+  model: {app: "tests.apps.blog:model"}
+  candidate: {app: "tests.apps.blog:candidate"}
+reset:
+  - {request: POST /__reset, status: 204}
+generators:
+  name: {string: {alphabet: lowercase, min_size: 1, max_size: 6}}
+actions:
+  register:
+    request: POST /users
+    body: {name: "${name}"}
+    store: {tokens: response.body.token, ghosts: response.body.ghost}  # no 'ghost' field
+  haunt:
+    request: GET /articles/{slug}
+    path: {slug: {pick: ghosts}}
+  crowd:
+    request: GET /articles/a1
+    when: size(tokens) > 100
+"""
+
+
+def test_every_report_names_the_actions_that_never_ran_and_why(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(GHOSTS)
+    files = {name: tmp_path / name for name in ("r.json", "r.html", "r.xml")}
+    done = run_cli("check", str(spec), "--seed", "1", "--sequences", "10", "--steps", "5",
+                   "--no-database", "--no-color", "--report-json", str(files["r.json"]),
+                   "--html", str(files["r.html"]), "--junit-xml", str(files["r.xml"]))
+    assert done.code == 0, done.text
+    haunt = "nothing was stored in ghosts at every step (50)"
+    crowd = "its 'when' was false at every step (50)"
+    lines = done.out.splitlines()
+    start = lines.index("never ran (2):")
+    assert lines[start + 1:start + 3] == [f"  haunt: {haunt}", f"  crowd: {crowd}"]
+    actions = json.loads(files["r.json"].read_text())["stats"]["actions"]
+    assert actions["haunt"]["never_ran"] == haunt and actions["crowd"]["never_ran"] == crowd
+    assert actions["haunt"]["nothing_stored"] == {"ghosts": 50}
+    assert actions["register"]["never_ran"] is None and actions["register"]["runs"] == 50
+    page = files["r.html"].read_text()
+    assert "never ran, because" in page
+    assert f"<td>haunt</td><td>{haunt}</td>" in page.replace("&#x27;", "'")
+    xml = files["r.xml"].read_text()
+    assert f'message="not run in this check: {crowd.replace(chr(39), "&apos;")}"' in xml \
+        or f'message="not run in this check: {crowd}"' in xml

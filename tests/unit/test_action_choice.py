@@ -12,6 +12,7 @@ import pytest
 from mbtspec import check
 from mbtspec.compiler import compile_plan
 from mbtspec.executor._choice import Chooser
+from mbtspec.executor.records import ActionStats
 from mbtspec.spec import load_spec
 
 #: A blog (tests/apps/blog.py): reading or deleting a comment needs an article and a comment
@@ -153,13 +154,24 @@ def test_why_an_action_never_ran(tmp_path: Path) -> None:
     result = check(_write(tmp_path, text), seed=1, sequences=20, steps=10, swarm=False,
                    database=None).result
     stats = result.stats
+    assert stats.drawn == 200
     assert stats.actions["ghost_reader"].why_never_ran() == (
-        "nothing was stored in ghosts when it could have run")
-    assert stats.actions["haunt"].why_never_ran() == "its 'when' was false at every step"
+        "nothing was stored in ghosts at every step (200)")
+    assert stats.actions["haunt"].why_never_ran() == "its 'when' was false at every step (200)"
     assert stats.actions["read"].why_never_ran() == ""
     one = check(_write(tmp_path, BLOG), seed=1, sequences=1, steps=1, swarm=False,
                 database=None).result.stats
     assert one.drawn == 1 and one.actions["register"].runs == 1  # the only one that can run
-    assert one.actions["read"].why_never_ran() == "never drawn, though it could run at 1 step(s)"
+    assert one.actions["read"].why_never_ran() == (
+        "never chosen, though it could run at 1 step (0.5 runs expected from its weight)")
     assert one.actions["delete"].why_never_ran() == (
-        "nothing was stored in slugs when it could have run")
+        "nothing was stored in slugs at every step (1)")
+    # both reasons, counted apart; swarm testing; values that cannot be drawn
+    mixed = ActionStats(when_false=3, nothing_stored=Counter({"a": 2, "b": 1}))
+    assert mixed.why_never_ran() == ("at every step (6), nothing was stored in a (2) or "
+                                     "nothing was stored in b (1) or its 'when' was false (3)")
+    assert ActionStats(left_out=4).why_never_ran() == (
+        "left out by swarm testing at every step where it could run (4)")
+    assert ActionStats(could_run=2, skipped=Counter({"no unused value of 'title' found": 2})
+                       ).why_never_ran() == ("chosen 2 times, but its values could not be "
+                                             "drawn: no unused value of 'title' found")
