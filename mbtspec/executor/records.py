@@ -133,6 +133,9 @@ class Failure:
     flaky: bool = False
     note: str = ""
     cut_short: bool = False  # shrinking stopped early (see note): maybe not the shortest
+    #: Shrinking was stopped by a target that failed or by Ctrl-C, not by the shrink time:
+    #: the run cannot go on searching (with keep-going, it ends here)
+    ends_run: bool = False
     source: str = ""  # the replay file it was replayed from; "" when this run found it
     minimal: bool = False  # checked 1-minimal: leaving out any single step loses it
     #: With keep-going: how many more times the same failure (``signature``) showed
@@ -205,7 +208,10 @@ Signature = tuple[str, str, str]
 
 
 def signature(step: Step) -> Signature:
-    """The failure a step shows: its action, the kind of its first finding, and where."""
+    """The failure a step shows: its action, the kind of its first finding, and where. (A
+    flaky failure's last step may show nothing when run again: its kind is "flaky".)"""
+    if not step.findings:
+        return step.action, "flaky", ""
     finding = step.findings[0]
     if finding.kind == "difference":
         paths = sorted(re.sub(r"\[\d+\]", "[*]", d.path) for d in finding.differences)
