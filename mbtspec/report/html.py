@@ -94,6 +94,24 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{header}</tr>{body}</table>"
 
 
+def _accepted_section(data: dict[str, Any]) -> list[str]:
+    """Known differences (``accept``): what each entry accepted, and those never seen."""
+    if not data["accepted"] and not data["stale"]:
+        return []
+    rows = [[escape(c["reason"]), escape(c["action"]), f"<code>{escape(c['place'])}</code>",
+             str(c["count"]), str(c["differences"]),
+             (f"<code>{escape(c['example']['path'])}</code>: {_shown(c['example']['model'])} "
+              f"&ne; {_shown(c['example']['candidate'])}") if "example" in c else "",
+             escape(c["entry"])] for c in data["accepted"]]
+    rows += [[escape(e["reason"]), escape(", ".join(e["actions"]) or "any"),
+              f"<code>{escape(e['place'])}</code>", "0", "0",
+              '<span class="note">never seen</span>', escape(e["entry"])]
+             for e in data["stale"]]
+    return ['<h2 id="accepted">Accepted differences</h2>',
+            _table(["reason", "action", "place", "calls", "differences", "first seen",
+                    "entry"], rows)]
+
+
 def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
                 command: list[str] | None = None, verdict: str = "") -> str:
     data = run_data(plan, result, redact=redact, command=command, body_limit=None)
@@ -140,6 +158,13 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
                              f'{"s" if more != 1 else ""} (the JSON report lists the first '
                              f'{len(finding["differences"]):,})</li>')
             parts.append("</ul></li>")
+        for accepted in last.get("accepted", []):
+            parts.append(f"<li>accepted ({escape(accepted['reason'])}, "
+                         f"{escape(accepted['entry'])})<ul>")
+            parts += [f"<li><code>{escape(d['path'])}</code>: {_shown(d['model'])} &ne; "
+                      f"{_shown(d['candidate'])}</li>"
+                      for d in accepted["differences"][:SHOWN_DIFFERENCES]]
+            parts.append("</ul></li>")
         parts.append('</ul><div class="side" id="diff">')
         for target, response in last["responses"].items():
             request = last["requests"][target]
@@ -149,6 +174,7 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
         parts.append("</div>")
         if command:
             parts.append(f"<p>Reproduce: <code>{escape(' '.join(command))}</code></p>")
+    parts += _accepted_section(data)
     parts.append("<h2>Statistics</h2>")
     parts.append(_chart(stats["actions"]))
     rows = []
