@@ -96,7 +96,7 @@ def main() -> None:
                          else args.sequences)
     if args.steps is not None:
         if args.steps.exists():
-            steps = pickle.loads(args.steps.read_bytes())  # noqa: S301 (our own file)
+            steps = pickle.loads(args.steps.read_bytes())  # (a file this script wrote)
         else:
             args.steps.write_bytes(pickle.dumps([dataclasses.replace(step, requests=tuple(
                 (name, dataclasses.replace(r, body=None) if r.content is None else r)
