@@ -130,14 +130,22 @@ def stale_warning(spec: Spec, entry: AcceptEntry, stats: Stats, *,
     """The warning for an ``accept`` entry that accepted nothing in a run: the difference it
     declares may be gone (``stopped_early``: the run ended before its sequences ran out)."""
     names = entry.actions or tuple(a.name for a in spec.actions)
+    actions = [a for a in spec.actions if a.name in names]
+    segments = entry.place.segments
     if not any(name in stats.actions for name in names):
         why = f"action '{names[0]}' never ran" if len(names) == 1 else "none of its actions ran"
+    elif (segments[0] == "headers" and len(segments) > 1 and isinstance(segments[1], str)
+          and "*" not in segments[1] and not any(
+              segments[1] in headers for a in actions
+              for headers in (a.compare.headers, *(c.headers or () for c in a.compare.cases)))):
+        why = (f"the header is not compared (add '{segments[1]}' to compare.headers, top "
+               "level or in the action)")
     else:
-        why = "no step showed the difference it accepts"
+        why = "no step showed the difference it accepts; if it is gone, remove the entry"
     if stopped_early:
         why += " (the run stopped early: it may show in a longer run)"
     return (f"{entry.where}: the accepted difference '{entry.reason}' at {entry.place.text} "
-            f"was never seen: {why}; if it is gone, remove the entry")
+            f"was never seen: {why}")
 
 
 def _evaluate(check: Check, context: Any, notes: list[str]) -> list[str] | None:

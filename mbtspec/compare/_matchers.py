@@ -19,6 +19,7 @@ format is expected) are compared by the plain rules.
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from typing import Any
@@ -76,7 +77,8 @@ def _equal(matcher: Matcher, a: Any, b: Any) -> bool:
         if not (_is_number(a) and _is_number(b)):
             return False
         margin = max(matcher.absolute, matcher.relative * max(abs(a), abs(b)))
-        return bool(abs(a - b) <= margin)
+        gap = abs(a - b)  # (1.01 - 1.0 is 0.010000000000000009: within 0.01 all the same)
+        return bool(gap <= margin or math.isclose(gap, margin, rel_tol=1e-9))
     if kind == "format":
         check = FORMATS[matcher.format]
         return isinstance(a, str) and isinstance(b, str) and check(a) and check(b)

@@ -21,7 +21,6 @@ The formats follow their usual definitions (those of JSON Schema and OpenAPI):
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 from collections.abc import Callable
 
@@ -62,6 +61,8 @@ def _is_date_time(text: str) -> bool:
 
 def _is_ip(version: int) -> Callable[[str], bool]:
     def check(text: str) -> bool:
+        import ipaddress  # (only when a run checks an address: lint does not need it)
+
         try:
             return ipaddress.ip_address(text).version == version
         except ValueError:
