@@ -7,9 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from jsonschema import Draft202012Validator
+
 from mbtspec import check
 from mbtspec.executor.records import Step
-from tests.e2e.conftest import ORDERS_OPENAPI, run_cli
+from mbtspec.report.data import Redactor, run_data
+from tests.e2e.conftest import ORDERS_OPENAPI, REPO, run_cli
+
+REPORT_SCHEMA = Draft202012Validator(json.loads(
+    (REPO / "schemas" / "report.schema.json").read_text()))
 
 SPEC = f"""\
 version: 1
@@ -63,6 +69,7 @@ def test_known_differences_are_accepted_counted_and_reported(tmp_path: Path) -> 
                    "--report-json", str(tmp_path / "report.json"))
     assert done.code == 0, done.text
     report = json.loads((tmp_path / "report.json").read_text())
+    assert [e.message for e in REPORT_SCHEMA.iter_errors(report)] == []
     assert report["outcome"] == "pass"
     calls = {(row["reason"], row["action"]): row["count"] for row in report["accepted"]}
     statuses = report["stats"]["actions"]
@@ -92,8 +99,8 @@ def test_known_differences_are_accepted_counted_and_reported(tmp_path: Path) -> 
 def test_a_real_difference_is_reported_next_to_an_accepted_one(tmp_path: Path) -> None:
     spec = write(tmp_path, "known_changes_qty")
     seen: list[Step] = []
-    result = check(spec, sequences=300, seed=3, database=None, on_step=seen.append).result
-    failure = result.failure
+    outcome = check(spec, sequences=300, seed=3, database=None, on_step=seen.append)
+    result, failure = outcome.result, outcome.result.failure
     assert failure is not None and failure.kind == "difference"
     last = failure.steps[-1]
     assert [s.action for s in failure.steps] == ["create"]
@@ -101,6 +108,11 @@ def test_a_real_difference_is_reported_next_to_an_accepted_one(tmp_path: Path) -
     assert [(a.reason, [(d.path, d.model, d.candidate) for d in a.differences])
             for a in last.accepted] == [
         ("statuses in capitals", [("body.status", "open", "OPEN")])]
+    report = json.loads(json.dumps(run_data(outcome.plan, result, redact=Redactor(())),
+                                   default=str))
+    assert [e.message for e in REPORT_SCHEMA.iter_errors(report)] == []
+    assert report["failure"]["steps"][-1]["accepted"][0]["differences"] == [
+        {"path": "body.status", "model": "open", "candidate": "OPEN"}]
     # counted in the search only, not in the replays that shrank the failure
     def capitals(steps: list[Step]) -> int:
         return sum(1 for s in steps if s.action == "create"
