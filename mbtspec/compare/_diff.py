@@ -125,22 +125,44 @@ class Accepting(Protocol):
         """Does an entry accept ``difference``?"""
 
 
+class _Rules:
+    """A set of compare rules made ready to follow down a body: made once per rules (and
+    accepted places), not once per step (see ``_ready``)."""
+
+    def __init__(self, rules: CompareRules, accepted: tuple[tuple[Segment, ...], ...]) -> None:
+        self.rules, self.accepted = rules, accepted  # (kept alive: their ids key the cache)
+        self.ignore = tuple(p.segments for p in rules.ignore)
+        self.unordered = tuple(p.segments for p in rules.unordered)
+        self.patterns = (_Patterns(self.ignore), _Patterns(self.unordered),
+                         # a matcher applies at its places and inside them: its pattern, then
+                         # any segments
+                         _Patterns(tuple((*s, "**") for s in (
+                             *(m.place.segments for m in rules.matchers), *accepted))))
+        self.matchers = Matchers(rules.matchers, accepted=len(accepted))
+
+
+_READY: dict[tuple[int, int], _Rules] = {}
+
+
+def _ready(rules: CompareRules, accepted: tuple[tuple[Segment, ...], ...]) -> _Rules:
+    ready = _READY.get((id(rules), id(accepted)))
+    if ready is None or ready.rules is not rules or ready.accepted is not accepted:
+        if len(_READY) > 4096:  # (rules of plans long gone)
+            _READY.clear()
+        ready = _READY[id(rules), id(accepted)] = _Rules(rules, accepted)
+    return ready
+
+
 class Comparer:
     def __init__(self, rules: CompareRules, pairs: set[tuple[Any, Any]],
                  accepting: Accepting | None = None) -> None:
         self.rules = rules
         self.pairs = pairs
-        self.ignore = tuple(p.segments for p in rules.ignore)
-        self.unordered = tuple(p.segments for p in rules.unordered)
-        self._ignore = _Patterns(self.ignore)
-        self._unordered = _Patterns(self.unordered)
         # Accepted places matter only to pair the elements of unordered lists.
-        self.accepting = accepting if accepting is not None and self.unordered else None
-        places = self.accepting.places if self.accepting is not None else ()
-        self.matchers = Matchers(rules.matchers, accepted=len(places))
-        # a matcher applies at its places and inside them: its pattern, then any segments
-        self._matchers = _Patterns(tuple((*s, "**") for s in (
-            *(m.place.segments for m in rules.matchers), *places)))
+        self.accepting = accepting if accepting is not None and rules.unordered else None
+        ready = _ready(rules, self.accepting.places if self.accepting is not None else ())
+        self.ignore, self.unordered, self.matchers = ready.ignore, ready.unordered, ready.matchers
+        self._ignore, self._unordered, self._matchers = ready.patterns
         self.budget = MATCH_BUDGET  # element comparisons left for unordered lists
 
     def ignored(self, path: Path) -> bool:
