@@ -83,6 +83,33 @@ class Difference:
     model: Any
     candidate: Any
     note: str = ""
+    #: The place as segments (``("body", "items", 2, "name")``): what ``accept`` places match
+    at: tuple[str | int, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Differences of one step that an ``accept`` entry of the spec declares known: shown as
+    accepted, counted, never a failure."""
+
+    reason: str
+    entry: str  # where the entry is written (``spec.yaml:12:5``): names it in reports
+    place: str  # the entry's place, as written
+    differences: tuple[Difference, ...]  # the first ones (``compare.KEPT_DIFFERENCES``)
+    count: int  # differences accepted, kept or not
+
+
+@dataclass
+class AcceptedCount:
+    """How often an ``accept`` entry accepted differences of one action, in a run."""
+
+    reason: str
+    entry: str
+    place: str
+    action: str
+    steps: int = 0  # steps with a difference it accepted
+    differences: int = 0
+    example: Difference | None = None  # the first difference it accepted
 
 
 @dataclass(frozen=True)
@@ -116,6 +143,8 @@ class Step:
     slots: tuple[int, ...] = ()
     #: The deliberately invalid (or boundary) value this step sent, if any (negative mode).
     change: InputChange | None = None
+    #: Differences the spec accepts (``accept``), one per entry that accepted some
+    accepted: tuple[Accepted, ...] = ()
 
     def request(self, target: str) -> Request:
         return next(r for name, r in self.requests if name == target)
@@ -165,6 +194,19 @@ class Stats:
     actions: dict[str, ActionStats] = field(default_factory=dict)
     time_ms: dict[str, float] = field(default_factory=dict)  # per target
     lengths: list[int] = field(default_factory=list)  # steps of each finished sequence
+    #: Accepted differences, per (entry, action); counted in the search, not while shrinking
+    accepted: dict[tuple[str, str], AcceptedCount] = field(default_factory=dict)
+
+    def record_accepted(self, step: Step) -> None:
+        """Count the differences ``step`` accepted."""
+        for accepted in step.accepted:
+            count = self.accepted.get((accepted.entry, step.action))
+            if count is None:
+                count = self.accepted[accepted.entry, step.action] = AcceptedCount(
+                    accepted.reason, accepted.entry, accepted.place, step.action,
+                    example=accepted.differences[0] if accepted.differences else None)
+            count.steps += 1
+            count.differences += accepted.count
 
     def record(self, step: Step) -> None:
         self.steps += 1
@@ -201,6 +243,8 @@ class RunResult:
     #: Every distinct failure, in the order found (``failure`` is the first); more than one
     #: only with keep-going.
     failures: tuple[Failure, ...] = ()
+    #: The ``accept`` entries (where they are written) that accepted nothing in the run
+    stale: tuple[str, ...] = ()
 
 
 #: (action, kind, place): what makes two failing steps "the same failure".
