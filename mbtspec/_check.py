@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mbtspec.compare import make_judge
+from mbtspec.compare import make_judge, stale_entries, stale_warning
 from mbtspec.compiler import Plan, compile_plan
 from mbtspec.errors import UsageError
 from mbtspec.executor import (
@@ -133,6 +133,12 @@ def check(
             tried.append((path, f"cannot be replayed any more: {outcome.reason}"))
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
                       database=database, known=tuple(still))
+    stale = stale_entries(plan.spec, result.stats.accepted)
+    if stale:  # (the accept entries that accepted nothing: a warning each)
+        early = bool(result.stopped or (result.failures and not plan.run.keep_going))
+        result = replace(result, stale=tuple(e.where for e in stale), warnings=(
+            *result.warnings,
+            *(stale_warning(plan.spec, e, result.stats, stopped_early=early) for e in stale)))
     command = reproduce_command(spec_path, result.seed, sequences, steps,
                                 keep_going=bool(keep_going), swarm=swarm, mode=mode)
     files: list[Path] = []

@@ -1,24 +1,28 @@
 """Structural comparison of two responses, path by path.
 
-Rules: ``ignore`` paths are skipped, ``unordered`` arrays are compared as multisets, and values
-stored per target (the model's id 5, the candidate's id 1005) count as equal. Booleans never
-equal numbers; 1 equals 1.0 (JSON has one number type).
+Rules: ``ignore`` paths are skipped, ``unordered`` arrays are compared as multisets, values
+stored per target (the model's id 5, the candidate's id 1005) count as equal, and matchers
+(``loose_types``, ``tolerance``, ``format``, ``pattern``, ``present``: see ``_matchers``) let
+other values count as equal at their places and inside them. Booleans never equal numbers;
+1 equals 1.0 (JSON has one number type).
 
 Time grows linearly with the size of the bodies, unordered arrays included: their elements are
 first sorted into groups that only equal elements can share (by a summary of each element that
 leaves out what the rules let differ), and only elements of the same group are compared one by
 one. At most ``MATCH_BUDGET`` such comparisons are made per response; past it, the elements
 still unpaired are reported as such, with a note that says why. ``ignore`` and ``unordered``
-paths are followed down the body as it is walked (``_Patterns``), so that a deep body with
-``**`` patterns costs one step per level, not a new match of every prefix at every level.
+paths, and the places of matchers, are followed down the body as it is walked
+(``_Patterns``), so that a deep body with ``**`` patterns costs one step per level, not a new
+match of every prefix at every level; where no rule can apply any more, the walk is plain.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
+from mbtspec.compare._matchers import Matchers
 from mbtspec.executor.records import Difference, Response
 from mbtspec.spec.model import CompareRules
 from mbtspec.spec.problems import format_path
@@ -93,24 +97,72 @@ class _Patterns:
         return any(len(p) in positions for p, positions in zip(self.patterns, state,
                                                                strict=True))
 
+    def matching(self, state: State) -> tuple[int, ...]:
+        """The indexes of the patterns that match the path that led to ``state``."""
+        return tuple(i for i, (p, positions) in enumerate(zip(self.patterns, state,
+                                                              strict=True))
+                     if len(p) in positions)
+
     @staticmethod
     def alive(state: State) -> bool:
         """Can some pattern still match a longer path?"""
         return any(state)
 
 
-#: Where a place stands in the ignore patterns and in the unordered patterns.
-Place = tuple[State, State]
+#: Where a place stands in the ignore patterns, the unordered patterns and the matchers'.
+Place = tuple[State, State, State]
+
+
+class Accepting(Protocol):
+    """The ``accept`` entries of a step, as far as the comparer needs to know them: elements
+    of unordered lists that differ only where entries accept it are paired."""
+
+    @property
+    def places(self) -> tuple[tuple[Segment, ...], ...]:
+        """The entries' places."""
+
+    def __call__(self, difference: Difference) -> bool:
+        """Does an entry accept ``difference``?"""
+
+
+class _Rules:
+    """A set of compare rules made ready to follow down a body: made once per rules (and
+    accepted places), not once per step (see ``_ready``)."""
+
+    def __init__(self, rules: CompareRules, accepted: tuple[tuple[Segment, ...], ...]) -> None:
+        self.rules, self.accepted = rules, accepted  # (kept alive: their ids key the cache)
+        self.ignore = tuple(p.segments for p in rules.ignore)
+        self.unordered = tuple(p.segments for p in rules.unordered)
+        self.patterns = (_Patterns(self.ignore), _Patterns(self.unordered),
+                         # a matcher applies at its places and inside them: its pattern, then
+                         # any segments
+                         _Patterns(tuple((*s, "**") for s in (
+                             *(m.place.segments for m in rules.matchers), *accepted))))
+        self.matchers = Matchers(rules.matchers, accepted=len(accepted))
+
+
+_READY: dict[tuple[int, int], _Rules] = {}
+
+
+def _ready(rules: CompareRules, accepted: tuple[tuple[Segment, ...], ...]) -> _Rules:
+    ready = _READY.get((id(rules), id(accepted)))
+    if ready is None or ready.rules is not rules or ready.accepted is not accepted:
+        if len(_READY) > 4096:  # (rules of plans long gone)
+            _READY.clear()
+        ready = _READY[id(rules), id(accepted)] = _Rules(rules, accepted)
+    return ready
 
 
 class Comparer:
-    def __init__(self, rules: CompareRules, pairs: set[tuple[Any, Any]]) -> None:
+    def __init__(self, rules: CompareRules, pairs: set[tuple[Any, Any]],
+                 accepting: Accepting | None = None) -> None:
         self.rules = rules
         self.pairs = pairs
-        self.ignore = tuple(p.segments for p in rules.ignore)
-        self.unordered = tuple(p.segments for p in rules.unordered)
-        self._ignore = _Patterns(self.ignore)
-        self._unordered = _Patterns(self.unordered)
+        # Accepted places matter only to pair the elements of unordered lists.
+        self.accepting = accepting if accepting is not None and rules.unordered else None
+        ready = _ready(rules, self.accepting.places if self.accepting is not None else ())
+        self.ignore, self.unordered, self.matchers = ready.ignore, ready.unordered, ready.matchers
+        self._ignore, self._unordered, self._matchers = ready.patterns
         self.budget = MATCH_BUDGET  # element comparisons left for unordered lists
 
     def ignored(self, path: Path) -> bool:
@@ -121,14 +173,28 @@ class Comparer:
         return bool(self.unordered) and self._unordered.matches(self._unordered.follow(path)[0])
 
     def place(self, path: Path) -> Place:
-        return self._ignore.follow(path)[0], self._unordered.follow(path)[0]
+        return (self._ignore.follow(path)[0], self._unordered.follow(path)[0],
+                self._matchers.follow(path)[0] if self._matchers.patterns else ())
 
     def below(self, place: Place, segment: Segment) -> Place:
         """The place one segment further down."""
-        ignore, unordered = place
-        return (self._ignore.step(ignore, segment) if self._ignore.alive(ignore) else ignore,
-                self._unordered.step(unordered, segment) if self._unordered.alive(unordered)
-                else unordered)
+        ignore, unordered, matchers = place  # (``any(state)``: can a pattern still match?)
+        return (self._ignore.step(ignore, segment) if any(ignore) else ignore,
+                self._unordered.step(unordered, segment) if any(unordered) else unordered,
+                self._matchers.step(matchers, segment) if any(matchers) else matchers)
+
+    @staticmethod
+    def plain(place: Place) -> bool:
+        """Can no rule apply at ``place`` or below it?"""
+        return not (any(place[0]) or any(place[1]) or any(place[2]))
+
+    def header_matches(self, path: Path, a: Any, b: Any) -> bool:
+        """Do the matchers let the header values ``a`` and ``b`` count as equal?"""
+        if not self.matchers:
+            return False
+        active = self._matchers.matching(self._matchers.follow(path)[0])
+        return bool(active) and ((self.matchers.present(active) and a is not ABSENT
+                                  and b is not ABSENT) or self.matchers.equal(active, a, b))
 
     def same_scalar(self, a: Any, b: Any) -> bool:
         if isinstance(a, bool) != isinstance(b, bool):
@@ -151,8 +217,11 @@ class Comparer:
             place = self.place(path)
         elif self._ignore.matches(place[0]):
             return
-        if not self._ignore.alive(place[0]) and not self._unordered.alive(place[1]):
+        if not (any(place[0]) or any(place[1]) or any(place[2])):
             yield from self._diff_plainly(a, b, path)  # no rule applies below: faster
+            return
+        active = self._matchers.matching(place[2]) if any(place[2]) else ()
+        if active and self.matchers.present(active) and a is not ABSENT and b is not ABSENT:
             return
         if isinstance(a, dict) and isinstance(b, dict):
             for key in list(a) + [k for k in b if k not in a]:
@@ -168,8 +237,8 @@ class Comparer:
                                      b[i] if i < len(b) else ABSENT, (*path, i),
                                      self.below(place, i))
             return
-        if not self.same_scalar(a, b):
-            yield Difference(format_path(path), a, b)
+        if not self.same_scalar(a, b) and not (active and self.matchers.equal(active, a, b)):
+            yield Difference(format_path(path), a, b, at=path)
 
     def _diff_plainly(self, a: Any, b: Any, path: Path) -> Iterator[Difference]:
         """``diff`` where no ignore or unordered rule applies, at ``path`` or below."""
@@ -182,11 +251,14 @@ class Comparer:
                 yield from self._diff_plainly(a[i] if i < len(a) else ABSENT,
                                               b[i] if i < len(b) else ABSENT, (*path, i))
         elif not self.same_scalar(a, b):
-            yield Difference(format_path(path), a, b)
+            yield Difference(format_path(path), a, b, at=path)
 
     def equal(self, a: Any, b: Any, path: Path, place: Place | None = None) -> bool:
+        """Do ``a`` and ``b`` differ nowhere, or only where ``accept`` entries accept it?"""
         self.budget -= 1
-        return next(iter(self.diff(a, b, path, place)), None) is None
+        if self.accepting is None:
+            return next(iter(self.diff(a, b, path, place)), None) is None
+        return all(self.accepting(d) for d in self.diff(a, b, path, place))
 
     def diff_unordered(self, a: list[Any], b: list[Any], path: Path,
                        place: Place | None = None) -> Iterator[Difference]:
@@ -216,16 +288,21 @@ class Comparer:
             else:
                 cut_short |= self._first_come(a, b, models, candidates, path, place, partner)
         matched = set(partner.values())
+        if self.accepting is not None:  # what the entries accepted in the pairs: reported
+            for j, i in sorted(partner.items(), key=lambda pair: pair[1]):
+                yield from self.diff(a[i], b[j], (*path, i), self.below(place, i))
         why = (" (not every pair of elements was compared: the lists have too many elements "
                "alike)" if cut_short else "")
         for i in range(len(a)):
             if i not in matched:
                 yield Difference(format_path((*path, i)), a[i], ABSENT,
-                                 "the candidate's list has no element equal to this one" + why)
+                                 "the candidate's list has no element equal to this one" + why,
+                                 at=(*path, i))
         for j in range(len(b)):
             if j not in partner:
                 yield Difference(format_path((*path, j)), ABSENT, b[j],
-                                 "the model's list has no element equal to this one" + why)
+                                 "the model's list has no element equal to this one" + why,
+                                 at=(*path, j))
 
     def _matching(self, a: list[Any], b: list[Any], left: list[int], right: list[int],
                   path: Path, place: Place) -> dict[int, int]:
@@ -299,7 +376,7 @@ class Comparer:
         group.) When an ignore or unordered rule names an index, rules may differ from
         element to element: every element then gets the same summary. ``scalar``: how to
         hash numbers, strings... (by default, values stored per target all hash alike)."""
-        patterns = (*self.ignore, *self.unordered)
+        patterns = (*self.ignore, *self.unordered, *self._matchers.patterns)
         if any(isinstance(s, int) or s.isdigit() for p in patterns for s in p):
             return lambda value, at: 0
         paired = {v for pair in self.pairs for v in pair}
@@ -321,8 +398,12 @@ class Comparer:
         def summary(value: Any, at: Place) -> int:
             if self._ignore.matches(at[0]):
                 return 0
-            if not self._ignore.alive(at[0]) and not self._unordered.alive(at[1]):
+            if self.plain(at):
                 return plain(value)
+            if any(at[2]) and (active := self._matchers.matching(at[2])):
+                erased = self.matchers.summary(active, value)
+                if erased is not None:  # (values they may call equal share it)
+                    return erased
             if isinstance(value, dict):
                 places = {key: self.below(at, key) for key in value}
                 return hash(("dict", frozenset((key, summary(item, places[key]))
@@ -356,33 +437,37 @@ def compare_responses(model: Response, candidate: Response, rules: CompareRules,
 
 
 def iter_differences(model: Response, candidate: Response, rules: CompareRules,
-                     pairs: set[tuple[Any, Any]] | None = None) -> Iterator[Difference]:
-    """``compare_responses``, one difference at a time (a caller may stop early)."""
-    comparer = Comparer(rules, pairs or set())
+                     pairs: set[tuple[Any, Any]] | None = None,
+                     accepting: Accepting | None = None) -> Iterator[Difference]:
+    """``compare_responses``, one difference at a time (a caller may stop early).
+    ``accepting``: the step's accepted differences, to pair elements of unordered lists that
+    differ only where they are accepted (their differences are then reported, to be
+    accepted)."""
+    comparer = Comparer(rules, pairs or set(), accepting)
     out: list[Difference] = []
     if model.status is None or candidate.status is None:
         if (model.status is None) != (candidate.status is None):
             out.append(Difference("status", model.status if model.status is not None
                                   else f"no answer ({model.error})",
                                   candidate.status if candidate.status is not None
-                                  else f"no answer ({candidate.error})"))
+                                  else f"no answer ({candidate.error})", at=("status",)))
         yield from out
         return
     if comparer.ignored(("status",)):
         pass
     elif rules.status == "exact" and model.status != candidate.status:
-        out.append(Difference("status", model.status, candidate.status))
+        out.append(Difference("status", model.status, candidate.status, at=("status",)))
     elif rules.status == "class" and model.status // 100 != candidate.status // 100:
         out.append(Difference("status", model.status, candidate.status,
-                              "compared by class (2xx, 4xx, ...)"))
+                              "compared by class (2xx, 4xx, ...)", at=("status",)))
     model_headers, candidate_headers = dict(model.headers), dict(candidate.headers)
     for name in rules.headers:
         path: Path = ("headers", name)
         if comparer.ignored(path):
             continue
         a, b = model_headers.get(name, ABSENT), candidate_headers.get(name, ABSENT)
-        if not comparer.same_scalar(a, b):
-            out.append(Difference(format_path(path), a, b))
+        if not comparer.same_scalar(a, b) and not comparer.header_matches(path, a, b):
+            out.append(Difference(format_path(path), a, b, at=path))
     yield from out
     if rules.body == "exact":
         yield from comparer.diff(model.body, candidate.body, ("body",))

@@ -141,7 +141,7 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
             break
         found.append(failure)
         runtime.known.setdefault(signature(failure.steps[-1]), 0)
-        if not plan.run.keep_going or failure.cut_short or stopped:
+        if not plan.run.keep_going or failure.ends_run or stopped:
             break
         if _generated(runtime.stats) >= plan.run.sequences:
             break
@@ -175,7 +175,7 @@ def _boundary_pass(runtime: Runtime, seed: int, isolated: bool, warnings: list[s
             found.append(failure)
             runtime.known.setdefault(signature(failure.steps[-1]), 0)
             runtime.failures, runtime.best, runtime.aborted = 0, None, None
-            if not keep_going or failure.cut_short:
+            if not keep_going or failure.ends_run:
                 return "", True
     except TimeUp:
         return "max-time", True
@@ -286,7 +286,7 @@ def _cut_short(steps: tuple[Step, ...], error: TargetError | None,
         tail = [line for line in error.log_tail[-5:] if line.strip()]
         if tail:
             warnings.append(f"while shrinking, {error}; its last output: {' | '.join(tail)}")
-    return Failure(steps[-1].findings[0].kind, steps, cut_short=True,
+    return Failure(steps[-1].findings[0].kind, steps, cut_short=True, ends_run=True,
                    note=f"shrinking stopped early ({why}): a shorter sequence may show it too")
 
 

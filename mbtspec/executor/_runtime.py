@@ -33,6 +33,7 @@ from mbtspec.executor._http import build_request
 from mbtspec.executor._simplest import NONE, simplest_value
 from mbtspec.executor._stores import apply_removals, store_values
 from mbtspec.executor.records import (
+    Accepted,
     Finding,
     Progress,
     Request,
@@ -45,7 +46,8 @@ from mbtspec.executor.records import (
 from mbtspec.executor.targets import Target
 from mbtspec.spec.expressions import ExpressionEvaluationError
 
-Judge = Callable[[Step, ActionPlan, State], Sequence[Finding]]
+#: What is wrong with a step (``Finding``), and what differences the spec accepts (``Accepted``)
+Judge = Callable[[Step, ActionPlan, State], Sequence[Finding | Accepted]]
 
 
 class StepFailed(Exception):
@@ -400,11 +402,15 @@ class Runtime:
             slots=slots,
             change=change,
         )
-        findings = tuple(self.judge(step, plan, self.state))
-        if findings:
-            step = dataclasses.replace(step, findings=findings)
+        verdict = self.judge(step, plan, self.state)
+        findings = tuple(f for f in verdict if isinstance(f, Finding))
+        accepted = tuple(a for a in verdict if isinstance(a, Accepted))
+        if findings or accepted:
+            step = dataclasses.replace(step, findings=findings, accepted=accepted)
         self.trace.append(step)
         self.stats.record(step)
+        if accepted and not self.failures:  # (not the replays that shrink a failure)
+            self.stats.record_accepted(step)
         if self.on_step is not None:
             self.on_step(step)
         self.progress()

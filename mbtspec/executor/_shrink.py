@@ -9,7 +9,9 @@ far cheaper than asking Hypothesis to search around it, and no attempt runs past
 2. **Simplify values**: each drawn value is replaced in turn by the simplest value its
    generator can draw (the smallest number of a range, the shortest text, the first choice),
    kept when the failure still shows.
-3. **Check 1-minimality**: leaving out any single step of the result no longer shows the
+3. **Let an earlier step take a later step's value**, and leave the later one out: "create
+   'A', rename it 'xQ', search 'q'" becomes "create 'xQ', search 'q'".
+4. **Check 1-minimality**: leaving out any single step of the result no longer shows the
    failure; the result says whether this was checked.
 
 "The same failure" is the same ``Signature``: the failing action, the kind of finding, and its
@@ -135,10 +137,61 @@ class Shrinker:
                     break
         return steps
 
+    def stand_in(self, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        """Leave out a step whose drawn value an earlier step takes over: in "create 'A',
+        rename it 'xQ', search 'q'", the create can draw 'xQ' itself, and the rename goes. Each
+        plain value (text, number) of a step is tried in place of each value of the same type
+        in an earlier step's draws, with that step left out."""
+        later = 1
+        while later < len(steps) - 1:  # (never the failing step)
+            offered = [v for _, v in _leaves(steps[later].draws)]
+            shorter = None
+            for earlier in range(later):
+                for path, value in _leaves(steps[earlier].draws):
+                    for taken in offered:
+                        if type(taken) is not type(value) or same(taken, value):
+                            continue
+                        draws = _replace_at(steps[earlier].draws, path, taken)
+                        shorter = self.attempt(
+                            steps[:earlier] + (replace(steps[earlier], draws=draws),)
+                            + steps[earlier + 1:later] + steps[later + 1:])
+                        if shorter is not None and len(shorter) < len(steps):
+                            break
+                        shorter = None
+                    if shorter is not None:
+                        break
+                if shorter is not None:
+                    break
+            if shorter is not None:
+                steps = shorter
+            else:
+                later += 1
+        return steps
+
     def one_minimal(self, steps: tuple[Step, ...]) -> bool:
         """Does leaving out any single step lose the failure?"""
         return all(self.attempt(steps[:i] + steps[i + 1:]) is None
                    for i in range(len(steps) - 1))
+
+
+def _leaves(draws: Sequence[Any]) -> list[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every plain value (text, number) in ``draws``, picks left out."""
+    found: list[tuple[tuple[Any, ...], Any]] = []
+
+    def walk(value: Any, path: tuple[Any, ...]) -> None:
+        if isinstance(value, dict):
+            for key, part in value.items():
+                walk(part, (*path, key))
+        elif isinstance(value, list | tuple) and not _is_pick(value):
+            for i, part in enumerate(value):
+                walk(part, (*path, i))
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            found.append((path, value))
+
+    for position, value in enumerate(draws):
+        if not _is_pick(value):
+            walk(value, (position,))
+    return found
 
 
 def _is_pick(value: Any) -> bool:
@@ -209,6 +262,7 @@ def shrink(runtime: Runtime, failure: Failure, budget: float,
         steps = shrinker.leave_out(steps)
         steps = shrinker.simplify(steps)
         steps = shrinker.leave_out(steps) if len(steps) > 1 else steps
+        steps = shrinker.stand_in(steps)
         minimal = shrinker.one_minimal(steps)
     except OutOfTime:
         return replace(failure, steps=steps, cut_short=True, note=(

@@ -12,7 +12,9 @@ The supervisor reads its standard input until it closes -- mbtspec stopped, cras
 killed; the kernel closes the pipe in every case. Meanwhile, mbtspec may send lines
 ``tidy <folder>`` (remove this folder when mbtspec goes) and ``keep <folder>`` (no longer).
 Then it sends SIGTERM to every process that carries the token, waits up to ``GRACE`` seconds
-for them to end, sends SIGKILL to the rest, removes the folders, and exits.
+for them to end, sends SIGKILL to the rest, watches for a second more for marked processes
+that appear late (a command mbtspec forked just before it died), removes the folders, and
+exits.
 
 Limits: processes are found through ``/proc`` (Linux); elsewhere the supervisor can do nothing
 (mbtspec's own stop and the kernel's PR_SET_PDEATHSIG are all there is). A process that
@@ -58,13 +60,25 @@ def marks(prefix: bytes) -> dict[int, tuple[str, int]]:
     return found
 
 
-def sweep(prefix: bytes, grace: float) -> None:
+def sweep(prefix: bytes, grace: float, settle: float = 1.0) -> None:
     """SIGTERM to every marked process (once: a second one makes some servers skip their
-    graceful stop), SIGKILL to what is left after ``grace`` seconds."""
+    graceful stop), SIGKILL to what is left after ``grace`` seconds; done when no marked
+    process was seen for ``settle`` seconds. (mbtspec may have been killed between the fork
+    and the exec of a command: that child carries the mark only once it has exec'd, a moment
+    after the pipe closed; the settle time waits for such late ones.)"""
     deadline = time.monotonic() + grace
     termed: set[int] = set()
-    while pids := marks(prefix):
-        late = time.monotonic() >= deadline
+    last_seen = time.monotonic()
+    while True:
+        pids = marks(prefix)
+        now = time.monotonic()
+        if not pids:
+            if now - last_seen >= settle:
+                return
+            time.sleep(0.05)
+            continue
+        last_seen = now
+        late = now >= deadline
         for pid in pids:
             if late or pid not in termed:
                 termed.add(pid)
@@ -72,7 +86,7 @@ def sweep(prefix: bytes, grace: float) -> None:
                     os.kill(pid, SIGKILL if late else SIGTERM)
                 except OSError:
                     pass
-        if time.monotonic() >= deadline + 10:
+        if now >= deadline + 10:
             return  # (unkillable: a process stuck in the kernel)
         time.sleep(0.05)
 

@@ -83,6 +83,33 @@ class Difference:
     model: Any
     candidate: Any
     note: str = ""
+    #: The place as segments (``("body", "items", 2, "name")``): what ``accept`` places match
+    at: tuple[str | int, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Differences of one step that an ``accept`` entry of the spec declares known: shown as
+    accepted, counted, never a failure."""
+
+    reason: str
+    entry: str  # where the entry is written (``spec.yaml:12:5``): names it in reports
+    place: str  # the entry's place, as written
+    differences: tuple[Difference, ...]  # the first ones (``compare.KEPT_DIFFERENCES``)
+    count: int  # differences accepted, kept or not
+
+
+@dataclass
+class AcceptedCount:
+    """How often an ``accept`` entry accepted differences of one action, in a run."""
+
+    reason: str
+    entry: str
+    place: str
+    action: str
+    steps: int = 0  # steps with a difference it accepted
+    differences: int = 0
+    example: Difference | None = None  # the first difference it accepted
 
 
 @dataclass(frozen=True)
@@ -116,6 +143,8 @@ class Step:
     slots: tuple[int, ...] = ()
     #: The deliberately invalid (or boundary) value this step sent, if any (negative mode).
     change: InputChange | None = None
+    #: Differences the spec accepts (``accept``), one per entry that accepted some
+    accepted: tuple[Accepted, ...] = ()
 
     def request(self, target: str) -> Request:
         return next(r for name, r in self.requests if name == target)
@@ -133,6 +162,9 @@ class Failure:
     flaky: bool = False
     note: str = ""
     cut_short: bool = False  # shrinking stopped early (see note): maybe not the shortest
+    #: Shrinking was stopped by a target that failed or by Ctrl-C, not by the shrink time:
+    #: the run cannot go on searching (with keep-going, it ends here)
+    ends_run: bool = False
     source: str = ""  # the replay file it was replayed from; "" when this run found it
     minimal: bool = False  # checked 1-minimal: leaving out any single step loses it
     #: With keep-going: how many more times the same failure (``signature``) showed
@@ -215,6 +247,19 @@ class Stats:
     #: Swarm testing: sequences that drew a swarm, and the actions their swarms held in all
     swarms: int = 0
     swarm_actions: int = 0
+    #: Accepted differences, per (entry, action); counted in the search, not while shrinking
+    accepted: dict[tuple[str, str], AcceptedCount] = field(default_factory=dict)
+
+    def record_accepted(self, step: Step) -> None:
+        """Count the differences ``step`` accepted."""
+        for accepted in step.accepted:
+            count = self.accepted.get((accepted.entry, step.action))
+            if count is None:
+                count = self.accepted[accepted.entry, step.action] = AcceptedCount(
+                    accepted.reason, accepted.entry, accepted.place, step.action,
+                    example=accepted.differences[0] if accepted.differences else None)
+            count.steps += 1
+            count.differences += accepted.count
 
     def record(self, step: Step) -> None:
         self.steps += 1
@@ -258,6 +303,8 @@ class RunResult:
     #: Every distinct failure, in the order found (``failure`` is the first); more than one
     #: only with keep-going.
     failures: tuple[Failure, ...] = ()
+    #: The ``accept`` entries (where they are written) that accepted nothing in the run
+    stale: tuple[str, ...] = ()
 
 
 #: (action, kind, place): what makes two failing steps "the same failure".
@@ -265,7 +312,10 @@ Signature = tuple[str, str, str]
 
 
 def signature(step: Step) -> Signature:
-    """The failure a step shows: its action, the kind of its first finding, and where."""
+    """The failure a step shows: its action, the kind of its first finding, and where. (A
+    flaky failure's last step may show nothing when run again: its kind is "flaky".)"""
+    if not step.findings:
+        return step.action, "flaky", ""
     finding = step.findings[0]
     if finding.kind == "difference":
         paths = sorted(re.sub(r"\[\d+\]", "[*]", d.path) for d in finding.differences)

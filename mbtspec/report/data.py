@@ -17,7 +17,9 @@ from typing import Any
 from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, InputChange, Plan
 from mbtspec.executor.records import (
+    AcceptedCount,
     ActionStats,
+    Difference,
     Failure,
     Finding,
     Request,
@@ -227,14 +229,17 @@ def response_data(response: Response, redact: Redactor, *,
     return dict(redact.data(data))
 
 
+def difference_data(difference: Difference, redact: Redactor) -> dict[str, Any]:
+    return {"path": redact(difference.path), "model": redact.data(_plain(difference.model)),
+            "candidate": redact.data(_plain(difference.candidate)),
+            **({"note": difference.note} if difference.note else {})}
+
+
 def finding_data(finding: Finding, redact: Redactor) -> dict[str, Any]:
     data: dict[str, Any] = {
         "kind": finding.kind, "title": redact(finding.title),
         "details": [redact(d) for d in finding.details],
-        "differences": [{"path": redact(d.path), "model": redact.data(_plain(d.model)),
-                         "candidate": redact.data(_plain(d.candidate)),
-                         **({"note": d.note} if d.note else {})}
-                        for d in finding.differences]}
+        "differences": [difference_data(d, redact) for d in finding.differences]}
     if finding.omitted:
         data["differences_omitted"] = finding.omitted
     if finding.target:
@@ -268,7 +273,39 @@ def step_data(step: Step, redact: Redactor, *, body_limit: int | None = None
     }
     if step.findings:
         data["findings"] = [finding_data(f, redact) for f in step.findings]
+    if step.accepted:
+        data["accepted"] = [{"reason": redact(a.reason), "entry": a.entry,
+                             "place": redact(a.place), "count": a.count,
+                             "differences": [difference_data(d, redact) for d in a.differences]}
+                            for a in step.accepted]
     return data
+
+
+def accepted_counts(result: RunResult) -> list[AcceptedCount]:
+    """What the ``accept`` entries accepted in the run, per entry and action, most first."""
+    return sorted(result.stats.accepted.values(), key=lambda c: (-c.steps, c.entry, c.action))
+
+
+def accepted_by_entry(result: RunResult) -> list[tuple[str, int]]:
+    """(reason, calls) per entry, most first: calls with a difference it accepted."""
+    calls: dict[str, list[Any]] = {}
+    for count in result.stats.accepted.values():
+        calls.setdefault(count.entry, [count.reason, 0])[1] += count.steps
+    return sorted(((reason, n) for reason, n in calls.values()), key=lambda c: -c[1])
+
+
+def accepted_data(plan: Plan, result: RunResult, redact: Redactor) -> dict[str, Any]:
+    """The ``accepted`` list of the JSON report (per entry and action: reason, place, calls,
+    differences, the first one), and the entries that accepted nothing (``stale``)."""
+    return {
+        "accepted": [{"reason": redact(c.reason), "action": c.action, "place": redact(c.place),
+                      "entry": c.entry, "count": c.steps, "differences": c.differences,
+                      **({"example": difference_data(c.example, redact)} if c.example else {})}
+                     for c in accepted_counts(result)],
+        "stale": [{"reason": redact(e.reason), "place": redact(e.place.text), "entry": e.where,
+                   "actions": list(e.actions)}
+                  for e in plan.spec.every_accept if e.where in result.stale],
+    }
 
 
 def failure_signature(failure: Failure) -> Signature:
@@ -414,6 +451,7 @@ def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
         "mode": plan.run.mode,
         "warnings": [redact(w) for w in (*plan.notes, *result.warnings)],
         "stats": stats_data(plan, result),
+        **accepted_data(plan, result, redact),
         # (the first of ``failures``, as reports before keep-going had it)
         "failure": failures[0] if failures else None,
         "failures": failures,

@@ -178,6 +178,13 @@ def _failure_section(failure: dict[str, Any], number: int, total: int,
                          f'{"s" if more != 1 else ""} (the JSON report lists the first '
                          f'{len(finding["differences"]):,})</li>')
         parts.append("</ul></li>")
+    for accepted in last.get("accepted", []):
+        parts.append(f"<li>accepted ({escape(accepted['reason'])}, "
+                     f"{escape(accepted['entry'])})<ul>")
+        parts += [f"<li><code>{escape(d['path'])}</code>: {_shown(d['model'])} &ne; "
+                  f"{_shown(d['candidate'])}</li>"
+                  for d in accepted["differences"][:SHOWN_DIFFERENCES]]
+        parts.append("</ul></li>")
     # (the first failure's responses keep the id they had before keep-going: links work)
     parts.append(f'</ul><div class="side" id="{"diff" if number == 1 else f"diff-{number}"}">')
     for target, response in last["responses"].items():
@@ -193,6 +200,24 @@ def _failure_section(failure: dict[str, Any], number: int, total: int,
                      "</p>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _accepted_section(data: dict[str, Any]) -> list[str]:
+    """Known differences (``accept``): what each entry accepted, and those never seen."""
+    if not data["accepted"] and not data["stale"]:
+        return []
+    rows = [[escape(c["reason"]), escape(c["action"]), f"<code>{escape(c['place'])}</code>",
+             str(c["count"]), str(c["differences"]),
+             (f"<code>{escape(c['example']['path'])}</code>: {_shown(c['example']['model'])} "
+              f"&ne; {_shown(c['example']['candidate'])}") if "example" in c else "",
+             escape(c["entry"])] for c in data["accepted"]]
+    rows += [[escape(e["reason"]), escape(", ".join(e["actions"]) or "any"),
+              f"<code>{escape(e['place'])}</code>", "0", "0",
+              '<span class="note">never seen</span>', escape(e["entry"])]
+             for e in data["stale"]]
+    return ['<h2 id="accepted">Accepted differences</h2>',
+            _table(["reason", "action", "place", "calls", "differences", "first seen",
+                    "entry"], rows)]
 
 
 def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
@@ -215,6 +240,7 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
         parts.append(_contents(failures))
     for number, item in enumerate(failures, start=1):
         parts.append(_failure_section(item, number, len(failures), redact))
+    parts += _accepted_section(data)
     parts.append("<h2>Statistics</h2>")
     parts.append(_chart(stats["actions"]))
     rows = []

@@ -23,6 +23,8 @@ from mbtspec.executor.records import Failure, RunResult
 from mbtspec.report.data import (
     SHOWN_DIFFERENCES,
     Redactor,
+    accepted_by_entry,
+    accepted_counts,
     clip,
     failure_signature,
     more_differences,
@@ -60,6 +62,12 @@ def _sequence_text(failure: Failure, redact: Redactor) -> str:
             if more:
                 lines.append(f"     ... and {more:,} more difference{'s' if more != 1 else ''}"
                              " (see the JSON report)")
+        for accepted in step.accepted:
+            lines.append(f"   accepted ({_text(accepted.reason, redact)}, {accepted.entry}):")
+            lines += [f"     {_text(d.path, redact)}: "
+                      f"{shown_json(d.model, SHOWN_VALUE, redact)} != "
+                      f"{shown_json(d.candidate, SHOWN_VALUE, redact)}"
+                      for d in accepted.differences[:SHOWN_DIFFERENCES]]
     return "\n".join(lines)
 
 
@@ -154,6 +162,15 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
                         ("sequences", str(stats.sequences)), ("calls", str(stats.steps)),
                         ("targets", ",".join(plan.targets))):
         ET.SubElement(properties, "property", name=name, value=value)
+    accepted = accepted_by_entry(result)
+    if accepted:  # (known differences: counted, never failures)
+        ET.SubElement(properties, "property", name="accepted", value=_text(
+            f"{sum(n for _, n in accepted)} (" + ", ".join(
+                f"{reason} ×{n}" for reason, n in accepted) + ")", redact))
+    per_action: dict[str, list[str]] = {}
+    for count in accepted_counts(result):
+        per_action.setdefault(count.action, []).append(
+            f"{_text(count.reason, redact)} ×{count.steps}")
     for kind, name, (what, n) in cases:
         case = ET.SubElement(suite, "testcase", classname=f"{spec_name}.{kind}",
                              name=_text(name, redact, 1000), time="0")
@@ -173,6 +190,8 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
         else:
             out = ET.SubElement(case, "system-out")
             out.text = f"ran {n} times" if what == "runs" else f"held after {n} calls"
+            if kind == "actions" and name in per_action:
+                out.text += f"; accepted: {', '.join(per_action[name])}"
     ET.indent(root)
     # (printable once more, over the whole document: names from the spec may hold control
     # characters too, which no XML parser reads, even escaped)

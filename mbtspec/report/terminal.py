@@ -22,6 +22,7 @@ from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
 from mbtspec.report.data import (
     SHOWN_DIFFERENCES,
     Redactor,
+    accepted_by_entry,
     body_lines,
     clip,
     failure_signature,
@@ -128,6 +129,22 @@ def render_findings(console: Console, step: Step, redact: Redactor, where_more: 
             console.print(f"  … and {more:,} more difference{'s' if more != 1 else ''}"
                           + (f" ({where_more})" if where_more else ""), soft_wrap=True,
                           markup=False, style="dim")
+    render_accepted(console, step, redact)
+
+
+def render_accepted(console: Console, step: Step, redact: Redactor) -> None:
+    """The differences of ``step`` that ``accept`` entries accepted: not failures."""
+    for accepted in step.accepted:
+        console.print(f"  [green]accepted[/green] ({escape(shown(accepted.reason, redact))}, "
+                      f"{escape(accepted.entry)}):", soft_wrap=True)
+        for difference in accepted.differences[:SHOWN_DIFFERENCES]:
+            console.print(
+                f"    [cyan]{escape(shown(difference.path, redact, 200))}[/cyan]: "
+                f"{escape(short_json(difference.model, redact))} ≠ "
+                f"{escape(short_json(difference.candidate, redact))}", soft_wrap=True)
+        more = accepted.count - min(len(accepted.differences), SHOWN_DIFFERENCES)
+        if more:
+            console.print(f"    … and {more:,} more", style="dim", markup=False)
 
 
 def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
@@ -321,6 +338,11 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
         console.print(f"[yellow]never ran ({len(idle)}):[/yellow]")
         for name, why in idle:
             console.print(f"  {escape(name)}: {escape(why)}")
+    accepted = accepted_by_entry(result)
+    if accepted:
+        console.print(f"accepted: {sum(n for _, n in accepted):,} ("
+                      + ", ".join(f"{reason} ×{n:,}" for reason, n in accepted) + ")",
+                      markup=False, soft_wrap=True, highlight=False)
 
 
 def verdict_line(result: RunResult, plan: Plan) -> str:
@@ -337,6 +359,9 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
                 f"(seed {result.seed})")
     if result.failure is None:
         mode = "no difference" if len(plan.targets) == 2 else "no invariant broken"
+        accepted = sum(n for _, n in accepted_by_entry(result))
+        if accepted:
+            mode += f" ({accepted:,} accepted)"
         return f"✓ {mode} in {what} in {result.elapsed:.1f}s{stopped} (seed {result.seed})"
     failures = run_failures(result)
     if len(failures) > 1:

@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 from mbtspec.spec import model as m
+from mbtspec.spec._compare import STEP_VARS, build_accept, build_compare
 from mbtspec.spec._openapi import METHODS, OpenApiDocument, OpenApiLoadError, load_openapi
-from mbtspec.spec._paths import PathSyntaxError, parse_path
 from mbtspec.spec._values import ValueParser, iter_refs
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.expressions import (
@@ -34,7 +34,6 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: a header
 _PRINTABLE_ASCII = "".join(chr(c) for c in range(32, 127))
 PATH_PARAM = re.compile(r"\{([^}/]+)\}")  # path placeholders (the scaffold finds them the same way)
 RESPONSE_VARS = frozenset({"response", "request", "action", "target"})
-STEP_VARS = frozenset({"model", "candidate", "request", "action"})
 
 
 class Builder:
@@ -135,11 +134,12 @@ class Builder:
         )
         generator_names = {name for name, _ in generators}
         self._check_generator_refs(generators)
-        compare = self._build_compare(data.get("compare") or {}, ("compare",), m.CompareRules())
+        compare = build_compare(self, data.get("compare") or {}, ("compare",), m.CompareRules())
         actions = tuple(
             self._build_action(name, spec, generator_names, compare)
             for name, spec in data["actions"].items()
         )
+        accept = build_accept(self, data.get("accept") or [], ("accept",), list(data["actions"]))
         invariants = tuple(
             check for i, item in enumerate(data.get("invariants") or [])
             if (check := self._build_check(item, ("invariants", i), STEP_VARS, "invariant"))
@@ -170,6 +170,7 @@ class Builder:
                 swarm=run.get("swarm", m.RunSettings.swarm),
             ),
             variables=tuple(sorted(self.stored)),
+            accept=accept,
         )
 
     def _build_openapi(self) -> OpenApiDocument | None:
@@ -394,26 +395,6 @@ class Builder:
                      f"no generator '{name}'{did_you_mean(name, known)}; define it under "
                      f"{where}", offset=(1, column) if column else None)
 
-    def _build_compare(self, spec: dict[str, Any], path: JsonPath,
-                       base: m.CompareRules) -> m.CompareRules:
-        def patterns(key: str) -> tuple[m.PathPattern, ...]:
-            out = []
-            for i, text in enumerate(spec.get(key) or []):
-                try:
-                    out.append(parse_path(text))
-                except PathSyntaxError as err:
-                    self.problem((*path, key, i), "invalid-path", str(err))
-            return tuple(out)
-
-        return m.CompareRules(
-            status=spec.get("status", base.status),
-            body=spec.get("body", base.body),
-            headers=tuple(h.lower() for h in spec["headers"]) if "headers" in spec
-            else base.headers,
-            ignore=base.ignore + patterns("ignore"),
-            unordered=base.unordered + patterns("unordered"),
-        )
-
     def _build_check(self, item: Any, path: JsonPath, allowed: frozenset[str],
                      role: str) -> m.Check | None:
         if isinstance(item, str):
@@ -484,10 +465,12 @@ class Builder:
             when=when,
             store=store,
             weight=spec.get("weight", 1),
-            compare=self._build_compare(spec.get("compare") or {}, (*path, "compare"), compare),
+            compare=build_compare(self, spec.get("compare") or {}, (*path, "compare"), compare),
             expect=expect,
             fill=fill,
             mode=spec.get("mode"),
+            accept=build_accept(self, spec.get("accept") or [], (*path, "accept"),
+                                list(self.data["actions"]), own=name),
         )
 
     def _check_refs(self, value: m.Value, path: JsonPath, scope: set[str]) -> None:

@@ -99,7 +99,8 @@ def _reword(error: Any, path: tuple[Any, ...],
             positions.problem((*path, extra), "unknown-key",
                               f"unknown key '{extra}'{did_you_mean(extra, allowed)}"
                               + (f"; allowed keys: {', '.join(allowed)}" if allowed and not
-                                 did_you_mean(extra, allowed) else ""), key=True)
+                                 did_you_mean(extra, allowed) else "")
+                              + _unknown_key_hint(path, extra), key=True)
             for extra in extras
         ]
         return problems  # each extra key at its own place
@@ -148,6 +149,13 @@ def _reword(error: Any, path: tuple[Any, ...],
 
 def _as_list(found: list[Problem] | Problem | None) -> list[Problem]:
     return found if isinstance(found, list) else [found] if found else []
+
+
+def _unknown_key_hint(path: tuple[Any, ...], name: str) -> str:
+    if len(path) == 4 and path[0] == "actions" and path[2] == "accept" and name == "action":
+        return ("; an action's own entries apply to it (name actions in the top-level "
+                "'accept' only)")
+    return ""
 
 
 def _required_hint(path: tuple[Any, ...], name: str) -> str:

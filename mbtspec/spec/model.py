@@ -224,12 +224,93 @@ class PathPattern:
 
 
 @dataclass(frozen=True)
+class Matcher:
+    """A rule that lets two different values count as equal, at the places ``place`` matches
+    and inside them: ``loose_types`` (``1`` and ``"1"``), ``tolerance`` (numbers within
+    ``absolute`` or ``relative``), ``format`` / ``pattern`` (two strings that both match),
+    ``present`` (any two values, as long as both sides have one)."""
+
+    place: PathPattern
+    kind: Literal["loose_types", "tolerance", "format", "pattern", "present"]
+    absolute: float = 0.0
+    relative: float = 0.0  # a fraction of the larger value: 1% is 0.01
+    format: str = ""  # a name of ``compare.FORMATS``; for ``pattern``, the regular expression
+
+
+@dataclass(frozen=True)
 class CompareRules:
     status: Literal["exact", "class", "ignore"] = "exact"
     body: Literal["exact", "ignore"] = "exact"
     headers: tuple[str, ...] = ()
     ignore: tuple[PathPattern, ...] = ()
     unordered: tuple[PathPattern, ...] = ()
+    matchers: tuple[Matcher, ...] = ()
+    #: Rules that apply to a step only when its condition holds, in order, each over the last.
+    cases: tuple[CompareCase, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompareCase:
+    """``compare.cases``: more rules for the steps where both statuses are one of
+    ``statuses`` (``404``, ``4XX``) and ``when`` holds (either may be left out)."""
+
+    mark: Mark
+    statuses: tuple[str, ...] = ()
+    when: Expression | None = None
+    status: Literal["exact", "class", "ignore"] | None = None  # None: as it was
+    body: Literal["exact", "ignore"] | None = None
+    headers: tuple[str, ...] | None = None
+    #: the paths and matchers added (only these fields of it are used)
+    added: CompareRules = field(default_factory=lambda: CompareRules())
+
+    def holds_for(self, model_status: int | None, candidate_status: int | None) -> bool:
+        """Do both statuses match ``statuses`` (True when there are none)?"""
+        if not self.statuses:
+            return True
+        return all(status is not None and any(
+            str(status) == code or (code[1:] == "XX" and str(status)[0] == code[0])
+            for code in self.statuses) for status in (model_status, candidate_status))
+
+
+class _Any:
+    def __repr__(self) -> str:
+        return "<any>"
+
+    def __reduce__(self) -> str:
+        return "ANY"  # one object, also in another process
+
+
+#: The value of an ``accept`` entry's ``model`` or ``candidate`` when it is not given.
+ANY: Any = _Any()
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Are ``a`` and ``b`` the same JSON value? (``1`` is ``1.0``; ``true`` is not ``1``.)"""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return bool(a == b)
+    return type(a) is type(b) and bool(a == b)
+
+
+@dataclass(frozen=True)
+class AcceptEntry:
+    """A known difference (``accept:``): differences at ``place`` (or inside it) of the
+    actions ``actions`` (empty: every action), with these values (``ANY`` when not given)
+    and where ``when`` holds, are accepted for ``reason``: counted, never a failure."""
+
+    reason: str
+    place: PathPattern
+    where: str  # file:line:column of the entry: names it in reports
+    mark: Mark
+    actions: tuple[str, ...] = ()
+    model: Any = field(default=ANY, hash=False)
+    candidate: Any = field(default=ANY, hash=False)
+    when: Expression | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -274,6 +355,7 @@ class Action:
     fill: Literal["all", "required", "none"] = "all"
     #: Overrides ``run.mode`` for this action (None: the run's mode).
     mode: Mode | None = None
+    accept: tuple[AcceptEntry, ...] = ()  # its own entries (those of the top level apart)
 
 
 @dataclass(frozen=True)
@@ -303,6 +385,17 @@ class Spec:
     invariants: tuple[Check, ...]
     run: RunSettings
     variables: tuple[str, ...]  # names that some action stores
+    accept: tuple[AcceptEntry, ...] = ()  # the top-level entries
+
+    def accepted_for(self, action: Action) -> tuple[AcceptEntry, ...]:
+        """The entries that apply to ``action``: its own first, then the top-level ones."""
+        return action.accept + tuple(e for e in self.accept
+                                     if not e.actions or action.name in e.actions)
+
+    @property
+    def every_accept(self) -> tuple[AcceptEntry, ...]:
+        """Every entry of the file, in the order written (top level first)."""
+        return self.accept + tuple(e for a in self.actions for e in a.accept)
 
     @property
     def model(self) -> TargetDef | None:

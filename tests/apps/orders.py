@@ -39,6 +39,11 @@ shortest failing call sequence against a correct model:
 * ``crash_on_close`` -- the process exits at once (``os._exit(3)``) when an
   order is about to be closed: a target dying mid-run. Only meaningful in a
   separate server process (uvicorn); it would kill an in-process caller.
+* ``long_item_400`` -- an item longer than 20 characters is refused with 400,
+  not 422: a class of inputs a new version answers otherwise (both refuse it,
+  so what they store stays the same). Minimal: create with a long item (1 call).
+* ``upper_status`` -- the order's ``status`` is answered in capitals
+  (``"OPEN"``), in every response that holds an order. Minimal: create (1 call).
 
 Module-level apps: ``app = make_app()``, and ``env_app`` configured from the
 environment for ``python -m uvicorn tests.apps.orders:env_app``:
@@ -66,7 +71,7 @@ from examples.employees._asgi import (
 )
 
 BUGS = frozenset({"delete_noop", "qty_off_by_one", "close_twice", "list_limit", "crash_on_close",
-                  "qty_zero_accepted", "qty_negative_accepted"})
+                  "qty_zero_accepted", "qty_negative_accepted", "long_item_400", "upper_status"})
 _ID = re.compile(r"-?[0-9]{1,18}")
 
 
@@ -80,6 +85,11 @@ def make_app(
     next_id = first_id
     router = Router()
 
+    def shown(order: dict[str, Any]) -> dict[str, Any]:
+        if "upper_status" in bugs:
+            return {**order, "status": order["status"].upper()}
+        return order
+
     def lookup(request: Request) -> dict[str, Any] | None:
         raw = request.params["id"]
         return orders.get(int(raw)) if _ID.fullmatch(raw) else None
@@ -91,6 +101,8 @@ def make_app(
         if body is INVALID or not isinstance(body, dict):
             return json_response(422, {"error": "invalid"})
         item, qty = body.get("item"), body.get("qty")
+        if "long_item_400" in bugs and isinstance(item, str) and len(item) > 20:
+            return json_response(400, {"error": "too long"})
         if not (isinstance(item, str) and 1 <= len(item) <= 20):
             return json_response(422, {"error": "invalid"})
         accepted = (type(qty) is int and ("qty_zero_accepted" in bugs and qty == 0
@@ -102,12 +114,13 @@ def make_app(
         order = {"id": next_id, "item": item, "qty": qty, "status": "open"}
         orders[next_id] = order
         next_id += 1
-        return json_response(201, order)
+        return json_response(201, shown(order))
 
     @router.route("/orders/{id}", "GET")
     def get_order(request: Request) -> Response:
         order = lookup(request)
-        return json_response(404, NOT_FOUND) if order is None else json_response(200, order)
+        return (json_response(404, NOT_FOUND) if order is None
+                else json_response(200, shown(order)))
 
     @router.route("/orders/{id}/close", "POST")
     def close_order(request: Request) -> Response:
@@ -119,7 +132,7 @@ def make_app(
         if order["status"] == "closed" and "close_twice" not in bugs:
             return json_response(409, {"error": "already_closed"})
         order["status"] = "closed"
-        return json_response(200, order)
+        return json_response(200, shown(order))
 
     @router.route("/orders/{id}", "DELETE")
     def delete_order(request: Request) -> Response:
@@ -137,7 +150,7 @@ def make_app(
             listed.reverse()
         if "list_limit" in bugs:
             listed = listed[:2]
-        return json_response(200, listed)
+        return json_response(200, [shown(order) for order in listed])
 
     @router.route("/__reset", "POST")
     def reset(request: Request) -> Response:

@@ -16,6 +16,11 @@ list_limit = make_app(first_id=1001, bugs=frozenset({"list_limit"}))
 qty_off_by_one = make_app(first_id=1001, bugs=frozenset({"qty_off_by_one"}))
 qty_zero_accepted = make_app(first_id=1001, bugs=frozenset({"qty_zero_accepted"}))
 qty_negative_accepted = make_app(first_id=1001, bugs=frozenset({"qty_negative_accepted"}))
+#: Three known differences (accepted in tests/e2e/test_accept.py), with or without a real one.
+known_changes = make_app(first_id=1001,
+                         bugs=frozenset({"long_item_400", "close_twice", "upper_status"}))
+known_changes_qty = make_app(first_id=1001, bugs=frozenset(
+    {"long_item_400", "close_twice", "upper_status", "qty_off_by_one"}))
 
 
 def _guarded(app: Any) -> Any:

@@ -39,6 +39,14 @@ def test_keep_going_reports_each_distinct_failure_at_its_minimal_length(tmp_path
     assert len(outcome.replay_files) == 3 and all(p.exists() for p in outcome.replay_files)
 
 
+def test_a_shrink_time_that_runs_out_does_not_end_a_keep_going_run(tmp_path: Path) -> None:
+    outcome = check(write(tmp_path), seed=1, sequences=120, keep_going=True, database=None,
+                    shrink_time=0.001)
+    failures = outcome.result.failures
+    assert all(f.cut_short and not f.ends_run for f in failures)
+    assert sorted(f.steps[-1].action for f in failures) == ["close", "create", "list"]
+
+
 def test_without_keep_going_the_run_stops_at_the_first(tmp_path: Path) -> None:
     result = check(write(tmp_path), seed=1, sequences=60, database=None).result
     assert len(result.failures) == 1 and result.failure == result.failures[0]

@@ -133,7 +133,7 @@ def test_ctrl_c_or_sigterm_at_random_moments_of_start_up_exits_130(tmp_path: Pat
     for (signum, moment), (code, took, err, clean) in zip(trials, results, strict=True):
         assert code == 130, (signum, moment, err)
         assert "Traceback" not in err, err
-        assert took < 3.0, (signum, moment, took)  # (three runs at once on a busy machine)
+        assert took < 8.0, (signum, moment, took)  # (else: minutes; three runs at once, busy CI)
         assert clean, (signum, moment)
 
 
@@ -146,7 +146,7 @@ def test_ctrl_c_while_a_request_hangs_exits_at_once(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=40)
     assert process.returncode == 130, err
-    assert time.monotonic() - sent < 1.5
+    assert time.monotonic() - sent < 5.0  # (not the 30 s timeout)
     assert "interrupted; every target was stopped" in err
     assert run.clean(2.0)
 
@@ -162,7 +162,7 @@ def test_a_second_ctrl_c_while_stopping_kills_at_once(tmp_path: Path) -> None:
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130, err
-    assert time.monotonic() - sent < 1.5
+    assert time.monotonic() - sent < 3.5  # (not the 5 s grace)
     assert run.clean(2.0)
 
 
@@ -246,4 +246,4 @@ def test_ctrl_c_while_a_base_url_target_does_not_answer_its_first_request(
         server.terminate()
         server.wait()
     assert process.returncode == 130, err
-    assert time.monotonic() - sent < 1.5
+    assert time.monotonic() - sent < 5.0  # (not the 60 s wait)

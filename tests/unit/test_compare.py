@@ -351,12 +351,12 @@ def test_long_unordered_lists_take_linear_time() -> None:
 
     a = [{"id": n, "name": f"item {n}", "tags": ["x", "y"]} for n in range(30_000)]
     b = [{"id": n, "name": f"item {n + 1}", "tags": ["x", "y"]} for n in range(30_000)]
-    started = time.perf_counter()
+    started = time.process_time()  # (CPU time: a busy machine's waits are not counted)
     found = diff(a, list(reversed(a)), unordered=["body"])
     assert found == []
     found = diff(a, b, unordered=["body"])
     assert len(found) == 60_000  # no element has an equal: each is reported
-    assert time.perf_counter() - started < 10  # (pairing every element: hours)
+    assert time.process_time() - started < 10  # (pairing every element: hours)
     ids = [n + 1000 for n in range(30_000)]
     assert diff(list(range(30_000)), ids[::-1], set(zip(range(30_000), ids, strict=True)),
                 unordered=["body"]) == []
@@ -404,11 +404,11 @@ def test_a_deep_body_with_double_star_rules_takes_no_time() -> None:
     deep_b: Any = 2
     for _ in range(900):
         deep_a, deep_b = [deep_a], [deep_b]
-    started = time.perf_counter()
+    started = time.process_time()
     found = diff(deep_a, deep_b, ignore=["body.**.x", "body[*].**.y", "body.**[0].**.z"],
                  unordered=["body.**.q"])
     assert [d.path for d in found] == ["body" + "[0]" * 900]
-    assert time.perf_counter() - started < 1  # (every prefix matched again: 5 minutes)
+    assert time.process_time() - started < 1  # (every prefix matched again: 5 minutes)
 
 
 # --------------------------------------------------------------------------- conformance

@@ -42,7 +42,7 @@ CONTEXT_CODES = frozenset({
     "unknown-operation", "missing-path-parameter", "unknown-parameter", "undocumented-parameter",
     "undocumented-property", "undocumented-body", "invalid-literal", "unreachable-action",
     "no-reset", "no-model", "uncovered-operation", "openapi-invalid", "invalid-request",
-    "command-port",
+    "command-port", "unknown-action",
 })
 
 

@@ -49,10 +49,10 @@ def nested(depth: int, body: str = "true") -> str:
 ])
 def test_what_explodes_whatever_the_data_is_refused_when_loading(
         source: str, words: str, column: int) -> None:
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(ExpressionLimitError) as caught:
         compile_expression(source, MARK)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert words in caught.value.message
     if column:
         assert (caught.value.line, caught.value.column) == (1, column)
@@ -87,10 +87,10 @@ def test_a_quadratic_check_on_small_data_runs(small_budget: None) -> None:
 def test_a_quadratic_check_on_large_data_is_stopped_with_a_clear_error(
         small_budget: None) -> None:
     expression = compile_expression(UNIQUE, MARK)
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(ExpressionBudgetError) as caught:
         expression.evaluate(items(2000))  # 4 * 10^6 iterations without the budget
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
     message = str(caught.value)
     assert f"the expression '{UNIQUE}' (line 12, column 7 of the spec)" in message
     assert "more than 20,000 comprehension iterations" in message

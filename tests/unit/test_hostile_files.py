@@ -50,9 +50,9 @@ def errors(path: Path) -> list[tuple[int, int, str, str]]:
 def test_a_billion_laughs_is_refused_at_once_at_the_anchor(tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
     path.write_text(HEAD + bomb(9) + "actions:\n  a: {request: GET /items}\n")
-    started = time.monotonic()
+    started = time.process_time()
     found = errors(path)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     [(line, column, code, message)] = found
     assert code == "yaml-limit"
     # the deepest value over the budget on its own: 111,111 values, anchored as &a4 (line 8)
@@ -112,9 +112,9 @@ def test_openapi_must_be_a_regular_file_of_bounded_size(tmp_path: Path, target: 
     with open(tmp_path / "huge.yaml", "wb") as huge:  # sparse: nothing is written
         huge.truncate(51 * 2**20)
     path = spec_with_openapi(tmp_path, target)
-    started = time.monotonic()
+    started = time.process_time()
     [(line, column, code, message)] = errors(path)
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert (line, column, code) == (4, 10, "openapi-invalid")  # at the openapi: value
     assert words in message
 
@@ -142,9 +142,9 @@ def test_a_ref_to_a_device_is_not_read(tmp_path: Path) -> None:
             "description": "ok", "content": {"application/json": {
                 "schema": {"$ref": "/dev/urandom#/s"}}}}}}}}}
     (tmp_path / "openapi.json").write_text(json.dumps(doc))
-    started = time.monotonic()
+    started = time.process_time()
     load_openapi(tmp_path / "openapi.json")  # unreadable refs count as dangling ones
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 # --------------------------------------------------------------------------- OpenAPI documents
@@ -159,9 +159,9 @@ def test_an_openapi_alias_bomb_is_refused(tmp_path: Path) -> None:
     (tmp_path / "openapi.yaml").write_text(openapi_yaml("x-bomb:\n" + "".join(
         "  " + line + "\n" for line in bomb(9).splitlines())))
     path = spec_with_openapi(tmp_path, "openapi.yaml")
-    started = time.monotonic()
+    started = time.process_time()
     [(_, _, code, message)] = errors(path)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert code == "openapi-invalid"
     assert "aliases expand this value to 111,111 values" in message
     assert message.endswith("(openapi.yaml:12:7)")  # at &a4 in the document
@@ -197,10 +197,10 @@ def test_a_ref_fan_out_is_refused_not_walked(tmp_path: Path) -> None:
         for level in range(9)}
     schemas["S9"] = {"type": "string"}
     (tmp_path / "openapi.json").write_text(json.dumps(schema_doc(schemas, "S0")))
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(OpenApiLoadError, match="the schema of a request body grows to more"):
         load_openapi(tmp_path / "openapi.json")
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 def test_a_long_ref_chain_is_cut_not_a_recursion_error(tmp_path: Path) -> None:
@@ -245,10 +245,10 @@ def test_init_refuses_hostile_documents_at_once(tmp_path: Path, make: str) -> No
         source.mkdir()
     else:
         source = Path(make)
-    started = time.monotonic()
+    started = time.process_time()
     with pytest.raises(UsageError, match="cannot scaffold|is a directory"):
         scaffold_spec(source, None)
-    assert time.monotonic() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_unreadable_response_patterns_warn_and_do_not_break_conformance(tmp_path: Path) -> None:

@@ -97,6 +97,26 @@ def test_nothing_is_left_when_the_owner_is_killed_with_sigkill(tmp_path: Path,
     assert wait_until(lambda: not folder.exists(), 2.0)
 
 
+def test_a_process_marked_just_after_the_owner_died_is_stopped_too(marker: str) -> None:
+    """mbtspec killed between the fork and the exec of a command: its child has closed the
+    pipe (close_fds) but carries the mark only once exec'd, after the supervisor woke up."""
+    token = uuid.uuid4().hex
+    supervisor = subprocess.Popen(
+        [sys.executable, "-I", "-S", str(REPO / "mbtspec" / "executor" / "_supervisor.py"),
+         token], stdin=subprocess.PIPE)
+    assert supervisor.stdin is not None
+    supervisor.stdin.close()  # the owner is gone
+    time.sleep(0.3)  # the supervisor has looked once, and found nothing
+    late = subprocess.Popen(["sleep", "60"], env={**os.environ, "MBTSPEC_JOB": f"{token}.1"})
+    try:
+        assert wait_until(lambda: late.poll() is not None, 5.0), "left running"
+        assert late.returncode == -signal.SIGTERM
+    finally:
+        late.kill()
+        late.wait()
+        supervisor.wait(10)
+
+
 def test_a_command_that_cannot_start_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(OSError) as missing:
         start(["no-such-program-mbtspec"], tmp_path)

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from mbtspec import check
 from mbtspec._check import CheckResult
-from mbtspec.executor.records import Difference, Failure, Finding, RunResult, signature
+from mbtspec.executor.records import Difference, Failure, Finding, RunResult, Step, signature
 from mbtspec.report.data import Redactor, run_data
 from mbtspec.report.html import render_html
 from mbtspec.report.junit import render_junit
@@ -389,3 +389,8 @@ def test_html_of_one_failure_has_no_table_of_contents(outcome: CheckResult) -> N
     assert parser.links == [] and "failures" not in parser.ids
     assert "<h2>Minimal sequence</h2>" in page and "<h2>The failing step</h2>" in page
     assert "note: shrinking stopped early (the run was interrupted)" in page
+
+
+def test_a_flaky_failure_whose_last_step_showed_nothing_has_a_signature() -> None:
+    quiet = Step(index=3, action="list", draws=(), requests=(), responses=())
+    assert signature(quiet) == ("list", "flaky", "")

@@ -12,9 +12,9 @@ from mbtspec import check
 from mbtspec.compiler import State, Unsatisfiable
 from mbtspec.compiler.state import Entry
 from mbtspec.executor._runtime import ReplayDraws
-from mbtspec.executor._shrink import _parts, _replace_at
+from mbtspec.executor._shrink import _leaves, _parts, _replace_at
 from mbtspec.executor._simplest import simplest_value
-from tests.e2e.conftest import orders_spec
+from tests.e2e.conftest import REPO, orders_spec
 
 CLOSE_TWICE = """\
   model: {app: tests.apps.variants:model}
@@ -89,3 +89,21 @@ def test_a_pick_left_without_its_entry_falls_back_to_its_or_value(tmp_path: Path
         failure = check(spec, seed=seed, database=None).result.failure
         assert failure is not None and failure.minimal
         assert [s.action for s in failure.steps] == ["get_book"], seed
+
+
+def test_the_plain_values_of_draws_are_found_but_not_picks() -> None:
+    draws = ({"no": "HR-17", "tags": ["a", 3], "ok": True}, Entry("orders", 2, 0), "x")
+    assert _leaves(draws) == [((0, "no"), "HR-17"), ((0, "tags", 0), "a"),
+                              ((0, "tags", 1), 3), ((2,), "x")]
+
+
+def test_an_earlier_step_takes_a_later_steps_value_and_the_later_step_goes() -> None:
+    """Seed 2 of the example finds "create 'A', rename it 'IrQLN', search 'q'": leaving out
+    any one step loses it, but the create can take the rename's name itself."""
+    failure = check(REPO / "examples" / "employees" / "spec.yaml", seed=2,
+                    database=None).result.failure
+    assert failure is not None and failure.minimal
+    assert [s.action for s in failure.steps] == ["create", "search"]
+    name = failure.steps[0].request("model").body["name"]
+    fragment = failure.steps[1].draws[0]
+    assert fragment.lower() in name.lower() and fragment not in name  # (the bug: LIKE's case)
