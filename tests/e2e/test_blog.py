@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import run_cli
 
 BLOG = """\
@@ -134,3 +136,29 @@ def test_every_report_names_the_actions_that_never_ran_and_why(tmp_path: Path) -
     xml = files["r.xml"].read_text()
     assert f'message="not run in this check: {crowd.replace(chr(39), "&apos;")}"' in xml \
         or f'message="not run in this check: {crowd}"' in xml
+
+
+@pytest.mark.parametrize(("flag", "in_spec", "swarm"), [
+    (None, "", True),  # on by default
+    ("--no-swarm", "", False),
+    (None, "run: {swarm: false}\n", False),
+    ("--swarm", "run: {swarm: false}\n", True),  # the flag wins over the spec
+])
+def test_swarm_testing_is_set_by_flag_or_spec(tmp_path: Path, flag: str | None, in_spec: str,
+                                              swarm: bool) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(BLOG % ("forbidden_delete", "true") + in_spec)
+    report = tmp_path / "r.json"
+    done = run_cli("check", str(spec), "--seed", "2", "--sequences", "300", "--no-database",
+                   "--no-color", "--report-json", str(report), *([flag] if flag else []))
+    assert done.code == 1, done.text
+    data = json.loads(report.read_text())
+    stats = data["stats"]
+    assert (stats["swarm"] is not None) == swarm, stats["swarm"]
+    if swarm:
+        assert stats["swarm"]["sequences"] > 0
+        assert 1 <= stats["swarm"]["mean_actions"] <= 4
+    left_out = sum(a["left_out_by_swarm"] for a in stats["actions"].values())
+    assert (left_out > 0) == swarm
+    reproduce = next(line for line in done.out.splitlines() if line.startswith("Reproduce:"))
+    assert reproduce.endswith(f" {flag}" if flag else "--seed 2 --sequences 300"), reproduce
