@@ -36,7 +36,7 @@ from mbtspec.compiler.state import PerTarget, State, resolve
 from mbtspec.errors import SpecError
 from mbtspec.spec import model as m
 from mbtspec.spec._rules import UNFILLED_HEADERS
-from mbtspec.spec._values import iter_needed_picks, iter_refs
+from mbtspec.spec._walks import iter_needed_picks, iter_refs
 from mbtspec.spec.problems import Problem, format_path
 
 __all__ = [

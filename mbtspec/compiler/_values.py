@@ -22,7 +22,7 @@ from hypothesis.errors import InvalidArgument
 from mbtspec.compiler.state import PerTarget, State
 from mbtspec.spec import model as m
 from mbtspec.spec._schemas import generation_schema, schema_problem
-from mbtspec.spec._values import distinct_values
+from mbtspec.spec._walks import distinct_values
 
 
 class CompileError(Exception):

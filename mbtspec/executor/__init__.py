@@ -24,10 +24,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from mbtspec.compiler import Plan, State, Unsatisfiable
 from mbtspec.errors import RunError, TargetError
 from mbtspec.executor._boundaries import iter_boundary_failures
+from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor._runtime import (
     Abort,
     Judge,
-    ReplayDraws,
     Runtime,
     StepFailed,
     TimeUp,

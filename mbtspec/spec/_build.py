@@ -15,7 +15,8 @@ from urllib.parse import quote
 from mbtspec.spec import model as m
 from mbtspec.spec._compare import STEP_VARS, build_accept, build_compare
 from mbtspec.spec._openapi import METHODS, OpenApiDocument, OpenApiLoadError, load_openapi
-from mbtspec.spec._values import ValueParser, iter_refs
+from mbtspec.spec._values import ValueParser
+from mbtspec.spec._walks import iter_refs
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.expressions import (
     MBTSPEC_FUNCTIONS,

@@ -12,7 +12,7 @@ from typing import Any
 from mbtspec.spec import model as m
 from mbtspec.spec._openapi import Operation, to_json_schema
 from mbtspec.spec._schemas import schema_problem
-from mbtspec.spec._values import distinct_values, iter_needed_picks, iter_unique
+from mbtspec.spec._walks import distinct_values, iter_needed_picks, iter_unique
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.problems import Problem, did_you_mean
 

@@ -11,7 +11,7 @@ import pytest
 
 from mbtspec.compiler import ActionPlan, DrawContext, State, compile_plan
 from mbtspec.compiler.state import Entry
-from mbtspec.executor._runtime import ReplayDraws
+from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor._stores import apply_removals, removal_holds
 from mbtspec.executor.records import Request, Response
 from mbtspec.spec import lint_spec, load_spec

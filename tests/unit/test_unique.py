@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mbtspec import check
 from mbtspec.compiler import DrawContext, State, Unsatisfiable, compile_plan
-from mbtspec.executor._runtime import RecordingDraws, ReplayDraws
+from mbtspec.executor._draws import RecordingDraws, ReplayDraws
 from mbtspec.spec import lint_spec, load_spec
 from mbtspec.spec import model as m
 
