@@ -54,10 +54,10 @@ def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
         command += ["--steps", str(steps)]
     if keep_going:
         command.append("--keep-going")
-    if swarm is not None:
-        command.append("--swarm" if swarm else "--no-swarm")
     if mode is not None:
         command += ["--mode", mode]
+    if swarm is not None:
+        command.append("--swarm" if swarm else "--no-swarm")
     return tuple(command)  # shell-quoted where shown: shlex.join
 
 

@@ -147,18 +147,19 @@ def test_every_report_names_the_actions_that_never_ran_and_why(tmp_path: Path) -
 def test_swarm_testing_is_set_by_flag_or_spec(tmp_path: Path, flag: str | None, in_spec: str,
                                               swarm: bool) -> None:
     spec = tmp_path / "spec.yaml"
-    spec.write_text(BLOG % ("forbidden_delete", "true") + in_spec)
+    spec.write_text(BLOG % ("candidate", "true") + in_spec)
     report = tmp_path / "r.json"
-    done = run_cli("check", str(spec), "--seed", "2", "--sequences", "300", "--no-database",
-                   "--no-color", "--report-json", str(report), *([flag] if flag else []))
-    assert done.code == 1, done.text
+    done = run_cli("check", str(spec), "--seed", "2", "--sequences", "40", "--steps", "10",
+                   "--no-database", "--no-color", "--report-json", str(report),
+                   *([flag] if flag else []))
+    assert done.code == 0, done.text
     data = json.loads(report.read_text())
     stats = data["stats"]
     assert (stats["swarm"] is not None) == swarm, stats["swarm"]
-    if swarm:
-        assert stats["swarm"]["sequences"] > 0
-        assert 1 <= stats["swarm"]["mean_actions"] <= 4
+    if swarm:  # half the swarms hold every action (4), the others fewer
+        assert stats["swarm"]["sequences"] >= 40
+        assert 2 < stats["swarm"]["mean_actions"] < 4
     left_out = sum(a["left_out_by_swarm"] for a in stats["actions"].values())
     assert (left_out > 0) == swarm
-    reproduce = next(line for line in done.out.splitlines() if line.startswith("Reproduce:"))
-    assert reproduce.endswith(f" {flag}" if flag else "--seed 2 --sequences 300"), reproduce
+    # (the command that reproduces a failure carries the flag: see
+    # tests/unit/test_action_choice.py::test_the_reproduce_command_carries_the_swarm_flag)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mbtspec import check
+from mbtspec._check import reproduce_command
 from mbtspec.compiler import compile_plan
 from mbtspec.executor._choice import Chooser
 from mbtspec.executor.records import ActionStats
@@ -179,3 +180,11 @@ def test_why_an_action_never_ran(tmp_path: Path) -> None:
     assert ActionStats(could_run=2, skipped=Counter({"no unused value of 'title' found": 2})
                        ).why_never_ran() == ("chosen 2 times, but its values could not be "
                                              "drawn: no unused value of 'title' found")
+
+
+def test_the_reproduce_command_carries_the_swarm_flag() -> None:
+    base = ["mbtspec", "check", "s.yaml", "--seed", "3"]
+    assert list(reproduce_command("s.yaml", 3, None, None)) == base
+    assert list(reproduce_command("s.yaml", 3, None, None, swarm=True)) == [*base, "--swarm"]
+    assert list(reproduce_command("s.yaml", 3, 50, None, swarm=False, mode="negative")) == [
+        *base, "--sequences", "50", "--mode", "negative", "--no-swarm"]
