@@ -524,6 +524,10 @@ def make_target(definition: TargetDef, tmp: Path) -> Target:
             target = AppTarget(definition, headers)
         elif definition.kind == "command":
             target = CommandTarget(definition, headers, tmp)
+        elif definition.kind == "compose":
+            from mbtspec.executor._compose import ComposeTarget  # (it builds on UrlTarget)
+
+            target = ComposeTarget(definition, headers, tmp)
         else:
             target = UrlTarget(definition, headers, interpolate(definition.base_url or "", {}))
     except KeyError as err:
