@@ -102,6 +102,12 @@ def check_restarts(data: dict[str, Any], problem: Report) -> None:
                 continue
             where = (*path, i, "restart")
             named = step["restart"]
+            if isinstance(named, str) and named != "all" or named == []:
+                problem(where, "restart-target",
+                        f"{'[]' if named == [] else repr(named)} names no target: write "
+                        "'restart: all' (every command target) or a list such as "
+                        "'restart: [candidate]'")
+                continue
             if named == "all":
                 if not (restartable if owner is None else owner in restartable):
                     problem(where, "restart-target",
@@ -129,7 +135,8 @@ def build_restart(item: dict[str, Any]) -> tuple[tuple[str, ...] | Literal["all"
                                                   tuple[tuple[str, ...], ...]]:
     """The targets a restart step names (or ``"all"``) and the commands it runs."""
     named = item["restart"]
-    restart: tuple[str, ...] | Literal["all"] = "all" if named == "all" else tuple(named)
+    restart: tuple[str, ...] | Literal["all"] = (
+        "all" if named == "all" else tuple(named) if isinstance(named, list) else ())
     return restart, tuple(tuple(argv) for argv in item.get("commands") or ())
 
 
