@@ -442,9 +442,9 @@ class CommandTarget(UrlTarget):
     def __init__(self, definition: TargetDef, headers: dict[str, str], tmp: Path) -> None:
         port = str(free_port())
         variables = {"port": port, "tmp": str(tmp), "python": sys.executable}
-        base_env = dict(os.environ)
         cwd = interpolate(definition.cwd, variables) if definition.cwd else None
-        self.services = [Service(d, definition.name, tmp, base_env, cwd)
+        # (a service gets mbtspec's environment, not the target's: the target's refers to it)
+        self.services = [Service(d, definition.name, tmp, dict(os.environ), cwd)
                          for d in definition.services]
         for service in self.services:
             variables[f"services.{service.name}.port"] = service.port
@@ -454,7 +454,7 @@ class CommandTarget(UrlTarget):
         try:
             self.argv = [interpolate(a, variables) for a in definition.command]
             self.env = {**os.environ, **{k: interpolate(v, variables) for k, v in definition.env}}
-            self.cwd = interpolate(definition.cwd, variables) if definition.cwd else None
+            self.cwd = cwd
             base_url = interpolate(definition.base_url or "http://127.0.0.1:${port}", variables)
         except KeyError as err:
             raise TargetError(definition.name, str(err.args[0])) from None
