@@ -353,9 +353,11 @@ def _check_still_running(targets: dict[str, Target]) -> None:
 
 def _stop_loop(loop: asyncio.AbstractEventLoop, targets: dict[str, Target]) -> None:
     """Stop every target's in-process part (transports, ASGI lifespans), then the loop."""
+    stopping = _stop_all(targets)
     with contextlib.suppress(BaseException):
         # (30 s: a compose target's 'down' stops containers, 5 s each at most)
-        loop.run_until_complete(asyncio.wait_for(_stop_all(targets), timeout=30))
+        loop.run_until_complete(asyncio.wait_for(stopping, timeout=30))
+    stopping.close()  # (a signal may cancel it before it starts: no "never awaited" warning)
     leftovers = asyncio.all_tasks(loop)  # e.g. requests cut short by Ctrl-C
     for task in leftovers:
         task.cancel()
