@@ -215,10 +215,13 @@ class Runtime:
             self.trace = []
 
     def reset_targets(self) -> None:
+        started = time.monotonic()
         try:
             self.reset()
         except TargetError as err:
             raise self.abort(err) from None
+        finally:
+            self.stats.reset_seconds += time.monotonic() - started
 
     def abort(self, error: TargetError) -> Abort:
         """The ``Abort`` to raise for ``error`` (remembered: see ``aborted``)."""

@@ -194,6 +194,7 @@ class Stats:
     actions: dict[str, ActionStats] = field(default_factory=dict)
     time_ms: dict[str, float] = field(default_factory=dict)  # per target
     lengths: list[int] = field(default_factory=list)  # steps of each finished sequence
+    reset_seconds: float = 0.0  # spent resetting the targets before sequences
     #: Accepted differences, per (entry, action); counted in the search, not while shrinking
     accepted: dict[tuple[str, str], AcceptedCount] = field(default_factory=dict)
 

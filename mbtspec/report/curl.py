@@ -32,6 +32,9 @@ def _default_url(definition: TargetDef | None, port: int) -> tuple[str, str]:
                      "on that port, or set the variable")
     if definition.kind == "base_url":
         return url, f"base_url {definition.base_url} depends on the environment: set the variable"
+    if definition.kind == "compose" and definition.compose is not None:
+        return url, (f"service {definition.compose.service} of {definition.compose.file}: run "
+                     "'docker compose up', and set the variable to its published port")
     return url, "started by mbtspec on a free port: start it yourself and set the variable"
 
 

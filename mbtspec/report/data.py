@@ -398,6 +398,7 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
         "time_ms": {t: round(stats.time_ms.get(t, 0.0), 3) for t in plan.targets},
         "mean_latency_ms": {t: round(stats.time_ms.get(t, 0.0) / max(stats.steps, 1), 3)
                             for t in plan.targets},
+        "reset_ms": round(stats.reset_seconds * 1000, 3),
         "operations": {"covered": covered, "never_exercised": list(result.unreached)},
         "documented_statuses_never_seen": documented_statuses_never_seen(plan, result),
     }

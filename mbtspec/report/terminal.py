@@ -329,6 +329,11 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
     timing = ", ".join(f"{name} {stats.time_ms.get(name, 0.0) / max(stats.steps, 1):.1f} "
                        "ms/call" for name in targets)
     console.print(f"[dim]mean latency: {timing}[/dim]")
+    if stats.reset_seconds and result.elapsed > 0:
+        console.print(f"[dim]reset: {stats.reset_seconds:.1f}s of {result.elapsed:.1f}s "
+                      f"({stats.reset_seconds / result.elapsed:.0%}), "
+                      f"{stats.reset_seconds * 1000 / max(stats.sequences, 1):.1f} "
+                      "ms/sequence[/dim]")
     if result.unreached:
         console.print(f"[yellow]never reached ({len(result.unreached)}):[/yellow] "
                       + ", ".join(result.unreached))

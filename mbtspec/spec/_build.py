@@ -15,6 +15,13 @@ from urllib.parse import quote
 from mbtspec.spec import model as m
 from mbtspec.spec._compare import STEP_VARS, build_accept, build_compare
 from mbtspec.spec._openapi import METHODS, OpenApiDocument, OpenApiLoadError, load_openapi
+from mbtspec.spec._services import (
+    build_compose,
+    build_restart,
+    build_services,
+    check_restarts,
+    service_reference_problem,
+)
 from mbtspec.spec._values import ValueParser, iter_refs
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.expressions import (
@@ -125,6 +132,7 @@ class Builder:
         )
         reset = self._build_reset(data.get("reset") or [], ("reset",))
         self._check_reset_commands(data.get("reset") or [])
+        check_restarts(data, self.problem)
         generators = tuple(
             (name, self.values.parse(value, ("generators", name)))
             for name, value in (data.get("generators") or {}).items()
@@ -185,17 +193,23 @@ class Builder:
     def _build_target(self, name: str, spec: dict[str, Any]) -> m.TargetDef:
         path: JsonPath = ("targets", name)
         mark = self.positions.of(path)
-        kinds = [k for k in ("app", "command") if k in spec]
+        kinds = [k for k in ("app", "command", "compose") if k in spec]
         if len(kinds) > 1:
             self.problem(path, "target-kind",
                          "a target is either an in-process 'app' or a 'command' to start, "
-                         "not both: remove one")
+                         "not both: remove one" if "compose" not in kinds else
+                         f"a target is one of an in-process 'app', a 'command' to start and a "
+                         f"'compose' service: keep either {kinds[0]!r} or {kinds[1]!r}")
         if not kinds and "base_url" not in spec:
             self.problem(path, "target-kind",
                          f"target '{name}' needs one of: app (module:attribute), base_url "
                          "(a running server) or command (a server to start)")
         kind = kinds[0] if kinds else "base_url"
-        for key in ("env", "cwd"):
+        if kind == "compose" and "base_url" in spec:
+            self.problem((*path, "base_url"), "target-option",
+                         "'base_url' does not apply to a 'compose' target: its URL comes from "
+                         "the port Docker publishes", key=True)
+        for key in ("env", "cwd", "services"):
             if key in spec and kind != "command":
                 self.problem((*path, key), "target-option",
                              f"'{key}' applies to a 'command' target only", key=True)
@@ -223,12 +237,15 @@ class Builder:
             env=tuple((k, _text(v)) for k, v in (spec.get("env") or {}).items()),
             cwd=spec.get("cwd"),
             ready=m.ReadyCheck(**ready) if isinstance(ready, dict) else (
-                m.ReadyCheck() if kind == "command" else None),
+                m.ReadyCheck() if kind in ("command", "compose") else None),
             headers=headers,
             timeout=float(spec.get("timeout", 10.0)),
             reset=(self._build_reset(spec["reset"], (*path, "reset"))
                    if "reset" in spec else None),
             max_response_size=self._size(spec, (*path, "max_response_size")),
+            services=(build_services(spec, path, self.positions, self.problem)
+                      if kind == "command" else ()),
+            compose=build_compose(spec),
         )
 
     def _size(self, spec: dict[str, Any], path: JsonPath) -> int:
@@ -273,10 +290,22 @@ class Builder:
         for i, step in enumerate(spec.get("reset") or []):
             for j, arg in enumerate(step.get("command") or []):
                 places.append(((*path, "reset", i, "command", j), arg, process | {"tmp", "python"}))
+            for k, argv in enumerate(step.get("commands") or []):
+                places += [((*path, "reset", i, "commands", k, j), arg,
+                            process | {"tmp", "python"}) for j, arg in enumerate(argv)]
+        services = spec.get("services") if kind == "command" else None
         for where, text, allowed in places:
             for found in _TARGET_VARS.finditer(text):
                 inner = found.group(1)
                 if inner in allowed or re.fullmatch(r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
+                    continue
+                wrong = (service_reference_problem(inner, services)
+                         if isinstance(services, dict) and allowed else "")
+                if wrong is None:
+                    continue
+                if wrong:
+                    self.problem(where, "invalid-reference", wrong,
+                                 offset=(1, found.start() + 1))
                     continue
                 options = ", ".join(f"${{{a}}}" for a in sorted(allowed))
                 self.problem(where, "invalid-reference",
@@ -318,27 +347,43 @@ class Builder:
     def _check_reset_commands(self, steps: list[dict[str, Any]]) -> None:
         """Top-level reset commands run for every target: ${tmp}, ${python}, ${port} (the
         latter only where the target is a command) and ${env.NAME}."""
+        places: list[tuple[JsonPath, str]] = []
         for i, step in enumerate(steps):
-            for j, arg in enumerate(step.get("command") or []):
-                for found in _TARGET_VARS.finditer(arg):
-                    inner = found.group(1)
-                    if inner in ("tmp", "python", "port") or re.fullmatch(
-                            r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
-                        continue
-                    self.problem(("reset", i, "command", j), "invalid-reference",
-                                 f"'${{{inner}}}' is not available here; use ${{tmp}}, "
-                                 "${python}, ${port} or ${env.NAME}",
-                                 offset=(1, found.start() + 1))
+            places += [(("reset", i, "command", j), a) for j, a in enumerate(step.get("command")
+                                                                              or [])]
+            places += [(("reset", i, "commands", k, j), a)
+                       for k, argv in enumerate(step.get("commands") or [])
+                       for j, a in enumerate(argv)]
+        for where, arg in places:
+            for found in _TARGET_VARS.finditer(arg):
+                inner = found.group(1)
+                if inner in ("tmp", "python", "port") or re.fullmatch(
+                        r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
+                    continue
+                self.problem(where, "invalid-reference",
+                             f"'${{{inner}}}' is not available here; use ${{tmp}}, "
+                             "${python}, ${port} or ${env.NAME}",
+                             offset=(1, found.start() + 1))
 
     def _build_reset(self, items: list[dict[str, Any]], path: JsonPath) -> tuple[m.ResetStep, ...]:
         steps = []
         for i, item in enumerate(items):
             where = (*path, i)
-            has = [k for k in ("request", "command") if k in item]
+            has = [k for k in ("request", "command", "restart") if k in item]
             if len(has) != 1:
                 self.problem(where, "reset-step",
-                             "each reset step is either 'request: METHOD /path' or "
-                             "'command: [program, args...]'")
+                             "each reset step is either 'request: METHOD /path', "
+                             "'command: [program, args...]' or 'restart: [targets]'")
+                continue
+            if "commands" in item and "restart" not in item:
+                self.problem((*where, "commands"), "reset-step",
+                             "'commands' runs while a 'restart' step has stopped its targets; "
+                             "for a command on its own, write 'command: [program, args...]'",
+                             key=True)
+            if "restart" in item:
+                restart, commands = build_restart(item)
+                steps.append(m.ResetStep(self.positions.of(where), restart=restart,
+                                         commands=commands))
                 continue
             if "command" in item:
                 steps.append(m.ResetStep(self.positions.of(where),

@@ -150,11 +150,39 @@ class ReadyCheck:
 
 
 @dataclass(frozen=True)
+class ServiceDef:
+    """A process a command target depends on (a database): started before the target, in a
+    folder of its own (``${dir}``), on a port of its own (``${port}``), stopped after it.
+
+    Ready when ``ready_command`` exits with 0, or (without one) when ``${port}`` accepts a TCP
+    connection. ``user``: the account its commands run as when mbtspec runs as root (database
+    servers refuse to run as root); ignored otherwise."""
+
+    name: str
+    mark: Mark
+    command: tuple[str, ...]
+    setup: tuple[tuple[str, ...], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    ready_command: tuple[str, ...] = ()
+    ready_timeout: float = 30.0
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class ComposeDef:
+    """A service of a Docker Compose file, run with ``docker compose`` for the run."""
+
+    file: str
+    service: str
+    port: int
+
+
+@dataclass(frozen=True)
 class TargetDef:
     """One implementation under test. Strings may hold ``${port}``, ``${tmp}``, ``${env.X}``."""
 
     name: str
-    kind: Literal["app", "base_url", "command"]
+    kind: Literal["app", "base_url", "command", "compose"]
     mark: Mark
     app: str | None = None
     base_url: str | None = None
@@ -166,11 +194,15 @@ class TargetDef:
     timeout: float = 10.0
     reset: tuple[ResetStep, ...] | None = None
     max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE  # bytes, after content decoding
+    services: tuple[ServiceDef, ...] = ()
+    compose: ComposeDef | None = None
 
 
 @dataclass(frozen=True)
 class ResetStep:
-    """``request: POST /path`` (optional body/headers, expected status) or ``command: [...]``."""
+    """``request: POST /path`` (optional body/headers, expected status), ``command: [...]``,
+    or ``restart: [names] | all`` (stop command targets, run ``commands``, start them again).
+    """
 
     mark: Mark
     method: str | None = None
@@ -179,6 +211,8 @@ class ResetStep:
     headers: tuple[tuple[str, str], ...] = ()
     status: int | None = None
     command: tuple[str, ...] = ()
+    restart: tuple[str, ...] | Literal["all"] | None = None
+    commands: tuple[tuple[str, ...], ...] = ()  # run while restarted targets are stopped
 
 
 # --------------------------------------------------------------------------------------------
