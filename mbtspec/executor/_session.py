@@ -181,13 +181,15 @@ class Session:
         answers = await asyncio.gather(*(self.targets[n].send(requests[n]) for n in names))
         return dict(zip(names, answers, strict=True))
 
-    def reset(self) -> None:
-        """Run the reset steps on every target (step by step, the targets together) and
-        forget their cookies; ``TargetError`` if a step fails."""
+    def reset(self, only: tuple[str, ...] | None = None) -> None:
+        """Run the reset steps on every target (step by step, the targets together), or on
+        the targets named in ``only``, and forget their cookies; ``TargetError`` if a step
+        fails."""
         steps = {name: target.definition.reset if target.definition.reset is not None
-                 else self.plan.spec.reset for name, target in self.targets.items()}
-        for target in self.targets.values():
-            target.forget()
+                 else self.plan.spec.reset for name, target in self.targets.items()
+                 if only is None or name in only}
+        for name in steps:
+            self.targets[name].forget()
         for index in range(max((len(s) for s in steps.values()), default=0)):
             round_ = {name: s[index] for name, s in steps.items() if index < len(s)}
             commands = {name: step for name, step in round_.items() if step.command}

@@ -67,7 +67,29 @@ def _leaves(errors: list[Any]) -> Iterator[Any]:
             if len(deepest.absolute_path) > len(error.absolute_path):
                 yield from _leaves([deepest])
                 continue
+            # the branch of the value's type says best what is wrong (e.g. a number of
+            # branches out of range, where a mapping would do as well)
+            typed = [e for e in error.context if e.validator != "type"
+                     and e.absolute_path == error.absolute_path]
+            if len(typed) == 1:
+                yield from _leaves(typed)
+                continue
+            if all(e.validator == "type" for e in error.context):
+                yield _TypeError(error, [e.validator_value for e in error.context])
+                continue
         yield error
+
+
+class _TypeError:
+    """A value of none of an ``anyOf``'s types: reworded as one type error naming them all."""
+
+    validator = "type"
+
+    def __init__(self, error: Any, types: list[Any]) -> None:
+        self.absolute_path = error.absolute_path
+        self.instance = error.instance
+        self.validator_value = [t for each in types
+                                for t in ([each] if isinstance(each, str) else each)]
 
 
 def _hint(path: tuple[Any, ...]) -> str:
