@@ -144,6 +144,10 @@ def check(
             if failure.source:
                 files.append(Path(failure.source))
                 continue
+            if failure.race is not None:
+                # A replay file replays steps one after another: it cannot show a race (the
+                # seed and --concurrency in the command repeat the search instead).
+                continue
             try:  # (a folder that cannot be written must not cost the user the failure found)
                 files.append(write_replay_file(plan, failure, seed=result.seed,
                                                command=list(command), redact=redact,

@@ -188,8 +188,8 @@ class ParallelRunner:
                 self.session, CANDIDATE, [[s.request(CANDIDATE) for s in b] for b in drafts])
         except TargetError as err:
             raise runtime.abort(err) from None
-        branches = tuple(tuple(self._answered(step, answer) for step, answer in zip(b, a,
-                                                                                      strict=True))
+        branches = tuple(tuple(self._answered(replace(step, index=j + 1), answer)
+                               for j, (step, answer) in enumerate(zip(b, a, strict=True)))
                          for b, a in zip(drafts, answers, strict=True))
         state = _copy(after_prefix)  # the candidate's view, for the then steps
         for step in (s for b in branches for s in b):
@@ -255,7 +255,7 @@ class ParallelRunner:
                     answer = self.session.send_all({CANDIDATE: step.request(CANDIDATE)})
                 except TargetError as err:
                     raise runtime.abort(err) from None
-                step = self._answered(step, answer[CANDIDATE])
+                step = self._answered(replace(step, index=len(done) + 1), answer[CANDIDATE])
                 self._store(step, state)
                 done.append(step)
         finally:
