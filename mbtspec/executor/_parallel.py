@@ -81,6 +81,7 @@ class Fresh:
         self.data = data
         self.settings = settings
         self.length: int | None = None
+        self.first: list[ActionPlan] = []  # the first branch's actions
 
     def _choose(self, enabled: list[ActionPlan]) -> ActionPlan:
         weighted = [p for p in enabled for _ in range(p.action.weight)]
@@ -102,6 +103,13 @@ class Fresh:
                     ) -> tuple[ActionPlan, Any]:
         if not enabled:
             reject()  # nothing can run after this prefix: draw another
+        if branch == 0:
+            self.first.append(self._choose(enabled))
+            return self.first[-1], RecordingDraws(self.data)
+        # Races are most often between two calls of the same operation (two orders of the
+        # last item): half of the time, a step repeats the first branch's action there.
+        if index < len(self.first) and self.data.draw(st.booleans()):
+            return self.first[index], RecordingDraws(self.data)
         return self._choose(enabled), RecordingDraws(self.data)
 
     def then_steps(self, by_name: dict[str, ActionPlan]) -> list[tuple[ActionPlan, Any]]:

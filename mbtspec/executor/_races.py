@@ -162,13 +162,20 @@ class RaceShrinker:
 
 
 def _smaller(script: Script) -> Iterator[Script]:
-    """Scripts one step smaller than ``script``, the largest cuts first: a whole branch (while
-    more than two are left), a step of a branch (while it has more than one), a step of the
-    prefix (the last first: later steps depend on earlier ones more often than not)."""
+    """Scripts smaller than ``script``, the largest cuts first: a whole branch (while more
+    than two are left), the same step of every branch that has more than one (the branches
+    stay aligned in time: the steps that raced still start together), a step of one branch,
+    a step of the prefix (the last first: later steps depend on earlier ones more often than
+    not)."""
     branches = script.branches
     if len(branches) > 2:
         for b in range(len(branches)):
             yield replace(script, branches=branches[:b] + branches[b + 1:])
+    longest = max(len(b) for b in branches)
+    if longest > 1:  # the same step of every branch at once: keeps the branches aligned
+        for j in range(longest):
+            yield replace(script, branches=tuple(b[:j] + b[j + 1:] if len(b) > 1 else b
+                                                 for b in branches))
     for b, branch in enumerate(branches):
         if len(branch) > 1:
             for j in range(len(branch)):
