@@ -165,8 +165,10 @@ def _smaller(script: Script) -> Iterator[Script]:
     """Scripts smaller than ``script``, the largest cuts first: a whole branch (while more
     than two are left), the same step of every branch that has more than one (the branches
     stay aligned in time: the steps that raced still start together), a step of one branch,
-    a step of the prefix (the last first: later steps depend on earlier ones more often than
-    not)."""
+    the first step of every branch (then of one branch) moved to the end of the prefix (a
+    race for the last copy of two needs one borrow before it), a step of the prefix (the last first: later steps depend
+    on earlier ones more often than not). Each cut makes the parallel part smaller, or the
+    whole script without a larger parallel part: shrinking ends."""
     branches = script.branches
     if len(branches) > 2:
         for b in range(len(branches)):
@@ -181,5 +183,12 @@ def _smaller(script: Script) -> Iterator[Script]:
             for j in range(len(branch)):
                 cut = branch[:j] + branch[j + 1:]
                 yield replace(script, branches=branches[:b] + (cut,) + branches[b + 1:])
+    if sum(len(b) > 1 for b in branches) > 1:  # the first step of each, all before
+        yield replace(script, prefix=(*script.prefix, *(b[0] for b in branches if len(b) > 1)),
+                      branches=tuple(b[1:] if len(b) > 1 else b for b in branches))
+    for b, branch in enumerate(branches):
+        if len(branch) > 1:  # its first step, run before the others instead of with them
+            yield replace(script, prefix=(*script.prefix, branch[0]),
+                          branches=branches[:b] + (branch[1:],) + branches[b + 1:])
     for i in reversed(range(len(script.prefix))):
         yield replace(script, prefix=script.prefix[:i] + script.prefix[i + 1:])

@@ -74,22 +74,7 @@ def _leaves(errors: list[Any]) -> Iterator[Any]:
             if len(typed) == 1:
                 yield from _leaves(typed)
                 continue
-            if all(e.validator == "type" for e in error.context):
-                yield _TypeError(error, [e.validator_value for e in error.context])
-                continue
         yield error
-
-
-class _TypeError:
-    """A value of none of an ``anyOf``'s types: reworded as one type error naming them all."""
-
-    validator = "type"
-
-    def __init__(self, error: Any, types: list[Any]) -> None:
-        self.absolute_path = error.absolute_path
-        self.instance = error.instance
-        self.validator_value = [t for each in types
-                                for t in ([each] if isinstance(each, str) else each)]
 
 
 def _hint(path: tuple[Any, ...]) -> str:

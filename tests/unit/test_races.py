@@ -103,6 +103,7 @@ def test_smaller_scripts_cut_branches_then_branch_steps_then_the_prefix() -> Non
               for c in _smaller(script)]
     assert shapes[0] == (["p1", "p2"], [["b1"], ["c1"]])  # a whole branch first
     assert (["p1", "p2"], [["a2"], ["b1"], ["c1"]]) in shapes
+    assert (["p1", "p2", "a1"], [["a2"], ["b1"], ["c1"]]) in shapes  # moved to the prefix
     assert shapes[-2:] == [(["p1"], [["a1", "a2"], ["b1"], ["c1"]]),
                            (["p2"], [["a1", "a2"], ["b1"], ["c1"]])]
     two = Script((), ((_step("a1"),), (_step("b1"),)), ())
