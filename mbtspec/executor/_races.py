@@ -166,9 +166,10 @@ def _smaller(script: Script) -> Iterator[Script]:
     than two are left), the same step of every branch that has more than one (the branches
     stay aligned in time: the steps that raced still start together), a step of one branch,
     the first step of every branch (then of one branch) moved to the end of the prefix (a
-    race for the last copy of two needs one borrow before it), a step of the prefix (the last first: later steps depend
-    on earlier ones more often than not). Each cut makes the parallel part smaller, or the
-    whole script without a larger parallel part: shrinking ends."""
+    race for the last copy of two needs one borrow before it), a step of the prefix (the
+    last first: later steps depend on earlier ones more often than not). Each cut makes
+    the parallel part smaller, or the whole script without a larger parallel part:
+    shrinking ends."""
     branches = script.branches
     if len(branches) > 2:
         for b in range(len(branches)):
