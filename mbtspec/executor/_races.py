@@ -191,5 +191,8 @@ def _smaller(script: Script) -> Iterator[Script]:
         if len(branch) > 1:  # its first step, run before the others instead of with them
             yield replace(script, prefix=(*script.prefix, branch[0]),
                           branches=branches[:b] + (branch[1:],) + branches[b + 1:])
+        elif len(branches) > 2:  # a branch of one step, run before the others
+            yield replace(script, prefix=(*script.prefix, branch[0]),
+                          branches=branches[:b] + branches[b + 1:])
     for i in reversed(range(len(script.prefix))):
         yield replace(script, prefix=script.prefix[:i] + script.prefix[i + 1:])

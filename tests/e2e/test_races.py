@@ -99,3 +99,18 @@ def test_a_race_on_a_real_server_with_one_connection_per_branch(tmp_path: Path) 
     assert [len(b) for b in failure.race.branches] == [1, 1]
     assert {s.action for s in (*failure.race.branches[0], *failure.race.branches[1])} == \
         {"issue_card"}
+
+
+def test_ids_minted_concurrently_are_per_target_values(tmp_path: Path) -> None:
+    from tests.e2e.conftest import orders_spec
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(orders_spec(
+        '  model: {app: "tests.apps.variants:model"}\n'
+        '  candidate: {app: "tests.apps.variants:minted"}',  # ids from 1001, list reversed
+        run="run:\n  concurrency: {branches: 3, branch_steps: 2, then: [list]}"))
+    result = check(spec, seed=4, sequences=40, database=None).result
+    assert result.failure is None, result.failure
+    assert result.stats.parallel >= 30
+    creates = result.stats.actions["create"].statuses["candidate"]["201"]
+    assert creates > result.stats.parallel  # most parallel parts created orders at once

@@ -108,3 +108,11 @@ def test_smaller_scripts_cut_branches_then_branch_steps_then_the_prefix() -> Non
                            (["p2"], [["a1", "a2"], ["b1"], ["c1"]])]
     two = Script((), ((_step("a1"),), (_step("b1"),)), ())
     assert list(_smaller(two)) == []  # two branches of one step: nothing smaller
+
+
+def test_a_branch_of_one_step_moves_to_the_prefix_while_three_are_left() -> None:
+    script = Script((_step("p1"),), ((_step("a1"),), (_step("b1"),), (_step("c1"),)), ())
+    shapes = [([s.action for s in c.prefix], [[s.action for s in b] for b in c.branches])
+              for c in _smaller(script)]
+    assert (["p1", "b1"], [["a1"], ["c1"]]) in shapes  # three borrows of two copies ...
+    assert (["p1"], [["a1"], ["b1"]]) in shapes
