@@ -5,12 +5,14 @@ noise variant, which must never be reported), runs `mbtspec.check` on bench/muta
 with `--concurrency N`, several seeds, no database; prints found (x/N), the median time to
 the shrunk race and its range, and the shrunk shape (prefix calls + calls per branch).
 
-Part 2: the cost of the interleaving check, on a correct candidate (every parallel part is
-linearizable, so each one is checked until an order matches) and on a parallel part that is
-not (every order must be ruled out): interleavings checked per second, and how the cost grows
-with the number of branches N and the steps per branch k.
+Part 2: the cost of the interleaving check on a correct candidate (every parallel part is
+linearizable, so each one is checked until an order matches): orders run per part,
+interleavings checked per second, milliseconds per part, for N branches of k steps.
 
-Run from anywhere:  python bench/races.py [--seeds 5] [--concurrency 2] [--part 1|2|both]
+Part 3: the worst case, a parallel part that fails only at the read back after it (no order
+can be pruned before its last step, so every order is run): how the cost grows with N and k.
+
+Run from anywhere:  python bench/races.py [--seeds 5] [--concurrency 2] [--part 1|2|3|all]
 """
 
 from __future__ import annotations
@@ -97,20 +99,71 @@ def part_two(folder: Path) -> None:
               f"{ms:>8.1f}", flush=True)
 
 
+_WORST = """\
+version: 1
+targets:
+  model: {app: "bench.mutants.service:model"}
+  candidate: {app: "bench.mutants.service:defect_borrow_keeps_stock"}
+reset: [{request: POST /__reset, status: 204}]
+actions:
+  add_member: {request: POST /members, body: {name: Ann}, store: {members: response.body.id}}
+  add_book:
+    request: POST /books
+    body: {title: a, copies: 5}
+    store: {books: response.body.id}
+  borrow:
+    request: POST /loans
+    body: {memberId: {pick: members}, bookId: {pick: books}}
+    store: {loans: response.body.id}
+    when: size(members) > 3 && size(books) > 0
+  list_books: {request: GET /books}
+compare: {ignore: [body.createdAt, "body.items[*].createdAt"]}
+run:
+  concurrency: {branches: %d, branch_steps: %d, prefix_steps: 8, then: [list_books]}
+"""
+
+
+def part_three(folder: Path) -> None:
+    """The worst case: a parallel part of borrows whose answers match in every order, and
+    a read back after it that matches in none (a defect that keeps the stock), so that no
+    order is pruned before its last step: every order is run."""
+    print(f"\n{'worst case':<12} {'N':>2} {'k':>2} {'shape':>7} {'orders':>7} {'tried':>6} "
+          f"{'all checks':>10} {'seconds':>8} {'checks/s':>9} {'calls/order':>11} "
+          f"{'est. s':>7}")
+    spec = folder / "worst.yaml"
+    for n, k in [(2, 1), (2, 2), (2, 3), (3, 1), (3, 2), (4, 1), (2, 4), (4, 2), (5, 1)]:
+        spec.write_text(_WORST % (n, k), encoding="utf-8")
+        outcome = check(spec, seed=1, sequences=300, database=None, shrink_time=0.001)
+        failure = outcome.result.failure
+        stats = outcome.result.stats
+        if failure is None or failure.race is None:
+            print(f"{'':<12} {n:>2} {k:>2} no failing parallel part in 300 sequences")
+            continue
+        race = failure.race
+        calls = race.prefix + sum(len(b) for b in race.branches) + len(race.then)
+        rate = stats.interleavings / stats.check_seconds if stats.check_seconds else 0.0
+        shape = "/".join(str(len(b)) for b in race.branches)
+        print(f"{'':<12} {n:>2} {k:>2} {shape:>7} {race.total:>7} {race.tried:>6} "
+              f"{stats.interleavings:>10} {stats.check_seconds:>8.2f} {rate:>9.0f} "
+              f"{calls:>11} {race.tried / rate if rate else 0:>7.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--max-time", type=float, default=60.0)
-    parser.add_argument("--part", choices=["1", "2", "both"], default="both")
+    parser.add_argument("--part", choices=["1", "2", "3", "all"], default="all")
     args = parser.parse_args()
     import os
     os.chdir(REPO)  # (the apps are imported from the repository root)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.part in ("1", "both"):
+        if args.part in ("1", "all"):
             part_one(args.seeds, args.concurrency, args.max_time, Path(tmp))
-        if args.part in ("2", "both"):
+        if args.part in ("2", "all"):
             part_two(Path(tmp))
+        if args.part in ("3", "all"):
+            part_three(Path(tmp))
 
 
 if __name__ == "__main__":

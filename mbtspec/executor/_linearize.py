@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from mbtspec.compiler import DrawContext, State, Unsatisfiable
+from mbtspec.compiler.state import copy_state
 from mbtspec.errors import TargetError
 from mbtspec.executor._http import build_request
 from mbtspec.executor._runtime import ReplayDraws, Runtime, store_values
@@ -101,22 +102,29 @@ class Linearizer:
         for recorded in prefix:
             steps.append(self._step(recorded, state, len(steps) + 1, judge=False,
                                     removals=True))
-        for position, recorded in enumerate([*(branches[b][j] for b, j in order), *then]):
-            step = self._step(recorded, state, len(steps) + 1, judge=True, removals=False)
+        # A parallel step picks among what the prefix stored, as it did on the candidate
+        # (what other parallel steps store does not change what it sends).
+        after_prefix = copy_state(state)
+        parallel = [branches[b][j] for b, j in order]
+        for position, recorded in enumerate([*parallel, *then]):
+            step = self._step(recorded, state, len(steps) + 1, judge=True, removals=False,
+                              draw_in=after_prefix if position < len(parallel) else None)
             steps.append(step)
             if step.findings:
                 return tuple(steps), position
         return tuple(steps), None
 
     def _step(self, recorded: Step, state: State, index: int, *, judge: bool,
-              removals: bool) -> Step:
+              removals: bool, draw_in: State | None = None) -> Step:
         """``recorded`` (a candidate's step) again on the model: same drawn values, picks
-        resolved in ``state``; the candidate's recorded answer stands for its own."""
+        resolved in ``draw_in`` (default: ``state``), what it stores stored in ``state``;
+        the candidate's recorded answer stands for its own."""
         runtime = self.runtime
         runtime.checkpoint()
         plan = self.by_name[recorded.action]
         candidate = recorded.response("candidate")
-        ctx = DrawContext(ReplayDraws(recorded.draws, recorded.origin), state, runtime.names)
+        ctx = DrawContext(ReplayDraws(recorded.draws, recorded.origin),
+                          draw_in if draw_in is not None else state, runtime.names)
         try:
             draft = plan.draw(ctx)
         except (Unsatisfiable, IndexError, KeyError):

@@ -27,6 +27,7 @@ from hypothesis import reject
 from hypothesis import strategies as st
 
 from mbtspec.compiler import ActionPlan, DrawContext, State, Unsatisfiable
+from mbtspec.compiler.state import copy_state
 from mbtspec.errors import TargetError
 from mbtspec.executor._branches import send_branches
 from mbtspec.executor._http import build_request
@@ -199,7 +200,7 @@ class ParallelRunner:
         branches = tuple(tuple(self._answered(replace(step, index=j + 1), answer)
                                for j, (step, answer) in enumerate(zip(b, a, strict=True)))
                          for b, a in zip(drafts, answers, strict=True))
-        state = _copy(after_prefix)  # the candidate's view, for the then steps
+        state = copy_state(after_prefix)  # the candidate's view, for the then steps
         for step in (s for b in branches for s in b):
             self._store(step, state)
         runtime.stats.parallel += 1
@@ -304,10 +305,3 @@ class ParallelRunner:
                         position, 0, interleavings_of([len(b) for b in script.branches]))
             return Failure(findings[0].kind, (*script.prefix, *shown), race=race)
         return None
-
-
-def _copy(state: State) -> State:
-    copied = State()
-    copied.bags = {name: list(bag) for name, bag in state.bags.items()}
-    copied.origins = {name: list(origins) for name, origins in state.origins.items()}
-    return copied

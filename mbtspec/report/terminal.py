@@ -324,6 +324,12 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
     timing = ", ".join(f"{name} {stats.time_ms.get(name, 0.0) / max(stats.steps, 1):.1f} "
                        "ms/call" for name in targets)
     console.print(f"[dim]mean latency: {timing}[/dim]")
+    if plan.run.concurrency is not None:
+        rate = (f", {stats.interleavings / stats.check_seconds:,.0f}/s"
+                if stats.check_seconds > 0 else "")
+        console.print(f"[dim]parallel parts: {stats.parallel:,} (the parallel calls went to "
+                      "the candidate only); orders of their steps run on the model: "
+                      f"{stats.interleavings:,} in {stats.check_seconds:.1f}s{rate}[/dim]")
     if result.unreached:
         console.print(f"[yellow]never reached ({len(result.unreached)}):[/yellow] "
                       + ", ".join(result.unreached))
