@@ -26,7 +26,8 @@ The contract (``openapi.yaml`` documents it):
   memberId, bookId, createdAt}`` and one copy fewer available. ``DELETE /loans/{id}``: 204
   (the copy is back), or 404.
 * ``POST /cards {memberId}``: 422, 404 unknown member, 409 ``card_exists`` when the member has
-  a card already; else 201 ``{id, memberId}``. One card per member.
+  a card already; else 201 ``{id, memberId}``. One card per member. (Only ``races.yaml``
+  calls it; ``openapi.yaml`` documents what ``spec.yaml`` tests, and leaves it out.)
 * ``POST /__reset``: 204, everything forgotten, ids start again at 1.
 
 ``borrow`` and ``issue_card`` await something before they look at the state (a fraud check, a
