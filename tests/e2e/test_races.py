@@ -124,8 +124,7 @@ def test_a_pick_that_fell_back_to_its_or_value_is_sent_the_same_in_every_order(
     # pick of the book just added (that was a false "not linearizable").
     from bench.mutants.runner import spec_for as sequential_spec
 
-    for seed in range(2):
-        result = check(sequential_spec(None, tmp_path), seed=seed, concurrency=2,
-                       sequences=150, database=None).result
-        assert result.failure is None, result.failure.findings
-        assert result.stats.parallel >= 100
+    result = check(sequential_spec(None, tmp_path), seed=0, concurrency=2, sequences=150,
+                   database=None).result  # (seed 0 met it in its first parallel parts)
+    assert result.failure is None, result.failure.findings
+    assert result.stats.parallel >= 100
