@@ -46,7 +46,8 @@ class CheckResult:
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
                       steps: int | None, *, keep_going: bool = False,
-                      mode: str | None = None) -> tuple[str, ...]:
+                      mode: str | None = None,
+                      concurrency: int | None = None) -> tuple[str, ...]:
     command = ["mbtspec", "check", str(spec_path), "--seed", str(seed)]
     if sequences is not None:
         command += ["--sequences", str(sequences)]
@@ -56,6 +57,8 @@ def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
         command.append("--keep-going")
     if mode is not None:
         command += ["--mode", mode]
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
     return tuple(command)  # shell-quoted where shown: shlex.join
 
 
@@ -69,6 +72,7 @@ def check(
     shrink_time: float | None = None,
     keep_going: bool | None = None,
     mode: str | None = None,
+    concurrency: int | None = None,
     database: Path | None = Path(".mbtspec/hypothesis"),
     failures: Path | None = None,
     on_plan: Callable[[Plan], None] | None = None,
@@ -84,7 +88,7 @@ def check(
     spec = load_spec(spec_path)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
                         shrink_time=shrink_time, keep_going=keep_going,
-                        mode=mode)  # type: ignore[arg-type]
+                        mode=mode, concurrency=concurrency)  # type: ignore[arg-type]
     if on_plan is not None:
         on_plan(plan)
     judge = make_judge(plan)
@@ -137,13 +141,18 @@ def check(
             *result.warnings,
             *(stale_warning(plan.spec, e, result.stats, stopped_early=early) for e in stale)))
     command = reproduce_command(spec_path, result.seed, sequences, steps,
-                                keep_going=bool(keep_going), mode=mode)
+                                keep_going=bool(keep_going), mode=mode,
+                                concurrency=concurrency)
     files: list[Path] = []
     replay_error = ""
     if failures is not None:
         for failure in result.failures:
             if failure.source:
                 files.append(Path(failure.source))
+                continue
+            if failure.race is not None:
+                # A replay file replays steps one after another: it cannot show a race (the
+                # seed and --concurrency in the command repeat the search instead).
                 continue
             try:  # (a folder that cannot be written must not cost the user the failure found)
                 files.append(write_replay_file(plan, failure, seed=result.seed,

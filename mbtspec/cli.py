@@ -94,6 +94,10 @@ def check(
         "--mode", help="positive: valid requests only (default: run.mode, else positive); "
         "negative: requests that violate the OpenAPI schemas, after boundary values; "
         "all: both.", case_sensitive=False)] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", help="Look for races: after a sequential prefix, send N branches "
+        "of steps concurrently, and check that one sequential order explains the answers "
+        "(default: run.concurrency, else off).", min=2, max=16)] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -159,7 +163,7 @@ def check(
             outcome = run_check(
                 spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
                 shrink_time=shrink_time, keep_going=keep_going or None,
-                mode=mode.value if mode is not None else None,
+                mode=mode.value if mode is not None else None, concurrency=concurrency,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
                 failures=failures, on_plan=on_plan, on_progress=on_progress,
                 on_step=on_step if verbose else None,

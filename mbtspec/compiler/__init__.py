@@ -32,7 +32,7 @@ from mbtspec.compiler._values import (
     text_of,
 )
 from mbtspec.compiler.state import PerTarget, State, resolve
-from mbtspec.errors import SpecError
+from mbtspec.errors import SpecError, UsageError
 from mbtspec.spec import model as m
 from mbtspec.spec._rules import UNFILLED_HEADERS
 from mbtspec.spec._values import iter_needed_picks, iter_refs
@@ -159,6 +159,7 @@ def compile_plan(
     shrink_time: float | None = None,
     keep_going: bool | None = None,
     mode: m.Mode | None = None,
+    concurrency: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compile ``spec``; the keyword arguments override its ``run:`` settings.
@@ -174,6 +175,16 @@ def compile_plan(
                                  "keep_going": keep_going, "mode": mode}
     settings = dataclasses.replace(
         spec.run, **{name: value for name, value in overrides.items() if value is not None})
+    if concurrency is not None:  # --concurrency N: N branches, the spec's other options kept
+        parallel = dataclasses.replace(settings.concurrency or m.Concurrency(),
+                                       branches=concurrency)
+        settings = dataclasses.replace(settings, concurrency=parallel)
+        count = m.interleavings(parallel.branches, parallel.steps)
+        if count > m.MAX_INTERLEAVINGS:
+            raise UsageError(
+                f"--concurrency {concurrency} with {parallel.steps} steps per branch gives "
+                f"{count:,} interleavings, more than the {m.MAX_INTERLEAVINGS:,} a race can be "
+                "checked against; use fewer branches or set run.concurrency.branch_steps lower")
     problems: list[Problem] = []
     actions = []
     for action in spec.actions:

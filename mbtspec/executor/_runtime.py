@@ -311,22 +311,7 @@ class Runtime:
 
     def _store(self, plan: ActionPlan, requests: dict[str, Any],
                responses: dict[str, Response], origin: int) -> None:
-        functions = response_functions(plan.action.operation, self.dialect)
-        for variable, expression in plan.action.store:
-            values = {}
-            for name in self.names:
-                context = ChainMap[str, Any]({
-                    "response": responses[name].context,
-                    "request": requests[name].context,
-                    "action": plan.name,
-                    "target": name,
-                }, self.state.view(name))
-                try:
-                    values[name] = expression.evaluate(context, functions)
-                except ExpressionEvaluationError:
-                    values[name] = None
-            if all(v is not None for v in values.values()):
-                self.state.store(variable, PerTarget.of(values), origin)
+        store_values(plan, self.state, self.names, requests, responses, origin, self.dialect)
 
     def raise_failure(self, step: Step) -> None:
         """Raise for a step with findings -- one raise site per kind of failure."""
@@ -347,6 +332,29 @@ class Runtime:
         if kind == "invariant":
             raise InvariantBroken(self.trace)
         raise ExpectationFailed(self.trace)
+
+
+def store_values(plan: ActionPlan, state: State, names: Sequence[str],
+                 requests: dict[str, Any], responses: dict[str, Response], origin: int,
+                 dialect: str) -> None:
+    """Evaluate ``plan``'s ``store`` on each target's exchange and store what it gives (one
+    value per target), under the step ``origin``; nothing when a target's gives none."""
+    functions = response_functions(plan.action.operation, dialect)
+    for variable, expression in plan.action.store:
+        values = {}
+        for name in names:
+            context = ChainMap[str, Any]({
+                "response": responses[name].context,
+                "request": requests[name].context,
+                "action": plan.name,
+                "target": name,
+            }, state.view(name))
+            try:
+                values[name] = expression.evaluate(context, functions)
+            except ExpressionEvaluationError:
+                values[name] = None
+        if all(v is not None for v in values.values()):
+            state.store(variable, PerTarget.of(values), origin)
 
 
 def build_machine(runtime: Runtime) -> type[RuleBasedStateMachine]:

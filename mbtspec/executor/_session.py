@@ -186,12 +186,15 @@ class Session:
         answers = await asyncio.gather(*(self.targets[n].send(requests[n]) for n in names))
         return dict(zip(names, answers, strict=True))
 
-    def reset(self) -> None:
-        """Run the reset steps on every target (step by step, the targets together) and
-        forget their cookies; ``TargetError`` if a step fails, or a service has exited."""
+    def reset(self, only: tuple[str, ...] | None = None) -> None:
+        """Run the reset steps on every target (step by step, the targets together), or on
+        the targets named in ``only``, and forget their cookies; ``TargetError`` if a step
+        fails, or a service has exited."""
         steps = {name: target.definition.reset if target.definition.reset is not None
-                 else self.plan.spec.reset for name, target in self.targets.items()}
-        for target in self.targets.values():
+                 else self.plan.spec.reset for name, target in self.targets.items()
+                 if only is None or name in only}
+        for name in steps:
+            target = self.targets[name]
             target.forget()
             for service in getattr(target, "services", ()):
                 if (error := service.exited()) is not None:

@@ -154,6 +154,28 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Race:
+    """The parallel part of a failure found with ``run.concurrency``.
+
+    ``Failure.steps`` holds the prefix, then the closest interleaving (the order of the
+    parallel steps, and the ``then`` steps, that matched the most steps on the model) up to
+    the step that fails, with both targets' exchanges. Here is what the candidate did
+    concurrently, branch by branch, and how the check went.
+    """
+
+    prefix: int  # how many of ``Failure.steps`` ran before the parallel part
+    branches: tuple[tuple[Step, ...], ...]  # the candidate's steps, one tuple per branch
+    then: tuple[Step, ...] = ()  # the candidate's steps after the parallel part
+    #: The closest interleaving, as (branch, step) pairs from 1 (one per parallel step).
+    closest: tuple[tuple[int, int], ...] = ()
+    matched: int = 0  # steps of it (parallel and then) that matched before one did not
+    tried: int = 0  # interleavings run on the model (0 in single-target mode)
+    total: int = 0  # interleavings of the parallel part
+    tries: int = 1  # runs of the reported sequence it took to show the failure
+    runs: int = 1  # runs of it made at most
+
+
+@dataclass(frozen=True)
 class Failure:
     """The minimal failing sequence. ``reproduced`` is False when a replay did not show it."""
 
@@ -169,6 +191,7 @@ class Failure:
     minimal: bool = False  # checked 1-minimal: leaving out any single step loses it
     #: With keep-going: how many more times the same failure (``signature``) showed
     variants: int = 0
+    race: Race | None = None  # found with run.concurrency: the parallel part
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -194,6 +217,9 @@ class Stats:
     actions: dict[str, ActionStats] = field(default_factory=dict)
     time_ms: dict[str, float] = field(default_factory=dict)  # per target
     lengths: list[int] = field(default_factory=list)  # steps of each finished sequence
+    parallel: int = 0  # parallel parts run (run.concurrency)
+    interleavings: int = 0  # interleavings of them run on the model
+    check_seconds: float = 0.0  # spent running interleavings on the model
     reset_seconds: float = 0.0  # spent resetting the targets before sequences
     #: Accepted differences, per (entry, action); counted in the search, not while shrinking
     accepted: dict[tuple[str, str], AcceptedCount] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from mbtspec.executor.records import (
     Difference,
     Failure,
     Finding,
+    Race,
     Request,
     Response,
     RunResult,
@@ -346,7 +347,8 @@ def failure_report(failure: Failure, redact: Redactor, *, command: list[str] | N
         "steps": [step_data(s, redact, body_limit=body_limit) for s in failure.steps],
         "reproduce": command,
         "replay_file": replay_file,
-    }
+    } | ({"race": race_data(failure.race, redact, body_limit=body_limit)}
+         if failure.race is not None else {})
 
 
 def documented_statuses_never_seen(plan: Plan, result: RunResult) -> dict[str, list[str]]:
@@ -401,7 +403,9 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
         "reset_ms": round(stats.reset_seconds * 1000, 3),
         "operations": {"covered": covered, "never_exercised": list(result.unreached)},
         "documented_statuses_never_seen": documented_statuses_never_seen(plan, result),
-    }
+    } | ({"parallel_parts": stats.parallel, "interleavings_checked": stats.interleavings,
+          "interleaving_check_s": round(stats.check_seconds, 3)}
+         if plan.run.concurrency is not None else {})
 
 
 def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
@@ -436,3 +440,27 @@ def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
     if verdict is not None:
         data["verdict"] = verdict
     return data
+
+
+def slot_name(slot: tuple[int, int]) -> str:
+    """``2.1``: branch 2, its first step (both from 1)."""
+    return f"{slot[0] + 1}.{slot[1] + 1}"
+
+
+def race_data(race: Race, redact: Redactor, *, body_limit: int | None = None
+              ) -> dict[str, Any]:
+    """A race as the JSON report lists it (``race`` of a failure)."""
+    def steps(items: tuple[Step, ...]) -> list[dict[str, Any]]:
+        return [step_data(s, redact, body_limit=body_limit) for s in items]
+
+    return {
+        "prefix": race.prefix,
+        "branches": [steps(branch) for branch in race.branches],
+        "then": steps(race.then),
+        "orders": race.total,
+        "orders_tried": race.tried,
+        "closest": [slot_name(s) for s in race.closest],
+        "matched": race.matched,
+        "tries": race.tries,
+        "runs": race.runs,
+    }

@@ -31,6 +31,7 @@ from mbtspec.report.data import (
     run_failures,
     shown_json,
 )
+from mbtspec.report.race import render_race
 from mbtspec.spec.problems import Problem
 
 #: Lines of a response body shown on the terminal, and characters of each line.
@@ -158,8 +159,9 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
         noun = {"difference": "DIFFERENCE", "invariant": "INVARIANT BROKEN",
                 "expect": "EXPECTATION FAILED"}[failure.kind]
         flaky = "FLAKY " if failure.flaky else ""
-        console.print(Text(f"✗ {flaky}{noun} after {calls} call{'s' if calls != 1 else ''} "
-                           f"(seed {seed})", style="bold red"))
+        race = "RACE: " if failure.race is not None else ""
+        console.print(Text(f"✗ {flaky}{race}{noun} after {calls} call"
+                           f"{'s' if calls != 1 else ''} (seed {seed})", style="bold red"))
         if failure.note:
             console.print(Text(f"note: {shown(failure.note, redact)}", style="yellow"),
                           soft_wrap=True)
@@ -168,9 +170,19 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
                            f"{'s' if failure.variants != 1 else ''} in this run (not reported "
                            "again)", style="dim"), soft_wrap=True)
     console.print()
-    checked = "; leaving out any one step loses the failure" if failure.minimal else ""
-    console.print("[bold]Minimal sequence[/bold] (each step sent to "
-                  f"{' and '.join(targets)}{checked}):")
+    if failure.race is not None:
+        render_race(console, failure, redact)
+        console.print()
+        checked = ("; leaving out any branch, any step of a branch or any step of the prefix "
+                   "loses the race" if failure.minimal else "")
+        order = ("the parallel steps in the closest order, on the model"
+                 if failure.race.tried else "the parallel steps, branch by branch")
+        console.print(f"[bold]The prefix, then {order}[/bold] ({escape(' and '.join(targets))}"
+                      f"{checked}):")
+    else:
+        checked = "; leaving out any one step loses the failure" if failure.minimal else ""
+        console.print("[bold]Minimal sequence[/bold] (each step sent to "
+                      f"{' and '.join(targets)}{checked}):")
     render_sequence(console, failure.steps, targets, redact)
     last = failure.steps[-1]
     console.print()
@@ -334,6 +346,12 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
                       f"({stats.reset_seconds / result.elapsed:.0%}), "
                       f"{stats.reset_seconds * 1000 / max(stats.sequences, 1):.1f} "
                       "ms/sequence[/dim]")
+    if plan.run.concurrency is not None:
+        rate = (f", {stats.interleavings / stats.check_seconds:,.0f}/s"
+                if stats.check_seconds > 0 else "")
+        console.print(f"[dim]parallel parts: {stats.parallel:,} (the parallel calls went to "
+                      "the candidate only); orders of their steps run on the model: "
+                      f"{stats.interleavings:,} in {stats.check_seconds:.1f}s{rate}[/dim]")
     if result.unreached:
         console.print(f"[yellow]never reached ({len(result.unreached)}):[/yellow] "
                       + ", ".join(result.unreached))
@@ -372,6 +390,13 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     if result.failure.flaky:
         return f"✗ flaky {kind} in {what} (seed {result.seed})"
     shrunk = ("shrinking stopped early at" if result.failure.cut_short else "shrunk to")
+    race = result.failure.race
+    if race is not None:  # e.g. "shrunk to 1 + 2 branches of 1 + 1 call(s)"
+        branches = " + ".join(str(len(b)) for b in race.branches)
+        why = f"{kind}: not linearizable" if race.tried else f"{kind} in the parallel part"
+        return (f"✗ race ({why}) found in {what}, {shrunk} {race.prefix} "
+                f"call(s) + {len(race.branches)} concurrent branches of {branches} call(s) "
+                f"(seed {result.seed})")
     return (f"✗ {kind} found in {what}, {shrunk} "
             f"{len(result.failure.steps)} call(s) (seed {result.seed})")
 

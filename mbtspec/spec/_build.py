@@ -172,6 +172,7 @@ class Builder:
                 shrink_time=run.get("shrink_time", 30.0),
                 keep_going=run.get("keep_going", False),
                 mode=run.get("mode", "positive"),
+                concurrency=_concurrency(run.get("concurrency")),
             ),
             variables=tuple(sorted(self.stored)),
             accept=accept,
@@ -666,3 +667,17 @@ def _function_names() -> list[str]:
     from mbtspec.spec.expressions import BARE_FUNCTIONS
 
     return sorted(BARE_FUNCTIONS | NAMESPACED_FUNCTIONS)
+
+
+def _concurrency(value: Any) -> m.Concurrency | None:
+    """``run.concurrency`` (its shape checked by the schema already): a number of branches,
+    or the whole mapping."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return m.Concurrency(branches=value)
+    if not isinstance(value, dict):
+        return None
+    return m.Concurrency(branches=value.get("branches", 2),
+                         branch_steps=value.get("branch_steps"),
+                         prefix_steps=value.get("prefix_steps", 5),
+                         then=tuple(value.get("then") or ()),
+                         tries=value.get("tries", 5))

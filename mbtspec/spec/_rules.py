@@ -285,5 +285,34 @@ def nothing_to_invalidate(spec: m.Spec, positions: Positions) -> Iterator[Proble
                 "your-api.yaml", severity="warning")
 
 
+def concurrency_settings(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """``run.concurrency``: actions of ``then`` that do not exist, and parallel parts with
+    more interleavings than a failure can be checked against."""
+    settings = spec.run.concurrency
+    if settings is None:
+        return
+    base: JsonPath = ("run", "concurrency")
+    names = [a.name for a in spec.actions]
+    for index, name in enumerate(settings.then):
+        if name not in names:
+            yield positions.problem(
+                (*base, "then", index), "unknown-action",
+                f"no action '{name}'{did_you_mean(name, names)}; 'then' lists actions of "
+                f"'actions' ({', '.join(names)})")
+    count = m.interleavings(settings.branches, settings.steps)
+    if count > m.MAX_INTERLEAVINGS:
+        fits = max(k for k in range(1, settings.steps + 1)
+                   if m.interleavings(settings.branches, k) <= m.MAX_INTERLEAVINGS)
+        where = (*base, "branch_steps") if settings.branch_steps else base
+        yield positions.problem(
+            where, "too-many-interleavings",
+            f"{settings.branches} branches of {settings.steps} steps have {count:,} "
+            f"interleavings, more than the {m.MAX_INTERLEAVINGS:,} a race can be checked "
+            f"against; set branch_steps to {fits} "
+            f"({m.interleavings(settings.branches, fits):,} interleavings) or fewer, or use "
+            "fewer branches")
+
+
 RULES: tuple[Rule, ...] = (undocumented_names, invalid_literals, ungenerable_values,
-                           unreachable_actions, risky_specs, nothing_to_invalidate)
+                           unreachable_actions, risky_specs, nothing_to_invalidate,
+                           concurrency_settings)

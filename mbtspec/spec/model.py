@@ -6,6 +6,7 @@ where it was written so that later stages can point back into the file.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -365,6 +366,42 @@ class Action:
     accept: tuple[AcceptEntry, ...] = ()  # its own entries (those of the top level apart)
 
 
+#: Most interleavings one parallel part may have: past it, checking one failing parallel part
+#: against the model could replay the model tens of thousands of times.
+MAX_INTERLEAVINGS = 10_000
+
+
+def interleavings(branches: int, steps: int) -> int:
+    """How many sequential orders ``branches`` branches of ``steps`` steps each have:
+    (N*k)! / (k!)^N."""
+    orders: int = math.factorial(branches * steps) // math.factorial(steps) ** branches
+    return orders
+
+
+def default_branch_steps(branches: int) -> int:
+    """Steps per branch when the spec does not say: the most that keep a parallel part at a
+    few dozen interleavings (2 branches: 3 steps, 20; 3: 2 steps, 90; 4 or more: 1, N!)."""
+    return 3 if branches == 2 else 2 if branches == 3 else 1
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """``run.concurrency``: each sequence is a sequential prefix, then ``branches`` branches of
+    up to ``branch_steps`` steps sent concurrently, then the ``then`` actions in order."""
+
+    branches: int = 2
+    branch_steps: int | None = None  # None: ``default_branch_steps(branches)``
+    prefix_steps: int = 5
+    then: tuple[str, ...] = ()
+    #: How often a shrunk candidate of a race is run before it counts as not showing it.
+    tries: int = 5
+
+    @property
+    def steps(self) -> int:
+        """Steps per branch, at most."""
+        return self.branch_steps or default_branch_steps(self.branches)
+
+
 @dataclass(frozen=True)
 class RunSettings:
     sequences: int = 100
@@ -374,6 +411,7 @@ class RunSettings:
     shrink_time: float = 30.0
     keep_going: bool = False
     mode: Mode = "positive"
+    concurrency: Concurrency | None = None  # None: every sequence is sequential
 
 
 @dataclass(frozen=True)
