@@ -250,7 +250,19 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str,
         sites = _sites(action, op, dialect, path_params, query, headers, body)
         inputs = compile_inputs(sites, mode, bool(action.store), action.name, compiler.notes)
     return ActionPlan(action, needs, tuple(lets), tuple(path_params), tuple(query),
-                      tuple(headers), body, op.body_media_type if op else None, inputs)
+                      tuple(headers), body, _media_type(action), inputs)
+
+
+def _media_type(action: m.Action) -> str | None:
+    """The media type the action's body is sent as; a body of bytes without a documented one
+    is ``application/octet-stream`` (else JSON, chosen when the body is encoded)."""
+    if action.media_type is not None:
+        return action.media_type
+    body = action.body
+    if isinstance(body, m.BytesGen) or (isinstance(body, m.Literal_)
+                                        and isinstance(body.value, bytes)):
+        return "application/octet-stream"
+    return None
 
 
 def _sites(action: m.Action, op: m.Operation, dialect: str, path_params: list[_Part],
@@ -276,7 +288,7 @@ def _sites(action: m.Action, op: m.Operation, dialect: str, path_params: list[_P
                 continue
             sites.append(Site(location, part.name, param.schema, dialect,  # type: ignore[arg-type]
                               param.required, keep_value=picked))
-    schema = op.body_schema
+    schema = action.body_schema
     if body is None or schema is None or isinstance(action.body, m.Pick):
         return sites
     sites.append(Site("body", None, schema, dialect, op.body_required))
@@ -335,16 +347,25 @@ def _fill_body(action: m.Action, body: _Part | None, compiler: Compiler, dialect
                everything: bool) -> _Part | None:
     op = action.operation
     assert op is not None
-    schema = op.body_schema
+    schema = action.body_schema
     if schema is None:
         return body
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    multipart = _is_multipart(action.media_type)
     if body is None:
         if not (op.body_required or everything):
             return None
-        node = _schema_node(compiler, schema, dialect, "request body", action)
-        return _Part("body", node, optional=not op.body_required)
-    value = action.body
-    props = schema.get("properties") if isinstance(schema, dict) else None
+        if isinstance(schema, dict) and _binary(schema) and schema.get("type") != "array":
+            # raw bytes (application/octet-stream, images ...): bytes, not text
+            return _Part("body", compiler.compile(m.BytesGen(0, 256), frozenset()),
+                         optional=not op.body_required)
+        if not (multipart and isinstance(props, dict)):
+            node = _schema_node(compiler, schema, dialect, "request body", action)
+            return _Part("body", node, optional=not op.body_required)
+        # A form: each property a part, binary ones as file parts (below).
+        body = _Part("body", compiler.compile(m.ObjectValue(()), frozenset()),
+                     optional=not op.body_required)
+    value = action.body if action.body is not None else m.ObjectValue(())
     if not isinstance(value, m.ObjectValue) or not isinstance(props, dict):
         return body
     required = set(schema.get("required") or ())
@@ -355,14 +376,35 @@ def _fill_body(action: m.Action, body: _Part | None, compiler: Compiler, dialect
         if name in given or not isinstance(sub, dict) or sub.get("readOnly") is True:
             continue
         if name in required or everything:
-            extra.append((name, m.SchemaGen(sub, dialect)))  # type: ignore[arg-type]
+            extra.append((name, _file_part(name) if multipart and _binary(sub)
+                          else m.SchemaGen(sub, dialect)))  # type: ignore[arg-type]
             if name not in required:
                 optional.add(name)
     if not extra:
         return body
     filled = m.ObjectValue(value.fields + tuple(extra), frozenset(optional))
     try:
-        return _Part("body", compiler.compile(filled, frozenset(n for n, _ in action.let)))
+        return _Part("body", compiler.compile(filled, frozenset(n for n, _ in action.let)),
+                     optional=body.optional)
     except CompileError as err:
         raise CompileError(f"request body of {action.method} {action.path}: {err.message}",
                            action.mark) from None
+
+
+def _is_multipart(media_type: str | None) -> bool:
+    return media_type is not None and media_type.lower().startswith("multipart/")
+
+
+def _binary(schema: dict[str, Any]) -> bool:
+    """A property documented as a file: ``format: binary`` (3.0) or ``contentMediaType``
+    / ``contentEncoding`` (3.1), or an array of such."""
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return _binary(schema["items"])
+    return schema.get("format") in ("binary", "byte") or "contentMediaType" in schema or \
+        "contentEncoding" in schema
+
+
+def _file_part(name: str) -> m.Value:
+    """A file drawn for a documented file property: up to 64 random bytes named after it."""
+    return m.FileValue(m.BytesGen(0, 64), m.Literal_(f"{name}.bin"),
+                       m.Literal_("application/octet-stream"))

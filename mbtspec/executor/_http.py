@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from mbtspec.compiler import NO_BODY, RequestDraft, resolve, text_of
+from mbtspec.executor._bodies import encode_body
 from mbtspec.executor.records import Request
+
+__all__ = ["build_request", "encode_body"]
 
 
 def build_request(draft: RequestDraft, target: str, base_url: str,
@@ -31,6 +32,7 @@ def build_request(draft: RequestDraft, target: str, base_url: str,
     content, media_type = encode_body(body, draft.media_type)
     if content is not None and not any(k.lower() == "content-type" for k in headers):
         headers["content-type"] = media_type or "application/json"
+    media_type = media_type if content is not None else draft.media_type
     return Request(
         method=draft.method,
         url=base_url.rstrip("/") + path,
@@ -40,18 +42,3 @@ def build_request(draft: RequestDraft, target: str, base_url: str,
         content=content,
         media_type=media_type,
     )
-
-
-def encode_body(body: Any, media_type: str | None) -> tuple[bytes | None, str | None]:
-    """The bytes of a body for its media type (JSON unless a form or text is documented)."""
-    if body is NO_BODY:
-        return None, None
-    kind = (media_type or "application/json").lower()
-    if "json" in kind:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), \
-            media_type or "application/json"
-    if "x-www-form-urlencoded" in kind and isinstance(body, dict):
-        return urlencode({k: text_of(v) for k, v in body.items()}).encode(), media_type
-    if isinstance(body, bytes):
-        return body, media_type
-    return text_of(body).encode(), media_type

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from mbtspec.compiler import NO_BODY, InputChange, Plan
+from mbtspec.compiler._payloads import from_data
 from mbtspec.errors import UsageError
 from mbtspec.executor.records import Failure
 from mbtspec.executor.replay import RecordedRequest, RecordedStep
@@ -114,7 +115,8 @@ def _step(data: dict[str, Any]) -> RecordedStep:
             method=str(request["method"]),
             path=str(request["path"]),
             headers=tuple((str(k), str(v)) for k, v in (request.get("headers") or {}).items()),
-            body=request.get("body", NO_BODY),
+            body=(from_data(request["body"]) if request.get("body_format") == "values"
+                  else request.get("body", NO_BODY)),
             media_type=request.get("media_type"),
         )
     return RecordedStep(str(data["action"]), requests, InputChange.from_data(data.get("input")))

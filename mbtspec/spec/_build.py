@@ -452,6 +452,9 @@ class Builder:
         if body is not None:
             self._check_refs(body, (*path, "body"), scope)
         fill = spec.get("fill", "all")
+        content_type = spec.get("content_type")
+        if content_type is not None:
+            self._check_content_type(content_type, operation, (*path, "content_type"))
         if (*path, "request") not in self.unresolved:
             self._check_path_params(target_path, operation, parts["path"], fill, path)
         store = tuple(
@@ -483,7 +486,19 @@ class Builder:
             expect=expect,
             fill=fill,
             mode=spec.get("mode"),
+            content_type=content_type,
         )
+
+    def _check_content_type(self, content_type: str, operation: m.Operation | None,
+                            path: JsonPath) -> None:
+        """A media type the operation documents for its body (any, when it documents none)."""
+        if operation is None or not operation.body_media or operation.media(content_type):
+            return
+        documented = [name for name, _ in operation.body_media]
+        self.problem(path, "undocumented-media-type",
+                     f"{operation.key} documents no request body of type '{content_type}'"
+                     f"{did_you_mean(content_type, documented)}; documented: "
+                     f"{', '.join(documented)}")
 
     def _check_refs(self, value: m.Value, path: JsonPath, scope: set[str]) -> None:
         for ref in iter_refs(value):

@@ -57,11 +57,13 @@ def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
         if action.body is None:
             continue
         if op.body_media_type is None:
-            yield positions.problem((*base, "body"), "undocumented-body",
-                                    f"{op.key} documents no request body: remove 'body'",
-                                    key=True)
+            if action.content_type is None:
+                yield positions.problem(
+                    (*base, "body"), "undocumented-body",
+                    f"{op.key} documents no request body: remove 'body', or set "
+                    "'content_type' (e.g. application/json) to send it anyway", key=True)
             continue
-        schema = op.body_schema
+        schema = action.body_schema
         if schema is None:
             continue  # a body without a schema: anything goes
         props = schema.get("properties") if isinstance(schema, dict) else None
@@ -102,7 +104,7 @@ def invalid_literals(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
 
 def _body_literals(action: m.Action, op: Operation, dialect: str, positions: Positions,
                    base: JsonPath) -> Iterator[Problem]:
-    schema = op.body_schema
+    schema = action.body_schema
     if isinstance(action.body, m.Literal_) and schema is not None:
         why = _mismatch(action.body.value, schema, dialect)
         if why:
@@ -181,7 +183,7 @@ def ungenerable_values(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
 
 def _ungenerable_body(action: m.Action, op: Operation, dialect: str, everything: bool,
                       positions: Positions, where: JsonPath) -> Iterator[Problem]:
-    schema = op.body_schema
+    schema = action.body_schema
     if schema is None:
         return
     parts: list[tuple[str, Any]] = []
@@ -285,5 +287,50 @@ def nothing_to_invalidate(spec: m.Spec, positions: Positions) -> Iterator[Proble
                 "your-api.yaml", severity="warning")
 
 
+def misplaced_files(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """``file`` values where no file can be sent: outside a multipart body, or nested in one
+    deeper than a property (or an element of a property's list)."""
+    for action in spec.actions:
+        media = action.media_type or ""
+        multipart = media.lower().startswith("multipart/form-data")
+        for part in ("path_params", "query", "headers"):
+            for _, value in getattr(action, part):
+                for found in _files(value, 0):
+                    yield positions.problem(
+                        found.at, "misplaced-file",
+                        "a file can only be a property of a multipart/form-data body; send "
+                        "bytes here ({bytes: ...}, as base64 text) or move it to 'body'")
+        if action.body is None:
+            continue
+        for found in _files(action.body, 0 if not multipart else 1):
+            where = (f"the body is sent as {media or 'application/json'}: set 'content_type: "
+                     "multipart/form-data' to send files" if not multipart else
+                     "a file must be a property of the body (or an element of a property's "
+                     "list), not nested deeper")
+            yield positions.problem(found.at, "misplaced-file",
+                                    f"a file cannot be sent here: {where}")
+
+
+def _files(value: m.Value, allowed_depth: int, depth: int = 0) -> Iterator[m.FileValue]:
+    """``file`` values in ``value`` deeper than ``allowed_depth`` levels of objects (a list
+    of files counts as its property's level)."""
+    if isinstance(value, m.FileValue):
+        if allowed_depth == 0 or depth != allowed_depth:
+            yield value
+        return
+    if isinstance(value, m.ObjectValue):
+        for _, item in value.fields:
+            yield from _files(item, allowed_depth, depth + 1)
+    elif isinstance(value, m.ListValue | m.OneOf):
+        items = value.items if isinstance(value, m.ListValue) else value.options
+        for item in items:
+            yield from _files(item, allowed_depth, depth)
+    elif isinstance(value, m.ListGen):
+        yield from _files(value.element, allowed_depth, depth)
+    elif isinstance(value, m.Pick) and value.or_ is not None:
+        yield from _files(value.or_, allowed_depth, depth)
+
+
 RULES: tuple[Rule, ...] = (undocumented_names, invalid_literals, ungenerable_values,
-                           unreachable_actions, risky_specs, nothing_to_invalidate)
+                           unreachable_actions, risky_specs, nothing_to_invalidate,
+                           misplaced_files)

@@ -1,0 +1,94 @@
+"""The requests people send, against real servers (uvicorn on 127.0.0.1): multipart uploads
+with files, forms, raw bytes, a body on DELETE, stored URLs as request targets, per-target
+overrides, tokens re-derived by replays."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.conftest import REPO, run_cli
+
+UPLOADS = REPO / "tests" / "apps" / "uploads_openapi.yaml"
+
+
+def server(app: str, bug: str = "") -> str:
+    env = f', env: {{UPLOADS_BUG: "{bug}"}}' if bug else ""
+    return (f'{{command: ["${{python}}", -m, uvicorn, "tests.apps.uploads:{app}", --port, '
+            f'"${{port}}"], cwd: "{REPO}", ready: {{path: /whoami, status: 401}}{env}}}')
+
+
+def write_spec(tmp_path: Path, actions: str, model: str = "same_version",
+               candidate: str = "buggy", bug: str = "none", generators: str = "") -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"""\
+version: 1
+openapi: {UPLOADS}
+targets:
+  model: {server(model)}
+  candidate: {server(candidate, bug)}
+reset: [{{request: POST /__reset}}]
+{generators}
+actions:
+{actions}
+run: {{sequences: 40, steps: 8}}
+""")
+    return path
+
+
+BODIES = """\
+  upload:
+    request: uploadFile
+    body:
+      title: {string: {alphabet: ascii_letters, max_size: 4}}
+      doc: {file: {content: {bytes: {max_size: 16}}, filename: "${name}", content_type: image/png}}
+    store: {files: response.body.id}
+  form:
+    request: postForm
+    content_type: application/x-www-form-urlencoded
+  delete:
+    request: deleteFile
+    path: {id: {pick: files, remove: true}}
+    content_type: application/json
+    body: {reason: {one_of: [old, wrong]}}
+"""
+NAMES = "generators:\n  name: {one_of: [a.png, b.png]}\n"
+
+
+def test_multipart_uploads_forms_and_a_body_on_delete_pass_on_equal_servers(
+        tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, BODIES + "  blob: {request: putBlob}\n", generators=NAMES)
+    done = run_cli("check", str(spec), "--seed", "4", "--no-database", "--no-color",
+                   "--report-json", str(tmp_path / "r.json"))
+    assert done.code == 0, done.text
+    actions = json.loads((tmp_path / "r.json").read_text())["stats"]["actions"]
+    for action, status in (("upload", "201"), ("form", "200"), ("delete", "200"),
+                           ("blob", "200")):
+        statuses = actions[action]["statuses"]
+        assert statuses["model"] == statuses["candidate"] == {
+            status: actions[action]["runs"]}, (action, statuses)
+        assert actions[action]["runs"] > 0
+
+
+def test_a_lost_file_media_type_is_found_shrunk_and_replayed(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, BODIES, bug="type", generators=NAMES)
+    done = run_cli("check", str(spec), "--seed", "1", "--no-color", cwd=tmp_path)
+    assert done.code == 1, done.text
+    assert "DIFFERENCE after 1 call" in done.out
+    assert 'body.parts[1].type: "image/png" ≠ "application/octet-stream"' in done.out
+    assert '"file": {"content": {"base64": ' in done.out  # the file, as a spec writes it
+    saved = next((tmp_path / ".mbtspec" / "failures").glob("spec-*.yaml"))
+    assert "body_format: values" in saved.read_text()
+    again = run_cli("replay", str(saved), "--no-color", cwd=tmp_path)
+    assert again.code == 1, again.text
+    assert "still shows" in again.out
+
+
+def test_raw_bytes_that_are_not_ascii_are_sent_as_they_are(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, "  blob: {request: putBlob}\n", bug="ascii")
+    done = run_cli("check", str(spec), "--seed", "2", "--no-color", cwd=tmp_path)
+    assert done.code == 1, done.text
+    assert "PUT /blobs/" in done.out and '{"base64": ' in done.out
+    saved = next((tmp_path / ".mbtspec" / "failures").glob("spec-*.yaml"))
+    script = run_cli("replay", str(saved), "--curl", cwd=tmp_path)
+    assert "printf '\\" in script.out and "--data-binary @-" in script.out
