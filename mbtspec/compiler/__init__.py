@@ -78,6 +78,28 @@ class RequestDraft:
     body: Any
     media_type: str | None
     change: InputChange | None = None  # the deliberate invalid or boundary value, if any
+    url: Any = None  # the whole request target, when the action gives one (see ``url``)
+    #: Per target, what it gets instead (``targets:``): keys path, query, headers (merged
+    #: over the action's; None leaves one out), body and url (replacing the action's).
+    overrides: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def for_target(self, target: str) -> RequestDraft:
+        """The draft as ``target`` gets it: with its overrides applied."""
+        change = self.overrides.get(target)
+        if not change:
+            return self
+        query = list(self.query)
+        for name, value in change.get("query", ()):
+            at = next((i for i, (k, _) in enumerate(query) if k == name), None)
+            query = [(k, v) for k, v in query if k != name]
+            query.insert(len(query) if at is None else at, (name, value))
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in {n.lower() for n, _ in change.get("headers", ())}}
+        headers.update({k: v for k, v in change.get("headers", ()) if v is not None})
+        return dataclasses.replace(
+            self, path_params={**self.path_params, **dict(change.get("path", ()))},
+            query=query, headers=headers, body=change.get("body", self.body),
+            url=change.get("url", self.url), overrides={})
 
 
 @dataclass(frozen=True)
@@ -100,6 +122,8 @@ class ActionPlan:
     body: _Part | None
     media_type: str | None
     inputs: Inputs | None = None  # invalid and boundary inputs (negative and all modes)
+    url: _Part | None = None
+    overrides: tuple[tuple[str, tuple[tuple[str, tuple[_Part, ...]], ...]], ...] = ()
 
     @property
     def name(self) -> str:
@@ -122,13 +146,19 @@ class ActionPlan:
             return out
 
         path_params = dict(drawn(self.path_params))
+        url = self.url.node.draw(ctx) if self.url is not None else None
         query = drawn(self.query)
         headers = dict(drawn(self.headers))
         body = NO_BODY
         if self.body is not None and (not self.body.optional or ctx.draw(INCLUDE)):
             body = self.body.node.draw(ctx)
+        overrides = {target: {key: (tuple((p.name, p.node.draw(ctx)) for p in parts)
+                                    if key in ("path", "query", "headers")
+                                    else parts[0].node.draw(ctx))
+                              for key, parts in changes}
+                     for target, changes in self.overrides}
         draft = RequestDraft(self.action.method, self.action.path, path_params, query,
-                             headers, body, self.media_type)
+                             headers, body, self.media_type, url=url, overrides=overrides)
         if self.inputs is not None:
             change: InputChange | None = ctx.draw(self.inputs.choice)
             changed = change.apply(draft) if change is not None else None
@@ -222,6 +252,8 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str,
                    else param.name)
             if key in set_names or param.schema is None or param.location == "cookie":
                 continue
+            if param.location == "path" and action.url is not None:
+                continue  # the whole target is given: no path to fill in
             if param.location == "header" and param.name.lower() in _IGNORED_HEADERS:
                 continue
             if not (param.required or everything):
@@ -243,14 +275,45 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str,
     given_values = [*action.let, *action.path_params, *action.query, *action.headers]
     if action.body is not None:
         given_values.append(("body", action.body))
+    if action.url is not None:
+        given_values.append(("url", action.url))
+    for override in action.overrides:
+        given_values += [*override.path_params, *override.query, *override.headers]
+        given_values += [(k, v) for k, v in (("body", override.body), ("url", override.url))
+                         if v is not None]
     needs = frozenset(pick.variable for _, value in given_values
                       for pick in iter_needed_picks(value))
     inputs = None
     if mode != "positive" and op is not None:
         sites = _sites(action, op, dialect, path_params, query, headers, body)
         inputs = compile_inputs(sites, mode, bool(action.store), action.name, compiler.notes)
+    url = _Part("url", compiler.compile(action.url, scope)) if action.url is not None else None
     return ActionPlan(action, needs, tuple(lets), tuple(path_params), tuple(query),
-                      tuple(headers), body, _media_type(action), inputs)
+                      tuple(headers), body, _media_type(action), inputs, url,
+                      tuple(_compile_override(o, compiler, scope) for o in action.overrides))
+
+
+def _compile_override(override: m.Override, compiler: Compiler, scope: frozenset[str]
+                      ) -> tuple[str, tuple[tuple[str, tuple[_Part, ...]], ...]]:
+    """(target, ((key, parts), ...)): the parts of one target's override, in drawing order."""
+    def header(name: str, value: m.Value) -> _Part:
+        node = compiler.compile(value, scope)
+        if isinstance(value, m.Literal_) and value.value is None:
+            return _Part(name, node)  # null: the header is not sent to this target
+        return _Part(name, _header_node(node))
+
+    changes: list[tuple[str, tuple[_Part, ...]]] = [
+        ("path", tuple(_Part(k, compiler.compile(v, scope)) for k, v in override.path_params)),
+        ("query", tuple(_Part(k, compiler.compile(v, scope)) for k, v in override.query)),
+        ("headers", tuple(header(k, v) for k, v in override.headers)),
+    ]
+    if override.has_body:
+        body = override.body if override.body is not None else m.Literal_(None)
+        changes.append(("body", (_Part("body", compiler.compile(body, scope)),)))
+    if override.url is not None:
+        changes.append(("url", (_Part("url", compiler.compile(override.url, scope)),)))
+    return override.target, tuple((k, parts) for k, parts in changes
+                                  if parts or k not in ("path", "query", "headers"))
 
 
 def _media_type(action: m.Action) -> str | None:
@@ -280,6 +343,8 @@ def _sites(action: m.Action, op: m.Operation, dialect: str, path_params: list[_P
     for location, parts in (("path", path_params), ("query", query), ("header", headers)):
         for part in parts:
             param = op.parameter(location, part.name)
+            if location == "path" and action.url is not None:
+                continue
             key = (location, part.name.lower() if location == "header" else part.name)
             if param is None or param.schema is None:
                 continue

@@ -190,6 +190,8 @@ class Runtime:
         self.best: tuple[Step, ...] | None = None
         self.started = time.monotonic()
         self.max_time = plan.run.max_time
+        #: Requests not sent (a stored URL on another origin), per action: (count, why).
+        self.refused: dict[str, tuple[int, str]] = {}
 
     # -- sequence and step -----------------------------------------------------------------
 
@@ -279,6 +281,10 @@ class Runtime:
             responses = self.send(requests)
         except TargetError as err:
             raise self.abort(err) from None
+        for request in requests.values():
+            if request.refused:
+                count, _ = self.refused.get(plan.name, (0, ""))
+                self.refused[plan.name] = (count + 1, request.refused)
         self._store(plan, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,

@@ -25,6 +25,8 @@ class Request:
     body: Any  # compiler.NO_BODY when there is none
     content: bytes | None  # the encoded body
     media_type: str | None
+    #: Why it was not sent (a stored URL on another origin than the target's), if it was not.
+    refused: str = ""
 
     @cached_property
     def context(self) -> dict[str, Any]:

@@ -47,6 +47,7 @@ class Builder:
         self.openapi: OpenApiDocument | None = None
         self.stored: dict[str, JsonPath] = {}  # variable -> where it is first stored
         self.unresolved: set[JsonPath] = set()  # requests naming no operation of the document
+        self.target_names: set[str] = set()  # (filled once the targets are built)
         self.has_model = "model" in (data.get("targets") or {})
 
     # -- helpers ---------------------------------------------------------------------------
@@ -124,6 +125,7 @@ class Builder:
         targets = tuple(
             self._build_target(name, spec) for name, spec in data["targets"].items()
         )
+        self.target_names = {t.name for t in targets}
         reset = self._build_reset(data.get("reset") or [], ("reset",))
         self._check_reset_commands(data.get("reset") or [])
         generators = tuple(
@@ -451,11 +453,16 @@ class Builder:
         body = self.values.parse(spec["body"], (*path, "body")) if "body" in spec else None
         if body is not None:
             self._check_refs(body, (*path, "body"), scope)
+        url = self.values.parse(spec["url"], (*path, "url")) if "url" in spec else None
+        if url is not None:
+            self._check_refs(url, (*path, "url"), scope)
+        overrides = tuple(self._build_override(target, item, (*path, "targets", target), scope)
+                          for target, item in (spec.get("targets") or {}).items())
         fill = spec.get("fill", "all")
         content_type = spec.get("content_type")
         if content_type is not None:
             self._check_content_type(content_type, operation, (*path, "content_type"))
-        if (*path, "request") not in self.unresolved:
+        if (*path, "request") not in self.unresolved and url is None:
             self._check_path_params(target_path, operation, parts["path"], fill, path)
         store = tuple(
             (var, expr) for var, source in (spec.get("store") or {}).items()
@@ -487,7 +494,34 @@ class Builder:
             fill=fill,
             mode=spec.get("mode"),
             content_type=content_type,
+            url=url,
+            overrides=overrides,
         )
+
+    def _build_override(self, target: str, spec: dict[str, Any], path: JsonPath,
+                        scope: set[str]) -> m.Override:
+        """One target's changes to an action's request: parsed and checked like the action's
+        own values (not against the OpenAPI document: versions differ)."""
+        parts: dict[str, tuple[tuple[str, m.Value], ...]] = {}
+        for part in ("path", "query", "headers"):
+            parts[part] = tuple((k, self.values.parse(v, (*path, part, k)))
+                                for k, v in (spec.get(part) or {}).items())
+            for key, value in parts[part]:
+                self._check_refs(value, (*path, part, key), scope)
+                if part == "headers" and not (isinstance(value, m.Literal_)
+                                              and value.value is None):
+                    self._check_header((*path, part, key), key, _literal_text(value))
+        single: dict[str, m.Value | None] = {}
+        for key in ("body", "url"):
+            parsed = self.values.parse(spec[key], (*path, key)) if key in spec else None
+            if parsed is not None:
+                self._check_refs(parsed, (*path, key), scope)
+            single[key] = parsed
+        if target not in self.target_names:
+            self.problem(path, "unknown-key", f"no target '{target}' in this spec; its "
+                         f"targets: {', '.join(sorted(self.target_names))}", key=True)
+        return m.Override(target, parts["path"], parts["query"], parts["headers"],
+                          single["body"], "body" in spec, single["url"])
 
     def _check_content_type(self, content_type: str, operation: m.Operation | None,
                             path: JsonPath) -> None:

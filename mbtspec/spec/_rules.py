@@ -6,6 +6,7 @@ These run once the file's shape is right and every name resolves (``_build``). E
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -92,12 +93,15 @@ def invalid_literals(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
                 param = op.parameter(location, name)
                 if param is None or param.schema is None or not isinstance(value, m.Literal_):
                     continue
+                if location == "query" and value.value is None:
+                    continue  # null: the parameter is left out of the request
                 why = _mismatch(_from_text(value.value, param.schema), param.schema, dialect)
                 if why:
                     key = {"path": "path", "query": "query", "header": "headers"}[location]
                     yield positions.problem(
                         (*base, key, name), "invalid-literal",
-                        f"{value.value!r} can never be a valid {location} parameter '{name}' "
+                        f"{_json(value.value)} can never be a valid {location} parameter "
+                        f"'{name}' "
                         f"of {op.key}: {why}")
         yield from _body_literals(action, op, dialect, positions, base)
 
@@ -120,7 +124,8 @@ def _body_literals(action: m.Action, op: Operation, dialect: str, positions: Pos
             if why:
                 yield positions.problem(
                     (*base, "body", name), "invalid-literal",
-                    f"{value.value!r} can never be a valid '{name}' in the body of {op.key}: "
+                    f"{_json(value.value)} can never be a valid '{name}' in the body of "
+                    f"{op.key}: "
                     f"{why}")
 
 
@@ -148,7 +153,24 @@ def _mismatch(value: Any, schema: Any, dialect: str) -> str:
         error = next(iter(cls(converted).iter_errors(value)), None)
     except Exception:
         return ""
-    return error.message if error is not None else ""
+    if error is None:
+        return ""
+    if error.validator == "type":  # (jsonschema writes the value as Python: None, True)
+        expected = error.validator_value
+        return f"{_json(error.instance)} is not of type " + (
+            repr(expected) if isinstance(expected, str) else ", ".join(map(repr, expected)))
+    return str(error.message)
+
+
+def _json(value: Any) -> str:
+    """A value as YAML and JSON write it (null, true, [1, null]); texts and numbers quoted
+    as the other messages quote them ('abc', 3)."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return repr(value)
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def ungenerable_values(spec: m.Spec, positions: Positions) -> Iterator[Problem]:

@@ -246,6 +246,21 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Override:
+    """What one target gets instead in an action (its ``targets:`` key): path, query and
+    header values merged over the action's (``null`` leaves one out), and its own body or
+    request target when given."""
+
+    target: str
+    path_params: tuple[tuple[str, Value], ...] = ()
+    query: tuple[tuple[str, Value], ...] = ()
+    headers: tuple[tuple[str, Value], ...] = ()
+    body: Value | None = None
+    has_body: bool = False
+    url: Value | None = None
+
+
+@dataclass(frozen=True)
 class Action:
     name: str
     mark: Mark
@@ -267,6 +282,10 @@ class Action:
     mode: Mode | None = None
     #: The media type of the body, as the action names it (None: from the document).
     content_type: str | None = None
+    #: The whole request target (a stored URL or path), instead of ``path`` (None: the path).
+    url: Value | None = None
+    #: Per-target changes to the request (``targets:``).
+    overrides: tuple[Override, ...] = ()
 
     @property
     def media_type(self) -> str | None:

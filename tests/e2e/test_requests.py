@@ -92,3 +92,61 @@ def test_raw_bytes_that_are_not_ascii_are_sent_as_they_are(tmp_path: Path) -> No
     saved = next((tmp_path / ".mbtspec" / "failures").glob("spec-*.yaml"))
     script = run_cli("replay", str(saved), "--curl", cwd=tmp_path)
     assert "printf '\\" in script.out and "--data-binary @-" in script.out
+
+
+VERSIONS = """\
+  upload:
+    request: uploadFile
+    store: {files: response.body.id, locations: response.headers.location}
+  get:
+    request: getFile
+    url: {pick: locations}
+  delete:
+    request: deleteFile
+    url: {pick: locations, remove: true}
+  list:
+    request: listFiles
+    let: {n: {integer: {min: 0, max: 3}}}
+    query: {limit: "${n}"}
+    targets:
+      candidate:
+        query: {limit: null, page_size: "${n}"}
+"""
+
+
+def test_locations_and_a_renamed_query_across_two_versions(tmp_path: Path) -> None:
+    """Version 2 answers absolute URLs under /v2 and names 'limit' 'page_size': with the
+    stored Location as the request target and a per-target query, both versions agree."""
+    spec = write_spec(tmp_path, VERSIONS, model="model", candidate="candidate")
+    done = run_cli("check", str(spec), "--seed", "3", "--no-database", "--no-color",
+                   "--report-json", str(tmp_path / "r.json"))
+    assert done.code == 0, done.text
+    report = json.loads((tmp_path / "r.json").read_text())
+    for action in ("get", "delete", "list"):
+        statuses = report["stats"]["actions"][action]["statuses"]
+        assert statuses["model"] == statuses["candidate"] == {
+            "200": report["stats"]["actions"][action]["runs"]}, (action, statuses)
+    assert report["warnings"] == []
+
+
+def test_without_the_override_the_renamed_query_is_a_difference(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, VERSIONS.split("    targets:")[0], model="model",
+                      candidate="candidate")
+    done = run_cli("check", str(spec), "--seed", "3", "--no-database", "--no-color")
+    assert done.code == 1, done.text
+    assert "status: 200 ≠ 400" in done.out
+
+
+def test_a_url_on_another_host_is_not_sent(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, """\
+  upload: {request: uploadFile, store: {files: response.body.id}}
+  elsewhere:
+    request: getFile
+    url: "http://192.0.2.1/files/1"
+""", model="model", candidate="candidate")
+    done = run_cli("check", str(spec), "--seed", "1", "--no-database", "--no-color",
+                   "--sequences", "5")
+    assert done.code == 0, done.text
+    assert ("warning: action 'elsewhere': " in done.err and "requests not sent: "
+            "http://192.0.2.1/files/1 is not on the target's origin: mbtspec sends requests "
+            "to its targets only" in done.err), done.err
