@@ -14,6 +14,13 @@ from mbtspec.compiler._inputs import InputChange
 REDACTED = "***"
 
 
+class Redacted:
+    """A drawn value that held a secret, read back from a replay file: drawn again."""
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+
 @dataclass(frozen=True)
 class Request:
     """A request exactly as sent to one target (secrets included; redact when showing)."""

@@ -10,11 +10,12 @@ parameter renamed between two versions.
 - ``PUT /blobs/{key}`` (any bytes): their size and SHA-256.
 - ``POST /forms`` (application/x-www-form-urlencoded): the fields, as lists.
 - ``GET /files?limit=N`` (model) / ``?page_size=N`` (candidate): the first N records.
-- ``GET /whoami``: the ``Authorization`` header it got (401 without one); ``POST /login``
-  answers a new random token each time.
+- ``POST /login`` answers a new random token each time (``{token}``); ``GET /whoami``
+  answers 200 with the user for ``Authorization: Bearer <a token it issued>``, else 401.
 
-``buggy`` (environment ``UPLOADS_BUG``) makes the candidate lose trailing NUL bytes of raw
-blobs that are not ASCII (``ascii``), or the media type of file parts (``type``).
+``buggy`` (environment ``UPLOADS_BUG``) makes the candidate lose the bytes of raw blobs
+that are not ASCII (``ascii``), the media type of file parts (``type``), or answer 500 to
+``/whoami`` with a valid token (``auth``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def _parts(content_type: str, body: bytes) -> list[dict[str, Any]]:
 
 def make_app(version: int, bug: str = "") -> Any:
     files: dict[int, dict[str, Any]] = {}
+    tokens: dict[str, str] = {}  # issued token -> user
     first = 1 if version == 1 else 1001
     prefix = "" if version == 1 else "/v2"
 
@@ -116,10 +118,17 @@ def make_app(version: int, bug: str = "") -> Any:
             status, answer = 200, {"fields": fields,
                                    "type": headers.get("content-type", "")}
         elif method == "POST" and path == "/login":
-            status, answer = 200, {"token": secrets.token_hex(8)}
+            token = secrets.token_hex(8)
+            tokens[token] = str(json.loads(body or b"{}").get("user", ""))
+            status, answer = 200, {"token": token}
         elif method == "GET" and path == "/whoami":
-            auth = headers.get("authorization")
-            status, answer = (200, {"auth": auth}) if auth else (401, {"error": "log in"})
+            auth = headers.get("authorization", "")
+            user = tokens.get(auth.removeprefix("Bearer "))
+            if user is None:
+                status, answer = 401, {"error": "log in"}
+            else:
+                status, answer = (500, {"error": "oops"}) if bug == "auth" else (
+                    200, {"user": user})
         content = json.dumps(answer).encode()
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), *extra]})

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from tests.e2e.conftest import REPO, run_cli
 
 UPLOADS = REPO / "tests" / "apps" / "uploads_openapi.yaml"
@@ -150,3 +152,50 @@ def test_a_url_on_another_host_is_not_sent(tmp_path: Path) -> None:
     assert ("warning: action 'elsewhere': " in done.err and "requests not sent: "
             "http://192.0.2.1/files/1 is not on the target's origin: mbtspec sends requests "
             "to its targets only" in done.err), done.err
+
+
+LOGIN = """\
+  login:
+    request: login
+    body: {user: ann, password: secret}
+    store: {tokens: response.body.token}
+  whoami:
+    request: whoami
+    let: {token: {pick: tokens}}
+    headers: {Authorization: "Bearer ${token}"}
+"""
+
+
+def test_replays_log_in_again_instead_of_resending_old_tokens(tmp_path: Path) -> None:
+    """The servers of a replay never issued the tokens of the run that saved the failure:
+    resent, they would give 401 on both sides and the failure would look fixed. Replays draw
+    the steps again, so the token of this replay's own login is sent."""
+    spec = write_spec(tmp_path, LOGIN, bug="auth")
+    done = run_cli("check", str(spec), "--seed", "1", "--no-color", cwd=tmp_path)
+    assert done.code == 1, done.text
+    assert "status: 200 ≠ 500" in done.out
+    saved = next((tmp_path / ".mbtspec" / "failures").glob("spec-*.yaml"))
+    recorded = yaml.safe_load(saved.read_text())["steps"][-1]
+    assert recorded["draws"][0]["$pick"]["variable"] == "tokens"
+    old = recorded["requests"]["candidate"]["headers"]["Authorization"]
+    again = run_cli("replay", str(saved), "--no-color", cwd=tmp_path)
+    assert again.code == 1, again.text
+    assert "status: 200 ≠ 500" in again.out and "still shows" in again.out
+    assert old.split()[-1] not in again.out  # (a new token was sent)
+    # check tries the saved failure first, also drawing it again
+    first = run_cli("check", str(spec), "--seed", "2", "--no-color", cwd=tmp_path)
+    assert first.code == 1 and "still shows" in first.text, first.text
+
+
+def test_a_saved_failure_whose_action_is_gone_is_dropped(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, LOGIN, bug="auth")
+    assert run_cli("check", str(spec), "--seed", "1", cwd=tmp_path).code == 1
+    saved = next((tmp_path / ".mbtspec" / "failures").glob("spec-*.yaml"))
+    spec.write_text(spec.read_text().replace("whoami:\n    request: whoami",
+                                             "me:\n    request: whoami"))
+    done = run_cli("check", str(spec), "--seed", "1", "--no-color", "--sequences", "3",
+                   cwd=tmp_path)
+    assert (f"saved failure {saved.relative_to(tmp_path)}: cannot be replayed any more: step "
+            "2: the spec has no action 'whoami' any more (renamed or removed?); its actions: "
+            "login, me (the file was removed)") in " ".join(done.text.split()), done.text
+    assert not saved.exists()
