@@ -34,8 +34,8 @@ from mbtspec.compiler._values import (
 from mbtspec.compiler.state import PerTarget, State, resolve
 from mbtspec.errors import SpecError
 from mbtspec.spec import model as m
-from mbtspec.spec._rules import UNFILLED_HEADERS
-from mbtspec.spec._values import iter_needed_picks, iter_refs
+from mbtspec.spec._rules import UNFILLED_HEADERS, action_needed_picks
+from mbtspec.spec._values import iter_refs
 from mbtspec.spec.problems import Problem, format_path
 
 __all__ = [
@@ -272,17 +272,8 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str,
             part = _Part(param.name, node, optional=not param.required)
             {"path": path_params, "query": query, "header": headers}[param.location].append(part)
         body = _fill_body(action, body, compiler, dialect, everything)
-    given_values = [*action.let, *action.path_params, *action.query, *action.headers]
-    if action.body is not None:
-        given_values.append(("body", action.body))
-    if action.url is not None:
-        given_values.append(("url", action.url))
-    for override in action.overrides:
-        given_values += [*override.path_params, *override.query, *override.headers]
-        given_values += [(k, v) for k, v in (("body", override.body), ("url", override.url))
-                         if v is not None]
-    needs = frozenset(pick.variable for _, value in given_values
-                      for pick in iter_needed_picks(value))
+    needs = frozenset(pick.variable
+                      for pick in action_needed_picks(action, tuple(compiler.generators.items())))
     inputs = None
     if mode != "positive" and op is not None:
         sites = _sites(action, op, dialect, path_params, query, headers, body)

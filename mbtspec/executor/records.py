@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 from mbtspec.compiler._inputs import InputChange
+from mbtspec.compiler._payloads import as_data
 
 #: What stands for a secret wherever a request is shown or saved.
 REDACTED = "***"
@@ -47,7 +48,8 @@ class Request:
             "path": self.path,
             "url": self.url,
             "headers": dict(self.headers),
-            "body": None if self.content is None else self.body,
+            # (bytes and files as a spec writes them: {base64: ...}, {file: ...})
+            "body": None if self.content is None else as_data(self.body),
         }
 
 

@@ -373,11 +373,8 @@ class Builder:
                     else:
                         self._unknown_generator(ref.at or ("generators", name), ref.name,
                                                 names, ref.column, in_action=False)
-                elif isinstance(ref, m.Pick):
-                    self.problem(ref.at or ("generators", name), "pick-in-generator",
-                                 "'pick' reads stored values, which exist only inside an "
-                                 "action: use it in an action's path, query, headers, body or "
-                                 "let, not in a generator")
+                elif isinstance(ref, m.Pick) and ref.variable not in self.stored:
+                    self._unstored(ref, ("generators", name))
         for name in graph:  # a generator that (indirectly) refers to itself never ends
             cycle = _cycle(graph, name)
             if cycle:
@@ -538,13 +535,15 @@ class Builder:
         for ref in iter_refs(value):
             if isinstance(ref, m.Pick):
                 if ref.variable not in self.stored:
-                    self.problem(ref.at or path, "unstored-variable",
-                                 f"nothing stores '{ref.variable}'"
-                                 f"{did_you_mean(ref.variable, self.stored)}; add "
-                                 f"'store: {{{ref.variable}: response.body...}}' to the action "
-                                 "that creates it")
+                    self._unstored(ref, path)
             elif not ref.env and ref.name not in scope:
                 self._unknown_generator(ref.at or path, ref.name, scope, ref.column)
+
+    def _unstored(self, pick: m.Pick, path: JsonPath) -> None:
+        self.problem(pick.at or path, "unstored-variable",
+                     f"nothing stores '{pick.variable}'{did_you_mean(pick.variable, self.stored)}; "
+                     f"add 'store: {{{pick.variable}: response.body...}}' to the action that "
+                     "creates it")
 
     def _resolve_request(self, request: str,
                          path: JsonPath) -> tuple[str, str, m.Operation | None]:

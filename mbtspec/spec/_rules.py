@@ -36,7 +36,9 @@ def iter_rule_problems(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
 
 
 def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
-    """Query, header and body names the operation does not document."""
+    """Query, header and body names the operation does not document (a header that an API
+    key security scheme names is documented by it)."""
+    key_headers = _api_key_headers(spec.openapi.raw if spec.openapi else None)
     for action in spec.actions:
         op = action.operation
         if op is None:
@@ -46,7 +48,8 @@ def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
             for name, _ in getattr(action, part):
                 if op.parameter(location, name) is not None:
                     continue
-                if location == "header" and name.lower() in STANDARD_HEADERS:
+                if location == "header" and (name.lower() in STANDARD_HEADERS
+                                             or name.lower() in key_headers):
                     continue
                 known = [p.name for p in op.parameters if p.location == location]
                 yield positions.problem(
@@ -78,6 +81,15 @@ def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
                         f"the request body of {op.key} has no property '{name}'"
                         f"{did_you_mean(name, list(props))}; documented: {', '.join(props)}",
                         key=True)
+
+
+def _api_key_headers(raw: Any) -> frozenset[str]:
+    """Header names (lower case) of the document's ``apiKey`` security schemes."""
+    components = raw.get("components") if isinstance(raw, dict) else None
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+    return frozenset(str(s["name"]).lower() for s in (
+        schemes.values() if isinstance(schemes, dict) else ())
+        if isinstance(s, dict) and s.get("in") == "header" and isinstance(s.get("name"), str))
 
 
 def invalid_literals(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
@@ -227,17 +239,28 @@ def _ungenerable_body(action: m.Action, op: Operation, dialect: str, everything:
                 "the action or fix its schema in the OpenAPI document")
 
 
+def action_needed_picks(action: m.Action, generators: tuple[tuple[str, m.Value], ...]
+                        ) -> Iterator[m.Pick]:
+    """The picks without ``or`` that every step of ``action`` makes, also through the
+    generators its values refer to (see ``iter_needed_picks``)."""
+    values = [v for _, v in (*action.let, *action.path_params, *action.query, *action.headers)]
+    values += [v for v in (action.body, action.url) if v is not None]
+    for override in action.overrides:
+        values += [v for _, v in (*override.path_params, *override.query, *override.headers)]
+        values += [v for v in (override.body, override.url) if v is not None]
+    named = dict(generators)
+    hidden = frozenset(name for name, _ in action.let)
+    for value in values:
+        yield from iter_needed_picks(value, named, hidden)
+
+
 def unreachable_actions(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
     """Actions that can never run: they pick a variable that only they (or other actions
     that can never run) store, or their 'when' reads one nothing stores."""
     needs: dict[str, set[str]] = {}
     storers: dict[str, set[str]] = {}
     for action in spec.actions:
-        values = [v for _, v in (*action.let, *action.path_params, *action.query,
-                                 *action.headers)]
-        if action.body is not None:
-            values.append(action.body)
-        needs[action.name] = {p.variable for v in values for p in iter_needed_picks(v)}
+        needs[action.name] = {p.variable for p in action_needed_picks(action, spec.generators)}
         for variable, _ in action.store:
             storers.setdefault(variable, set()).add(action.name)
     runnable: set[str] = set()

@@ -199,3 +199,26 @@ def test_a_saved_failure_whose_action_is_gone_is_dropped(tmp_path: Path) -> None
             "2: the spec has no action 'whoami' any more (renamed or removed?); its actions: "
             "login, me (the file was removed)") in " ".join(done.text.split()), done.text
     assert not saved.exists()
+
+
+def test_a_scaffolded_spec_logs_in_and_sends_the_token(tmp_path: Path) -> None:
+    """mbtspec init over a document with a bearer scheme: the spec it writes (targets filled
+    in) logs in on each server and reaches the operation that needs the token."""
+    spec = tmp_path / "spec.yaml"
+    made = run_cli("init", str(UPLOADS), "-o", str(spec))
+    assert made.code == 0, made.text
+    data = yaml.safe_load(spec.read_text())
+    keep = {"login", "whoami", "upload_file", "get_file"}
+    data["actions"] = {k: v for k, v in data["actions"].items() if k in keep}
+    data["targets"] = yaml.safe_load(f"model: {server('same_version')}\n"
+                                     f"candidate: {server('buggy', 'auth')}\n")
+    data["run"] = {"sequences": 20, "steps": 6}
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = run_cli("check", str(spec), "--seed", "1", "--no-database", "--no-color",
+                   "--report-json", str(tmp_path / "r.json"))
+    assert done.code == 1, done.text
+    failure = json.loads((tmp_path / "r.json").read_text())["failure"]
+    assert [s["action"] for s in failure["steps"]] == ["login", "whoami"]
+    sent = failure["steps"][1]["requests"]["candidate"]["headers"]["Authorization"]
+    assert sent.startswith("Bearer ") and len(sent) > len("Bearer ")
+    assert "status: 200 ≠ 500" in done.out

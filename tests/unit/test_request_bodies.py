@@ -207,3 +207,17 @@ def test_base64_must_be_base64(tmp_path: Path) -> None:
                            openapi=False)) == [
         "6:40 invalid-generator actions.a.body.base64: 'base64' text is not valid base64: "
         "write the bytes as standard base64 (A-Z a-z 0-9 + / and = padding)"]
+
+
+def test_expressions_see_bytes_and_files_as_a_spec_writes_them() -> None:
+    from mbtspec.compiler import RequestDraft
+    from mbtspec.executor._http import build_request
+    from mbtspec.spec._yaml import Mark
+    from mbtspec.spec.expressions import compile_expression
+
+    draft = RequestDraft("POST", "/files", {}, [], {}, {"doc": FilePart(b"\x01", "a.bin")},
+                         "multipart/form-data")
+    request = build_request(draft, "model", "http://h:1", {})
+    check = compile_expression("request.body.doc.file.filename == 'a.bin' && "
+                               "request.body.doc.file.content.base64 == 'AQ=='", Mark(1, 1))
+    assert check.evaluate({"request": request.context}) is True
