@@ -57,6 +57,14 @@ def _request_line(request: Request, redact: Redactor) -> str:
     return f"{request.method} {shown(request.path, redact, 160)}{body}"
 
 
+def header_text(request: Request, redact: Redactor, limit: int = 200) -> str:
+    """The headers a request carried (the target's and the action's; not ``content-type``,
+    which the body's media type says), redacted, each value cut to 60 characters:
+    ``Authorization: Bearer ***  X-Version: 2``; "" when there are none."""
+    return clip("  ".join(f"{shown(k, redact, 60)}: {shown(v, redact, 60)}"
+                          for k, v in request.headers if k.lower() != "content-type"), limit)
+
+
 def _status(response: Response, redact: Redactor) -> str:
     if response.status is not None:
         return str(response.status)
@@ -72,13 +80,16 @@ def render_sequence(console: Console, steps: Sequence[Step], targets: Sequence[s
     for name in targets:
         table.add_column(name, justify="center")
     for step in steps:
-        lines = {_request_line(step.request(t), redact) for t in targets}
-        if len(lines) == 1:
-            sent = escape(lines.pop())
+        shown_requests = {t: (_request_line(step.request(t), redact),
+                              header_text(step.request(t), redact)) for t in targets}
+        if len(set(shown_requests.values())) == 1:
+            line, headers = shown_requests[targets[0]]
+            sent = escape(line) + (f"\n[dim]{escape(headers)}[/dim]" if headers else "")
         else:  # per-target values: each target received its own request
             sent = "\n".join(
-                f"{escape(_request_line(step.request(t), redact))}  [dim]({t})[/dim]"
-                for t in targets)
+                f"{escape(line)}  [dim]({t})[/dim]"
+                + (f"\n[dim]{escape(headers)}[/dim]" if headers else "")
+                for t, (line, headers) in shown_requests.items())
         mark = " [red]✗[/red]" if step.findings else ""
         if step.change is not None:  # said under the request: it was sent on purpose
             sent += f"\n[yellow]{escape(change_line(step, redact))}[/yellow]"
@@ -363,9 +374,13 @@ _KIND_WORDS = {"invariant": "broken invariant", "expect": "failed expectation"}
 
 def render_step_line(step: Step, redact: Redactor) -> str:
     """One call, as ``-v`` prints it while the run goes on."""
-    requests = {_request_line(r, redact) for _, r in step.requests}
+    def line(request: Request) -> str:
+        headers = header_text(request, redact, 120)
+        return _request_line(request, redact) + (f" [{headers}]" if headers else "")
+
+    requests = {line(r) for _, r in step.requests}
     sent = requests.pop() if len(requests) == 1 else " | ".join(
-        f"{name}: {_request_line(r, redact)}" for name, r in step.requests)
+        f"{name}: {line(r)}" for name, r in step.requests)
     answers = "  ".join(f"{name} {_status(r, redact)}" for name, r in step.responses)
     mark = "  ✗ " + shown(step.findings[0].title, redact) if step.findings else ""
     change = f"  [{change_line(step, redact)}]" if step.change is not None else ""

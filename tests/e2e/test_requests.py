@@ -222,3 +222,38 @@ def test_a_scaffolded_spec_logs_in_and_sends_the_token(tmp_path: Path) -> None:
     sent = failure["steps"][1]["requests"]["candidate"]["headers"]["Authorization"]
     assert sent.startswith("Bearer ") and len(sent) > len("Bearer ")
     assert "status: 200 ≠ 500" in done.out
+
+
+def test_request_headers_are_shown_redacted_everywhere(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("""\
+version: 1
+targets:
+  model: {app: "tests.apps.uploads:same_version", headers: {X-Api-Key: "${env.UPLOADS_KEY}"}}
+  candidate: {app: "tests.apps.uploads:buggy", headers: {X-Api-Key: "${env.UPLOADS_KEY}"}}
+reset: [{request: POST /__reset}]
+generators:
+  token: {pick: tokens}
+actions:
+  login:
+    request: POST /login
+    body: {user: ann}
+    store: {tokens: response.body.token}
+  whoami:
+    request: GET /whoami
+    headers: {Authorization: "Bearer ${token}", X-Trace: t-1}
+""")
+    env = {"UPLOADS_KEY": "k3y-s3cr3t", "UPLOADS_BUG": "auth", "PYTHONPATH": str(REPO)}
+    done = run_cli("check", str(spec), "--seed", "1", "--no-color", "-v", "--html",
+                   str(tmp_path / "r.html"), cwd=tmp_path, env=env)
+    assert done.code == 1, done.text
+    assert "k3y-s3cr3t" not in done.text + (tmp_path / "r.html").read_text()
+    verbose = next(line for line in done.out.splitlines() if " login  POST /login" in line)
+    assert verbose.endswith("[X-Api-Key: ***]  →  model 200  candidate 200")
+    table = done.out[done.out.index("Minimal sequence"):]
+    assert "X-Api-Key: *** Authorization: Bearer " in " ".join(table.split())
+    assert "X-Trace: t-1" in " ".join(table.split())
+    assert "X-Api-Key: ***  Authorization: Bearer " in (tmp_path / "r.html").read_text()
+    saved = next((tmp_path / ".mbtspec" / "failures").glob("spec-*.yaml"))
+    headers = yaml.safe_load(saved.read_text())["steps"][1]["requests"]["model"]["headers"]
+    assert headers["X-Api-Key"] == "***" and headers["Authorization"].startswith("Bearer ")
