@@ -190,6 +190,10 @@ class Runtime:
         #: again: a step that shows one of them ends the search in that sequence quietly.
         self.known: dict[Signature, int] = {}
         self.quiet = False  # this sequence showed a known failure: nothing after it counts
+        self.discarding = False  # this sequence was cut short by reject() (see Stats)
+        #: The kind of the sequence begun and not ended yet: "search", "shrinking" or
+        #: "boundary" (the counter of ``stats`` that counted it); "" between sequences.
+        self.open = ""
         #: The shortest failing sequence seen so far: what is reported when shrinking cannot
         #: finish (a target fails, the user stops the run).
         self.best: tuple[Step, ...] | None = None
@@ -207,17 +211,27 @@ class Runtime:
             raise TimeUp()
         self.end_sequence()  # (and empties the trace)
         self.quiet = False
+        self.discarding = False  # (this sequence was not cut short yet)
         self.reset_targets()
         self.state = State(self.variables)
         self.stats.sequences += 1
+        self.open = "search"
         if self.failures:
             self.stats.shrinking += 1
+            self.open = "shrinking"
         self.progress()
 
     def end_sequence(self) -> None:
+        """Close the sequence: its length is kept; one that made no call at all (Hypothesis
+        starts a few that end before their first step) is not counted as a sequence."""
         if self.trace:
             self.stats.lengths.append(len(self.trace))
             self.trace = []
+        elif self.open:
+            self.stats.sequences -= 1
+            if self.open in ("shrinking", "boundary"):
+                setattr(self.stats, self.open, getattr(self.stats, self.open) - 1)
+        self.open = ""
 
     def reset_targets(self) -> None:
         try:
@@ -261,7 +275,10 @@ class Runtime:
             draft = plan.draw(ctx)
         except Unsatisfiable:
             if isinstance(draws, RecordingDraws):
-                reject()  # Hypothesis drew it: let it draw another step
+                if not self.discarding:
+                    self.discarding = True
+                    self.stats.discarded += 1
+                reject()  # Hypothesis drew it: let it draw another sequence
             raise
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)

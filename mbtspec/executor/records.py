@@ -168,6 +168,9 @@ class Stats:
     sequences: int = 0
     shrinking: int = 0  # of which run while shrinking a failure
     boundary: int = 0  # of which run to try boundary values (before the random search)
+    #: of which cut short where a drawn step could not run (a pick found nothing): Hypothesis
+    #: does not count them against ``run.sequences``, and draws others in their place
+    discarded: int = 0
     calls: int = 0  # requests sent, all targets together
     steps: int = 0
     actions: dict[str, ActionStats] = field(default_factory=dict)

@@ -18,7 +18,7 @@ from rich.text import Text
 from mbtspec.compare import KEPT_DIFFERENCES
 from mbtspec.compiler import Plan
 from mbtspec.errors import SpecError, TargetError
-from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
+from mbtspec.executor.records import Failure, Request, Response, RunResult, Stats, Step
 from mbtspec.report.data import (
     SHOWN_DIFFERENCES,
     Redactor,
@@ -336,6 +336,7 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
         what += f" ({stats.boundary} boundary case{'s' if stats.boundary != 1 else ''})"
     if stats.shrinking:
         what += f" ({stats.shrinking} of the sequences while shrinking)"
+    what += _beyond_asked(stats, plan)
     stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
     if result.failure is None and not stats.steps:
         return (f"✓ nothing was checked: no call was made in {result.elapsed:.1f}s{stopped} "
@@ -370,6 +371,17 @@ def _several_verdict(failures: Sequence[Failure], what: str, seed: int) -> str:
 
 
 _KIND_WORDS = {"invariant": "broken invariant", "expect": "failed expectation"}
+
+
+def _beyond_asked(stats: Stats, plan: Plan) -> str:
+    """Why more sequences ran than ``run.sequences`` asked for, when they did: Hypothesis
+    counts only the sequences it could draw to their end."""
+    extra = stats.sequences - stats.shrinking - stats.boundary - plan.run.sequences
+    if extra <= 0:
+        return ""
+    return (f" ({extra} more than the {plan.run.sequences} asked: a sequence cut short, where "
+            "no step could be drawn or the random data ran out, does not count, and another "
+            "is drawn in its place)")
 
 
 def render_step_line(step: Step, redact: Redactor) -> str:
