@@ -33,7 +33,7 @@ reset: [{{request: POST /__reset}}]
 {generators}
 actions:
 {actions}
-run: {{sequences: 40, steps: 8}}
+run: {{sequences: 25, steps: 8}}
 """)
     return path
 
