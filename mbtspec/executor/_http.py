@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import (
+    SplitResult,
+    quote,
+    urldefrag,
+    urlencode,
+    urljoin,
+    urlsplit,
+    urlunsplit,
+)
 
 from mbtspec.compiler import NO_BODY, RequestDraft, resolve, text_of
 from mbtspec.executor._bodies import encode_body
@@ -62,8 +70,11 @@ def address(target_url: str, base_url: str) -> tuple[str, str, str]:
     only. Nothing is percent-encoded again: the text is sent as written (only characters a
     URL cannot hold, such as spaces, are percent-encoded)."""
     base = base_url.rstrip("/") + "/"
-    url = urljoin(base, quote(target_url.strip(), safe=_URL_SAFE))
-    parts, origin = urlsplit(url), urlsplit(base)
+    try:
+        url = urldefrag(urljoin(base, quote(target_url.strip(), safe=_URL_SAFE))).url
+        parts, origin = urlsplit(url), urlsplit(base)
+    except ValueError as err:  # e.g. "http://[::1": an IPv6 address never closed
+        return target_url, target_url, f"not sent: {target_url!r} is not a URL ({err})"
     path = urlunsplit(("", "", parts.path or "/", parts.query, ""))
     prefix = base.rstrip("/")
     if url.startswith(prefix + "/") and origin.path.strip("/"):

@@ -36,6 +36,12 @@ def test_a_url_on_another_origin_is_refused(stored: str) -> None:
     assert refused == f"not sent: {url} is not on the target's origin"
 
 
+def test_what_is_not_a_url_is_refused_too() -> None:
+    assert address("http://[::1", "http://h:1") == (
+        "http://[::1", "http://[::1", "not sent: 'http://[::1' is not a URL (Invalid IPv6 URL)")
+    assert address("/files/1#part", "http://h:1") == ("http://h:1/files/1", "/files/1", "")
+
+
 def _draft(**changes: object) -> RequestDraft:
     draft = RequestDraft("GET", "/files/{id}", {"id": 1}, [("limit", 2), ("sort", "a")],
                          {"X-A": "1"}, NO_BODY, None)
