@@ -461,6 +461,11 @@ class Builder:
             self._check_content_type(content_type, operation, (*path, "content_type"))
         if (*path, "request") not in self.unresolved and url is None:
             self._check_path_params(target_path, operation, parts["path"], fill, path)
+        for key, _ in parts["path"] if url is not None else ():
+            self.problem((*path, "path", key), "unknown-parameter",
+                         f"'{key}' is not used: the action's 'url' is the whole request "
+                         "target, so no path parameter is filled in; remove it from 'path'",
+                         key=True)
         store = tuple(
             (var, expr) for var, source in (spec.get("store") or {}).items()
             if (expr := self.expression(source, (*path, "store", var), RESPONSE_VARS, "store"))

@@ -115,3 +115,10 @@ def test_overrides_are_checked_like_the_actions_values(tmp_path: Path) -> None:
         "13:80 invalid-header actions.list.targets.candidate.headers.X-V: the value holds a "
         "line break (CR or LF), which would end this header and start another (header "
         "injection); remove it"]
+
+
+def test_path_values_beside_a_url_are_a_problem(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, "  get: {request: getFile, url: {pick: at}, path: {id: 1}}\n")
+    assert _errors(spec) == [
+        "9:51 unknown-parameter actions.get.path.id: 'id' is not used: the action's 'url' is "
+        "the whole request target, so no path parameter is filled in; remove it from 'path'"]
