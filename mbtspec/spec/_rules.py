@@ -338,16 +338,19 @@ def misplaced_files(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
     for action in spec.actions:
         media = action.media_type or ""
         multipart = media.lower().startswith("multipart/form-data")
-        for part in ("path_params", "query", "headers"):
-            for _, value in getattr(action, part):
-                for found in _files(value, 0):
-                    yield positions.problem(
-                        found.at, "misplaced-file",
-                        "a file can only be a property of a multipart/form-data body; send "
-                        "bytes here ({bytes: ...}, as base64 text) or move it to 'body'")
-        if action.body is None:
-            continue
-        for found in _files(action.body, 0 if not multipart else 1):
+        sources: list[m.Action | m.Override] = [action, *action.overrides]
+        values = [v for source in sources for part in ("path_params", "query", "headers")
+                  for _, v in getattr(source, part)]
+        values += [source.url for source in sources if source.url is not None]
+        for value in values:
+            for found in _files(value, 0):
+                yield positions.problem(
+                    found.at, "misplaced-file",
+                    "a file can only be a property of a multipart/form-data body; send "
+                    "bytes here ({bytes: ...}, as base64 text) or move it to 'body'")
+        bodies = [action.body, *(o.body for o in action.overrides)]
+        for found in (f for body in bodies if body is not None
+                      for f in _files(body, 0 if not multipart else 1)):
             where = (f"the body is sent as {media or 'application/json'}: set 'content_type: "
                      "multipart/form-data' to send files" if not multipart else
                      "a file must be a property of the body (or an element of a property's "

@@ -221,3 +221,19 @@ def test_expressions_see_bytes_and_files_as_a_spec_writes_them() -> None:
     check = compile_expression("request.body.doc.file.filename == 'a.bin' && "
                                "request.body.doc.file.content.base64 == 'AQ=='", Mark(1, 1))
     assert check.evaluate({"request": request.context}) is True
+
+
+def test_files_in_a_url_or_an_override_are_misplaced_too(tmp_path: Path) -> None:
+    assert _problems(_spec(tmp_path, """\
+  a:
+    request: POST /a
+    url: {file: {content: x}}
+    targets:
+      candidate: {body: {f: {file: {content: x}}}}
+""", openapi=False)) == [
+        "8:17 misplaced-file actions.a.url.file: a file can only be a property of a "
+        "multipart/form-data body; send bytes here ({bytes: ...}, as base64 text) or move it "
+        "to 'body'",
+        "10:36 misplaced-file actions.a.targets.candidate.body.f.file: a file cannot be sent "
+        "here: the body is sent as application/json: set 'content_type: multipart/form-data' "
+        "to send files"]
