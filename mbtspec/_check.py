@@ -107,7 +107,7 @@ def check(
             continue
         times = FLAKY_REPLAYS if record.flaky else 1
         outcome = replay_requests(plan, record.steps, judge=judge, on_step=on_step,
-                                  times=times)
+                                  times=times, rederive=record.fits(plan))
         if outcome.status == "reproduced":
             kind = outcome.steps[-1].findings[0].kind
             when = f" (in replay {outcome.runs} of up to {times})" if record.flaky else ""
@@ -130,8 +130,10 @@ def check(
             tried.append((path, f"not seen in {outcome.runs} replays; it was flaky, so it may "
                                 "still be there (the file was removed)" if record.flaky
                           else "fixed (the file was removed)"))
-        else:
-            tried.append((path, f"cannot be replayed any more: {outcome.reason}"))
+        else:  # the spec changed so that it cannot happen any more: it would stay forever
+            path.unlink(missing_ok=True)
+            tried.append((path, f"cannot be replayed any more: {outcome.reason} (the file "
+                                "was removed)"))
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
                       database=database, known=tuple(still))
     stale = stale_entries(plan.spec, result.stats.accepted)

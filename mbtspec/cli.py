@@ -273,6 +273,7 @@ def replay(
     from mbtspec.report.replay_file import read_replay_file
     from mbtspec.report.terminal import render_findings, render_sequence
     from mbtspec.spec import load_spec
+    from mbtspec.spec.model import MODES
 
     out, err = _consoles(no_color)
     redact = Redactor(())
@@ -291,11 +292,14 @@ def replay(
             raise typer.Exit(EXIT_OK)
         if record.spec_sha256 and record.spec_sha256 != spec.sha256:
             err.print(f"note: {record.spec} changed since this failure was saved; replaying "
-                      "its calls with the spec as it is now", soft_wrap=True, markup=False)
-        plan = compile_plan(spec)
+                      "its recorded calls (ids and tokens as they were then) with the spec as "
+                      "it is now", soft_wrap=True, markup=False)
+        saved_mode = record.data.get("mode")
+        plan = compile_plan(spec, mode=saved_mode if saved_mode in MODES else None)
         runs = times if times is not None else FLAKY_REPLAYS if record.flaky else 1
         outcome = replay_requests(plan, record.steps, judge=make_judge(plan), times=runs,
-                                  until_seen=runs == 1)
+                                  until_seen=runs == 1,
+                                  rederive=record.fits(plan))
     except (MbtspecError, KeyboardInterrupt) as error:
         _exit_for(err, error, record.spec if "record" in locals() else file, "replayed",
                   redact)

@@ -35,7 +35,7 @@ class SpecError(MbtspecError):
     """The spec is invalid. ``problems`` lists every problem found, sorted by position."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(sorted(problems))
+        self.problems = tuple(sorted(set(problems)))  # (each once: see iter_problems)
         first = self.problems[0].format() if self.problems else "invalid spec"
         more = len(self.problems) - 1
         super().__init__(first + (f" (and {more} more)" if more > 0 else ""))

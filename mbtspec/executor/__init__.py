@@ -156,6 +156,10 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
         runtime.failures, runtime.best, runtime.aborted = 0, None, None
     failures = tuple(replace(f, variants=runtime.known.get(signature(f.steps[-1]), 0))
                      for f in found)
+    for action, (count, why) in runtime.refused.items():
+        warnings.append(f"action '{action}': {count} request{'s' if count != 1 else ''} "
+                        f"{why}: mbtspec sends requests to its targets only, so a URL in "
+                        "'url' must point at the same target (a path, or its base URL)")
     return _result(runtime, seed, failures, stopped, warnings)
 
 

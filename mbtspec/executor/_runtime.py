@@ -27,6 +27,7 @@ from mbtspec.executor.records import (
     Accepted,
     Finding,
     Progress,
+    Redacted,
     Request,
     Response,
     Signature,
@@ -124,6 +125,10 @@ class ReplayDraws:
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
         value = self.next()
+        if isinstance(value, Redacted):  # (from a replay file) the secret is drawn again
+            value = simplest_value(strategy)
+            if value is NONE:
+                raise Unsatisfiable("a redacted value cannot be drawn again")
         if isinstance(value, Entry) or (isinstance(value, list) and value
                                         and isinstance(value[0], Entry)):
             # A pick whose variable is empty in this replay, drawing its 'or:' instead: the
@@ -187,11 +192,17 @@ class Runtime:
         #: again: a step that shows one of them ends the search in that sequence quietly.
         self.known: dict[Signature, int] = {}
         self.quiet = False  # this sequence showed a known failure: nothing after it counts
+        self.discarding = False  # this sequence was cut short by reject() (see Stats)
+        #: The kind of the sequence begun and not ended yet: "search", "shrinking" or
+        #: "boundary" (the counter of ``stats`` that counted it); "" between sequences.
+        self.open = ""
         #: The shortest failing sequence seen so far: what is reported when shrinking cannot
         #: finish (a target fails, the user stops the run).
         self.best: tuple[Step, ...] | None = None
         self.started = time.monotonic()
         self.max_time = plan.run.max_time
+        #: Requests not sent (a stored URL on another origin), per action: (count, why).
+        self.refused: dict[str, tuple[int, str]] = {}
 
     # -- sequence and step -----------------------------------------------------------------
 
@@ -202,17 +213,27 @@ class Runtime:
             raise TimeUp()
         self.end_sequence()  # (and empties the trace)
         self.quiet = False
+        self.discarding = False  # (this sequence was not cut short yet)
         self.reset_targets()
         self.state = State(self.variables)
         self.stats.sequences += 1
+        self.open = "search"
         if self.failures:
             self.stats.shrinking += 1
+            self.open = "shrinking"
         self.progress()
 
     def end_sequence(self) -> None:
+        """Close the sequence: its length is kept; one that made no call at all (Hypothesis
+        starts a few that end before their first step) is not counted as a sequence."""
         if self.trace:
             self.stats.lengths.append(len(self.trace))
             self.trace = []
+        elif self.open:
+            self.stats.sequences -= 1
+            if self.open in ("shrinking", "boundary"):
+                setattr(self.stats, self.open, getattr(self.stats, self.open) - 1)
+        self.open = ""
 
     def reset_targets(self) -> None:
         started = time.monotonic()
@@ -259,7 +280,10 @@ class Runtime:
             draft = plan.draw(ctx)
         except Unsatisfiable:
             if isinstance(draws, RecordingDraws):
-                reject()  # Hypothesis drew it: let it draw another step
+                if not self.discarding:
+                    self.discarding = True
+                    self.stats.discarded += 1
+                reject()  # Hypothesis drew it: let it draw another sequence
             raise
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)
@@ -284,6 +308,10 @@ class Runtime:
             responses = self.send(requests)
         except TargetError as err:
             raise self.abort(err) from None
+        for request in requests.values():
+            if request.refused:
+                count, _ = self.refused.get(plan.name, (0, ""))
+                self.refused[plan.name] = (count + 1, request.refused)
         self._store(plan, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,

@@ -9,9 +9,17 @@ from functools import cached_property
 from typing import Any, Literal
 
 from mbtspec.compiler._inputs import InputChange
+from mbtspec.compiler._payloads import as_data
 
 #: What stands for a secret wherever a request is shown or saved.
 REDACTED = "***"
+
+
+class Redacted:
+    """A drawn value that held a secret, read back from a replay file: drawn again."""
+
+    def __repr__(self) -> str:
+        return "<redacted>"
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,8 @@ class Request:
     body: Any  # compiler.NO_BODY when there is none
     content: bytes | None  # the encoded body
     media_type: str | None
+    #: Why it was not sent (a stored URL on another origin than the target's), if it was not.
+    refused: str = ""
 
     @cached_property
     def context(self) -> dict[str, Any]:
@@ -38,7 +48,8 @@ class Request:
             "path": self.path,
             "url": self.url,
             "headers": dict(self.headers),
-            "body": None if self.content is None else self.body,
+            # (bytes and files as a spec writes them: {base64: ...}, {file: ...})
+            "body": None if self.content is None else as_data(self.body),
         }
 
 
@@ -212,6 +223,9 @@ class Stats:
     sequences: int = 0
     shrinking: int = 0  # of which run while shrinking a failure
     boundary: int = 0  # of which run to try boundary values (before the random search)
+    #: of which cut short where a drawn step could not run (a pick found nothing): Hypothesis
+    #: does not count them against ``run.sequences``, and draws others in their place
+    discarded: int = 0
     calls: int = 0  # requests sent, all targets together
     steps: int = 0
     actions: dict[str, ActionStats] = field(default_factory=dict)

@@ -116,6 +116,8 @@ class Target:
     async def send(self, request: Request) -> Response:
         """Send ``request`` to an in-process ASGI app, on the event loop."""
         assert self.async_transport is not None
+        if request.refused:
+            return Response(None, error=request.refused)
         started = time.perf_counter()
         outgoing = self._outgoing(request)
         try:  # (an in-process app has no socket to time out on: wait_for does it)
@@ -132,6 +134,8 @@ class Target:
         """``send`` on the blocking transport. Servers are called from threads: blocking
         calls cost far less CPU than the event loop's (which runs in-process ASGI apps), and
         the threads still overlap the targets' waits."""
+        if request.refused:
+            return Response(None, error=request.refused)
         started = time.perf_counter()
         outgoing = self._outgoing(request)
         try:

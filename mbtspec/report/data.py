@@ -16,6 +16,7 @@ from typing import Any
 
 from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, InputChange, Plan
+from mbtspec.compiler._payloads import as_data, holds_payload
 from mbtspec.executor.records import (
     AcceptedCount,
     Difference,
@@ -78,10 +79,17 @@ def json_text(value: Any) -> Iterator[str]:
             closing.append("]")
             first.append(True)
         else:
-            yield comma + key + json.dumps(item, ensure_ascii=False, default=str)
+            yield comma + key + json.dumps(item, ensure_ascii=False, default=_default)
 
 
 _END = object()
+
+
+def _default(value: Any) -> Any:
+    """What is not JSON, shown: bytes as ``{"base64": ...}``, a file part as ``{"file":
+    ...}`` (as a spec writes them), anything else as its text."""
+    shown = as_data(value)
+    return str(value) if shown is value else shown
 
 
 def too_deep(value: Any, limit: int = DEEPEST) -> bool:
@@ -155,7 +163,7 @@ def _json_entry(value: Any, path: tuple[str | int, ...], depth: int, prefix: str
         items = ((item, (*path, n), depth + 1, "", "," if n < last else "")
                  for n, item in enumerate(value))
         return (f"{pad}{prefix}[", path), (items, (f"{pad}]{comma}", path))
-    text = json.dumps(_plain(value), ensure_ascii=False, default=str)
+    text = json.dumps(_plain(value), ensure_ascii=False, default=_default)
     return (f"{pad}{prefix}{text}{comma}", path), None
 
 
@@ -209,7 +217,11 @@ def request_data(request: Request, redact: Redactor) -> dict[str, Any]:
     data: dict[str, Any] = {"method": request.method, "path": request.path,
                             "url": request.url, "headers": dict(request.headers)}
     if request.content is not None:
-        _body(data, request.body, None)
+        if holds_payload(request.body):  # bytes, files: saved as a spec writes them
+            _body(data, as_data(request.body), None)
+            data["body_format"] = "values"
+        else:
+            _body(data, request.body, None)
         if request.media_type:
             data["media_type"] = request.media_type
     return dict(redact.data(data))

@@ -154,7 +154,7 @@ def _failure_section(failure: dict[str, Any], number: int, total: int,
         requests = "<br>".join(
             f"<code>{escape(r['method'])} {escape(clip(r['path'], 2000))}"
             f"{' ' + _shown(r['body']) if 'body' in r else ''}"
-            f"</code> <span class='note'>({escape(t)})</span>"
+            f"</code> <span class='note'>({escape(t)})</span>" + _headers(r)
             for t, r in step["requests"].items())
         if "input" in step:  # sent on purpose: say what and where
             requests += (f"<br><span class='note'>{escape(step['input']['kind'])}: "
@@ -255,6 +255,15 @@ def _race_section(race: dict[str, Any], h: str) -> str:
         parts.append(f'<p class="note">Shown on run {race["tries"]} of up to {race["runs"]} '
                      "of this sequence.</p>")
     return "\n".join(parts)
+
+
+def _headers(request: dict[str, Any]) -> str:
+    """The headers a request carried (already redacted), except ``content-type``."""
+    shown = [f"{k}: {v}" for k, v in (request.get("headers") or {}).items()
+             if str(k).lower() != "content-type"]
+    if not shown:
+        return ""
+    return ("<br><span class='note'>" + escape(clip("  ".join(shown), 2000)) + "</span>")
 
 
 def render_html(plan: Plan, result: RunResult, *, redact: Redactor,

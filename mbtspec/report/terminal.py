@@ -18,7 +18,7 @@ from rich.text import Text
 from mbtspec.compare import KEPT_DIFFERENCES
 from mbtspec.compiler import Plan
 from mbtspec.errors import SpecError, TargetError
-from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
+from mbtspec.executor.records import Failure, Request, Response, RunResult, Stats, Step
 from mbtspec.report.data import (
     SHOWN_DIFFERENCES,
     Redactor,
@@ -59,6 +59,14 @@ def _request_line(request: Request, redact: Redactor) -> str:
     return f"{request.method} {shown(request.path, redact, 160)}{body}"
 
 
+def header_text(request: Request, redact: Redactor, limit: int = 200) -> str:
+    """The headers a request carried (the target's and the action's; not ``content-type``,
+    which the body's media type says), redacted, each value cut to 60 characters:
+    ``Authorization: Bearer ***  X-Version: 2``; "" when there are none."""
+    return clip("  ".join(f"{shown(k, redact, 60)}: {shown(v, redact, 60)}"
+                          for k, v in request.headers if k.lower() != "content-type"), limit)
+
+
 def _status(response: Response, redact: Redactor) -> str:
     if response.status is not None:
         return str(response.status)
@@ -74,13 +82,16 @@ def render_sequence(console: Console, steps: Sequence[Step], targets: Sequence[s
     for name in targets:
         table.add_column(name, justify="center")
     for step in steps:
-        lines = {_request_line(step.request(t), redact) for t in targets}
-        if len(lines) == 1:
-            sent = escape(lines.pop())
+        shown_requests = {t: (_request_line(step.request(t), redact),
+                              header_text(step.request(t), redact)) for t in targets}
+        if len(set(shown_requests.values())) == 1:
+            line, headers = shown_requests[targets[0]]
+            sent = escape(line) + (f"\n[dim]{escape(headers)}[/dim]" if headers else "")
         else:  # per-target values: each target received its own request
             sent = "\n".join(
-                f"{escape(_request_line(step.request(t), redact))}  [dim]({t})[/dim]"
-                for t in targets)
+                f"{escape(line)}  [dim]({t})[/dim]"
+                + (f"\n[dim]{escape(headers)}[/dim]" if headers else "")
+                for t, (line, headers) in shown_requests.items())
         mark = " [red]✗[/red]" if step.findings else ""
         if step.change is not None:  # said under the request: it was sent on purpose
             sent += f"\n[yellow]{escape(change_line(step, redact))}[/yellow]"
@@ -370,6 +381,7 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
         what += f" ({stats.boundary} boundary case{'s' if stats.boundary != 1 else ''})"
     if stats.shrinking:
         what += f" ({stats.shrinking} of the sequences while shrinking)"
+    what += _beyond_asked(stats, plan)
     stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
     if result.failure is None and not stats.steps:
         return (f"✓ nothing was checked: no call was made in {result.elapsed:.1f}s{stopped} "
@@ -416,11 +428,26 @@ def _several_verdict(failures: Sequence[Failure], what: str, seed: int) -> str:
 _KIND_WORDS = {"invariant": "broken invariant", "expect": "failed expectation"}
 
 
+def _beyond_asked(stats: Stats, plan: Plan) -> str:
+    """Why more sequences ran than ``run.sequences`` asked for, when they did: Hypothesis
+    counts only the sequences it could draw to their end."""
+    extra = stats.sequences - stats.shrinking - stats.boundary - plan.run.sequences
+    if extra <= 0:
+        return ""
+    return (f" ({extra} more than the {plan.run.sequences} asked: a sequence cut short, where "
+            "no step could be drawn or the random data ran out, does not count, and another "
+            "is drawn in its place)")
+
+
 def render_step_line(step: Step, redact: Redactor) -> str:
     """One call, as ``-v`` prints it while the run goes on."""
-    requests = {_request_line(r, redact) for _, r in step.requests}
+    def line(request: Request) -> str:
+        headers = header_text(request, redact, 120)
+        return _request_line(request, redact) + (f" [{headers}]" if headers else "")
+
+    requests = {line(r) for _, r in step.requests}
     sent = requests.pop() if len(requests) == 1 else " | ".join(
-        f"{name}: {_request_line(r, redact)}" for name, r in step.requests)
+        f"{name}: {line(r)}" for name, r in step.requests)
     answers = "  ".join(f"{name} {_status(r, redact)}" for name, r in step.responses)
     mark = "  ✗ " + shown(step.findings[0].title, redact) if step.findings else ""
     change = f"  [{change_line(step, redact)}]" if step.change is not None else ""

@@ -53,6 +53,7 @@ class Builder:
         self.openapi: OpenApiDocument | None = None
         self.stored: dict[str, JsonPath] = {}  # variable -> where it is first stored
         self.unresolved: set[JsonPath] = set()  # requests naming no operation of the document
+        self.target_names: set[str] = set()  # (filled once the targets are built)
         self.has_model = "model" in (data.get("targets") or {})
 
     # -- helpers ---------------------------------------------------------------------------
@@ -130,6 +131,7 @@ class Builder:
         targets = tuple(
             self._build_target(name, spec) for name, spec in data["targets"].items()
         )
+        self.target_names = {t.name for t in targets}
         reset = self._build_reset(data.get("reset") or [], ("reset",))
         self._check_reset_commands(data.get("reset") or [])
         check_restarts(data, self.problem)
@@ -418,11 +420,8 @@ class Builder:
                     else:
                         self._unknown_generator(ref.at or ("generators", name), ref.name,
                                                 names, ref.column, in_action=False)
-                elif isinstance(ref, m.Pick):
-                    self.problem(ref.at or ("generators", name), "pick-in-generator",
-                                 "'pick' reads stored values, which exist only inside an "
-                                 "action: use it in an action's path, query, headers, body or "
-                                 "let, not in a generator")
+                elif isinstance(ref, m.Pick) and ref.variable not in self.stored:
+                    self._unstored(ref, ("generators", name))
         for name in graph:  # a generator that (indirectly) refers to itself never ends
             cycle = _cycle(graph, name)
             if cycle:
@@ -478,9 +477,22 @@ class Builder:
         body = self.values.parse(spec["body"], (*path, "body")) if "body" in spec else None
         if body is not None:
             self._check_refs(body, (*path, "body"), scope)
+        url = self.values.parse(spec["url"], (*path, "url")) if "url" in spec else None
+        if url is not None:
+            self._check_refs(url, (*path, "url"), scope)
+        overrides = tuple(self._build_override(target, item, (*path, "targets", target), scope)
+                          for target, item in (spec.get("targets") or {}).items())
         fill = spec.get("fill", "all")
-        if (*path, "request") not in self.unresolved:
+        content_type = spec.get("content_type")
+        if content_type is not None:
+            self._check_content_type(content_type, operation, (*path, "content_type"))
+        if (*path, "request") not in self.unresolved and url is None:
             self._check_path_params(target_path, operation, parts["path"], fill, path)
+        for key, _ in parts["path"] if url is not None else ():
+            self.problem((*path, "path", key), "unknown-parameter",
+                         f"'{key}' is not used: the action's 'url' is the whole request "
+                         "target, so no path parameter is filled in; remove it from 'path'",
+                         key=True)
         store = tuple(
             (var, expr) for var, source in (spec.get("store") or {}).items()
             if (expr := self.expression(source, (*path, "store", var), RESPONSE_VARS, "store"))
@@ -512,19 +524,60 @@ class Builder:
             mode=spec.get("mode"),
             accept=build_accept(self, spec.get("accept") or [], (*path, "accept"),
                                 list(self.data["actions"]), own=name),
+            content_type=content_type,
+            url=url,
+            overrides=overrides,
         )
+
+    def _build_override(self, target: str, spec: dict[str, Any], path: JsonPath,
+                        scope: set[str]) -> m.Override:
+        """One target's changes to an action's request: parsed and checked like the action's
+        own values (not against the OpenAPI document: versions differ)."""
+        parts: dict[str, tuple[tuple[str, m.Value], ...]] = {}
+        for part in ("path", "query", "headers"):
+            parts[part] = tuple((k, self.values.parse(v, (*path, part, k)))
+                                for k, v in (spec.get(part) or {}).items())
+            for key, value in parts[part]:
+                self._check_refs(value, (*path, part, key), scope)
+                if part == "headers" and not (isinstance(value, m.Literal_)
+                                              and value.value is None):
+                    self._check_header((*path, part, key), key, _literal_text(value))
+        single: dict[str, m.Value | None] = {}
+        for key in ("body", "url"):
+            parsed = self.values.parse(spec[key], (*path, key)) if key in spec else None
+            if parsed is not None:
+                self._check_refs(parsed, (*path, key), scope)
+            single[key] = parsed
+        if target not in self.target_names:
+            self.problem(path, "unknown-key", f"no target '{target}' in this spec; its "
+                         f"targets: {', '.join(sorted(self.target_names))}", key=True)
+        return m.Override(target, parts["path"], parts["query"], parts["headers"],
+                          single["body"], "body" in spec, single["url"])
+
+    def _check_content_type(self, content_type: str, operation: m.Operation | None,
+                            path: JsonPath) -> None:
+        """A media type the operation documents for its body (any, when it documents none)."""
+        if operation is None or not operation.body_media or operation.media(content_type):
+            return
+        documented = [name for name, _ in operation.body_media]
+        self.problem(path, "undocumented-media-type",
+                     f"{operation.key} documents no request body of type '{content_type}'"
+                     f"{did_you_mean(content_type, documented)}; documented: "
+                     f"{', '.join(documented)}")
 
     def _check_refs(self, value: m.Value, path: JsonPath, scope: set[str]) -> None:
         for ref in iter_refs(value):
             if isinstance(ref, m.Pick):
                 if ref.variable not in self.stored:
-                    self.problem(ref.at or path, "unstored-variable",
-                                 f"nothing stores '{ref.variable}'"
-                                 f"{did_you_mean(ref.variable, self.stored)}; add "
-                                 f"'store: {{{ref.variable}: response.body...}}' to the action "
-                                 "that creates it")
+                    self._unstored(ref, path)
             elif not ref.env and ref.name not in scope:
                 self._unknown_generator(ref.at or path, ref.name, scope, ref.column)
+
+    def _unstored(self, pick: m.Pick, path: JsonPath) -> None:
+        self.problem(pick.at or path, "unstored-variable",
+                     f"nothing stores '{pick.variable}'{did_you_mean(pick.variable, self.stored)}; "
+                     f"add 'store: {{{pick.variable}: response.body...}}' to the action that "
+                     "creates it")
 
     def _resolve_request(self, request: str,
                          path: JsonPath) -> tuple[str, str, m.Operation | None]:

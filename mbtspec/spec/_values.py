@@ -7,9 +7,11 @@ yielded with the JSON path they stand at; the caller turns them into positioned 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from mbtspec.spec._yaml import JsonPath, Mark, Positions
 
 GENERATOR_KEYWORDS = (
     "one_of", "integer", "number", "boolean", "string", "format", "list", "object", "schema",
-    "pick", "const",
+    "pick", "const", "bytes", "base64", "file",
 )
 _EXTRA_KEYS = {
     "pick": {"or", "remove"},
@@ -32,7 +34,11 @@ _OPTIONS = {
     "number": {"min", "max", "allow_nan", "allow_infinity"},
     "boolean": set(),
     "string": {"min_size", "max_size", "alphabet", "pattern"},
+    "bytes": {"min_size", "max_size"},
+    "file": {"content", "filename", "content_type"},
 }
+#: The largest ``min_size`` of a ``bytes`` generator.
+MAX_BYTES_MIN_SIZE = 1_000
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The largest ``min_size`` of a ``string`` (characters) and of a ``list`` (elements): longer
 #: values need more random choices than Hypothesis makes for a whole sequence of steps.
@@ -336,6 +342,39 @@ class ValueParser:
             return m.Literal_(None)
         return m.SchemaGen(arg)
 
+    def _gen_bytes(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        opts = self._options("bytes", arg, path)
+        min_size, max_size = self._sizes(opts, path, MAX_BYTES_MIN_SIZE, "bytes")
+        return m.BytesGen(min_size, max_size)
+
+    def _gen_base64(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        if not isinstance(arg, str):
+            self.issue(path, "invalid-generator", "'base64' takes the bytes written in base64 "
+                       "text, e.g. {base64: aGVsbG8=}")
+            return m.Literal_(b"")
+        try:
+            return m.Literal_(base64.b64decode("".join(arg.split()), validate=True))
+        except (binascii.Error, ValueError):
+            self.issue(path, "invalid-generator", "'base64' text is not valid base64: "
+                       "write the bytes as standard base64 (A-Z a-z 0-9 + / and = padding)")
+            return m.Literal_(b"")
+
+    def _gen_file(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        if not isinstance(arg, dict) or "content" not in arg:
+            self.issue(path, "invalid-generator",
+                       "'file' takes a mapping with 'content' (and optionally 'filename' and "
+                       "'content_type'), e.g. {file: {content: {bytes: {max_size: 64}}, "
+                       "filename: a.bin}}")
+            return m.Literal_(None)
+        self._options("file", arg, path)
+
+        def part(key: str) -> m.Value | None:
+            return self.parse(arg[key], (*path, key)) if key in arg else None
+
+        content = part("content")
+        assert content is not None
+        return m.FileValue(content, part("filename"), part("content_type"), path)
+
     def _gen_pick(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
         if not isinstance(arg, str) or not NAME.fullmatch(arg):
             self.issue(path, "invalid-generator",
@@ -403,24 +442,43 @@ def _bad_bound(name: str, bound: Any) -> str:
     return ""
 
 
-def iter_needed_picks(value: m.Value) -> Iterator[m.Pick]:
+def iter_needed_picks(value: m.Value, generators: Mapping[str, m.Value] | None = None,
+                      hidden: frozenset[str] = frozenset(),
+                      _seen: frozenset[str] = frozenset()) -> Iterator[m.Pick]:
     """Picks without a fallback that every draw of ``value`` makes (so their variable must
-    hold something): not those inside a pick's ``or`` or one option of a ``one_of``."""
+    hold something): not those inside a pick's ``or`` or one option of a ``one_of``. With
+    ``generators``, also those of the generators it refers to (``${name}``, not the names in
+    ``hidden``: ``let`` values, which are counted where they are written)."""
+    def inner(item: m.Value, seen: frozenset[str] = _seen) -> Iterator[m.Pick]:
+        return iter_needed_picks(item, generators, hidden, seen)
+
     if isinstance(value, m.Pick):
         if value.or_ is None:
             yield value
+    elif isinstance(value, m.Ref | m.Template) and generators:
+        refs = [value] if isinstance(value, m.Ref) else [
+            p for p in value.parts if isinstance(p, m.Ref)]
+        for ref in refs:
+            if (not ref.env and ref.name in generators and ref.name not in hidden
+                    and ref.name not in _seen):
+                yield from inner(generators[ref.name], _seen | {ref.name})
     elif isinstance(value, m.ListValue):
         for item in value.items:
-            yield from iter_needed_picks(item)
+            yield from inner(item)
     elif isinstance(value, m.ObjectValue):
         for key, item in value.fields:
             if key not in value.optional:
-                yield from iter_needed_picks(item)
+                yield from inner(item)
     elif isinstance(value, m.FormatGen):
+        local = {name for name, _ in value.local}
         for _, item in value.local:
-            yield from iter_needed_picks(item)
+            yield from inner(item)
+        yield from iter_needed_picks(value.template, generators, hidden | local, _seen)
     elif isinstance(value, m.ListGen) and value.min_size > 0:
-        yield from iter_needed_picks(value.element)
+        yield from inner(value.element)
+    elif isinstance(value, m.FileValue):
+        for item in file_parts(value):
+            yield from inner(item)
 
 
 def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
@@ -442,6 +500,9 @@ def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
             yield from iter_refs(item)
     elif isinstance(value, m.ListGen):
         yield from iter_refs(value.element)
+    elif isinstance(value, m.FileValue):
+        for item in file_parts(value):
+            yield from iter_refs(item)
     elif isinstance(value, m.FormatGen):
         local = {name for name, _ in value.local}
         for part in value.template.parts:
@@ -449,3 +510,8 @@ def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
                 yield part
         for _, item in value.local:
             yield from iter_refs(item)
+
+
+def file_parts(value: m.FileValue) -> tuple[m.Value, ...]:
+    """The values a ``file`` is made of: its content, and its name and media type when set."""
+    return tuple(v for v in (value.content, value.filename, value.content_type) if v is not None)

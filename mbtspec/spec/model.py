@@ -115,6 +115,24 @@ class ListGen:
 
 
 @dataclass(frozen=True)
+class BytesGen:
+    """Raw bytes (any of the 256 values), ``min_size`` to ``max_size`` long."""
+
+    min_size: int = 0
+    max_size: int | None = None
+
+
+@dataclass(frozen=True)
+class FileValue:
+    """A file part of a ``multipart/form-data`` body: its content, file name and media type."""
+
+    content: Value
+    filename: Value | None = None
+    content_type: Value | None = None
+    at: tuple[str | int, ...] = ()  # JSON path of the 'file' key's value
+
+
+@dataclass(frozen=True)
 class SchemaGen:
     """Values drawn from a JSON Schema (inline, or a parameter's schema from OpenAPI)."""
 
@@ -135,7 +153,7 @@ class Pick:
 
 Value = (
     Literal_ | Ref | Template | ListValue | ObjectValue | OneOf | IntegerGen | NumberGen
-    | BooleanGen | StringGen | FormatGen | ListGen | SchemaGen | Pick
+    | BooleanGen | StringGen | FormatGen | ListGen | SchemaGen | Pick | BytesGen | FileValue
 )
 
 # --------------------------------------------------------------------------------------------
@@ -344,6 +362,21 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Override:
+    """What one target gets instead in an action (its ``targets:`` key): path, query and
+    header values merged over the action's (``null`` leaves one out), and its own body or
+    request target when given."""
+
+    target: str
+    path_params: tuple[tuple[str, Value], ...] = ()
+    query: tuple[tuple[str, Value], ...] = ()
+    headers: tuple[tuple[str, Value], ...] = ()
+    body: Value | None = None
+    has_body: bool = False
+    url: Value | None = None
+
+
+@dataclass(frozen=True)
 class Action:
     name: str
     mark: Mark
@@ -364,6 +397,29 @@ class Action:
     #: Overrides ``run.mode`` for this action (None: the run's mode).
     mode: Mode | None = None
     accept: tuple[AcceptEntry, ...] = ()  # its own entries (those of the top level apart)
+    #: The media type of the body, as the action names it (None: from the document).
+    content_type: str | None = None
+    #: The whole request target (a stored URL or path), instead of ``path`` (None: the path).
+    url: Value | None = None
+    #: Per-target changes to the request (``targets:``).
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def media_type(self) -> str | None:
+        """The media type its body is sent as: ``content_type``, else the document's."""
+        if self.content_type is not None:
+            return self.content_type
+        return self.operation.body_media_type if self.operation is not None else None
+
+    @property
+    def body_schema(self) -> Any:
+        """The documented schema of its body, for the media type it is sent as."""
+        if self.operation is None:
+            return None
+        if self.content_type is None:
+            return self.operation.body_schema
+        found = self.operation.media(self.content_type)
+        return found[1] if found is not None else None
 
 
 #: Most interleavings one parallel part may have: past it, checking one failing parallel part
