@@ -205,6 +205,8 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=run.get("sequences", 100))
     parser.add_argument("--steps", type=int, default=run.get("steps", 20))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=("apps", "servers"), default=None,
+                        help="run one set-up only")
     args = parser.parse_args()
     print(f"{args.sequences} sequences of up to {args.steps} steps; {args.repeats} repeats")
     os.chdir(REPO)
@@ -212,8 +214,11 @@ def main() -> None:
     os.environ["EMPLOYEES_CASE_SENSITIVE_LIKE"] = "1"  # the fix: nothing to find
     os.environ["EMPLOYEES_DB"] = str(Path(tempfile.mkdtemp()) / "employees.db")
     in_process = example_spec({name: {"app": ref} for name, ref in APPS.items()})
-    measure("a: two in-process apps", "app", in_process, {}, args.sequences, args.steps,
-            args.repeats)
+    if args.only != "servers":
+        measure("a: two in-process apps", "app", in_process, {}, args.sequences, args.steps,
+                args.repeats)
+    if args.only == "apps":
+        return
 
     model, model_url = start_server(APPS["model"])
     candidate, candidate_url = start_server(APPS["candidate"])

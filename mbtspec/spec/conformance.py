@@ -4,13 +4,14 @@ The status must be documented (exactly, as ``4XX``, or by ``default``) and the b
 the documented schema of its media type. Validators are built once per schema: a compiled one
 (``jsonschema_rs``) says whether a body conforms, about fifty times faster than ``jsonschema``,
 which is asked only for the messages of a body that does not (the two agree on the dialects
-used: ``tests/unit/test_conformance_agreement.py``; where they could not, ``jsonschema`` does
-it all, see ``_compiled``).
+used, patterns read by Python's ``re`` in both: ``tests/unit/test_conformance_agreement.py``;
+where they could not, ``jsonschema`` does it all, see ``_compiled``).
 ``response_functions`` binds the expression functions that use it to one operation.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -40,17 +41,57 @@ class _Checker:
 
 def _compiled(schema: Any, dialect: str) -> Any:
     """``jsonschema_rs``'s validator of ``schema``, or None where its answer could differ from
-    ``jsonschema``'s: regular expressions (Rust's ``$`` does not match before a final newline,
-    Python's does; classes differ at the edges), numbers beyond 64 bits, a schema it refuses.
-    Formats are annotations for both (neither checks them)."""
-    if _has_any(schema, ("pattern", "patternProperties", "$dynamicRef", "$recursiveRef")):
+    ``jsonschema``'s. Regular expressions are Python's: ``pattern`` is handed to a keyword of
+    ours that calls ``re.search``, as ``jsonschema`` does (Rust's ``$`` does not match before a
+    final newline, and its classes differ at the edges); a schema with ``patternProperties``
+    or dynamic references, or one it refuses, stays with ``jsonschema``. Formats are
+    annotations for both (neither checks them)."""
+    if _has_any(schema, ("patternProperties", "$dynamicRef", "$recursiveRef")):
         return None
     cls = (jsonschema_rs.Draft7Validator if dialect == "openapi-3.0"
            else jsonschema_rs.Draft202012Validator)
     try:
-        return cls(schema, validate_formats=False)
+        return cls(_python_patterns(schema), validate_formats=False,
+                   keywords={_PATTERN: _PythonPattern})
     except Exception:  # (a schema it cannot compile: jsonschema alone checks it)
         return None
+
+
+_PATTERN = "x-mbtspec-pattern"
+#: Keywords whose value is a schema, a list of schemas, or a mapping of names to schemas.
+_ONE = ("items", "additionalItems", "additionalProperties", "not", "if", "then", "else",
+        "contains", "propertyNames", "unevaluatedProperties", "unevaluatedItems")
+_MANY = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
+_NAMED = ("properties", "$defs", "definitions", "dependentSchemas")
+
+
+def _python_patterns(schema: Any) -> Any:
+    """``schema`` with each ``pattern`` keyword renamed to ours (and nothing else: a property
+    named "pattern" keeps its name)."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    if isinstance(out.get("pattern"), str):
+        out[_PATTERN] = out.pop("pattern")
+    for key, value in schema.items():
+        if key in _NAMED and isinstance(value, dict):
+            out[key] = {name: _python_patterns(sub) for name, sub in value.items()}
+        elif key in _MANY and isinstance(value, list):
+            out[key] = [_python_patterns(sub) for sub in value]
+        elif key in _ONE and isinstance(value, dict):
+            out[key] = _python_patterns(value)
+    return out
+
+
+class _PythonPattern:
+    """``pattern`` as ``jsonschema`` reads it: ``re.search`` on strings."""
+
+    def __init__(self, parent: Any, value: str, path: Any) -> None:
+        self.regex = re.compile(value)
+
+    def validate(self, instance: Any) -> None:
+        if isinstance(instance, str) and not self.regex.search(instance):
+            raise ValueError(f"{instance!r} does not match")
 
 
 def _has_any(schema: Any, keys: tuple[str, ...]) -> bool:

@@ -140,8 +140,22 @@ def test_messages_come_from_jsonschema() -> None:
         "1180591620717411303424 is greater than the maximum of 10"]
 
 
-def test_patterns_are_left_to_jsonschema() -> None:
-    # Python's "$" matches before a final newline, Rust's does not: no compiled validator
-    schema = {"type": "string", "pattern": "^a$"}
+def test_patterns_are_read_as_python_reads_them() -> None:
+    # Python's "$" matches before a final newline, Rust's does not: Python's decides
+    schema = {"type": "object", "properties": {
+        "code": {"type": "string", "pattern": "^a$"},
+        "pattern": {"type": "integer"},  # a property named "pattern" is not the keyword
+    }}
+    checker = _Checker(schema, "openapi-3.1")
+    assert checker.fast is not None
+    assert checker.fast.is_valid({"code": "a\n", "pattern": 1})
+    assert not checker.fast.is_valid({"code": "b"})
+    assert not checker.fast.is_valid({"pattern": "x"})
+    assert [e.message for e in checker.iter_errors({"code": "b"})] == [
+        "'b' does not match '^a$'"]
+
+
+def test_pattern_properties_are_left_to_jsonschema() -> None:
+    schema = {"type": "object", "patternProperties": {"^a$": {"type": "integer"}}}
     assert _compiled(schema, "openapi-3.1") is None
-    assert list(_Checker(schema, "openapi-3.1").iter_errors("a\n")) == []
+    assert list(_Checker(schema, "openapi-3.1").iter_errors({"a\n": "x"}))
