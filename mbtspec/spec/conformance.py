@@ -20,6 +20,7 @@ from jsonschema import Draft7Validator, Draft202012Validator
 
 from mbtspec.spec._openapi import Operation, to_json_schema
 from mbtspec.spec._regex import pattern_problem
+from mbtspec.spec.expressions import held
 
 _VALIDATORS: dict[int, Any] = {}
 
@@ -227,4 +228,5 @@ def response_functions(operation: Operation | None, dialect: str,
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
+    value = held(value)  # (a handle, when CEL was given one: see ``prepare_context``)
     return value if isinstance(value, dict) else {}
