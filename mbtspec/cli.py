@@ -94,6 +94,12 @@ def check(
         "--mode", help="positive: valid requests only (default: run.mode, else positive); "
         "negative: requests that violate the OpenAPI schemas, after boundary values; "
         "all: both.", case_sensitive=False)] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="Run the sequences in this many processes, each with targets of "
+        "its own (see specs/run.md).", min=1)] = 1,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", help="Run only part i of n of the run's sequences, e.g. 2/4 (for a CI "
+        "matrix; merge the reports with mbtspec merge-reports).")] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -112,6 +118,7 @@ def check(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mbtspec._check import check as run_check
+    from mbtspec.parallel import parse_shard
     from mbtspec.report.data import Redactor
     from mbtspec.report.terminal import (
         render_failures,
@@ -155,15 +162,29 @@ def check(
     _hypothesis_home(no_database)
     failures = None if no_database else Path(".mbtspec") / "failures"
     try:
-        with progress:
-            outcome = run_check(
-                spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                shrink_time=shrink_time, keep_going=keep_going or None,
+        part = parse_shard(shard) if shard is not None else None
+        if part is not None and workers > 1:
+            raise UsageError("--workers and --shard do not go together: a CI job runs its "
+                             "shard in one process (give each job its own --shard i/n)")
+        if workers > 1:
+            from mbtspec.parallel._workers import run_workers
+
+            outcome = run_workers(
+                spec, workers, sequences=sequences, steps=steps, seed=seed,
+                max_time=max_time, shrink_time=shrink_time, keep_going=keep_going or None,
                 mode=mode.value if mode is not None else None,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
-                failures=failures, on_plan=on_plan, on_progress=on_progress,
-                on_step=on_step if verbose else None,
-            )
+                failures=failures, on_plan=on_plan)
+        else:
+            with progress:
+                outcome = run_check(
+                    spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
+                    shrink_time=shrink_time, keep_going=keep_going or None,
+                    mode=mode.value if mode is not None else None,
+                    database=None if no_database else Path(".mbtspec/hypothesis"),
+                    failures=failures, on_plan=on_plan, on_progress=on_progress,
+                    on_step=on_step if verbose else None, shard=part,
+                )
     except (MbtspecError, KeyboardInterrupt) as error:
         _exit_for(err, error, spec, "run", redact)
     plan, result = outcome.plan, outcome.result

@@ -50,6 +50,9 @@ class _Absent:
     def __repr__(self) -> str:
         return "<absent>"
 
+    def __reduce__(self) -> str:
+        return "ABSENT"  # (one object, also after a trip through pickle: workers)
+
 
 ABSENT: Any = _Absent()
 

@@ -166,6 +166,8 @@ class TargetDef:
     timeout: float = 10.0
     reset: tuple[ResetStep, ...] | None = None
     max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE  # bytes, after content decoding
+    #: A base_url server that can take several sequences at once: --workers may share it
+    parallel_sequences: bool = False
 
 
 @dataclass(frozen=True)
