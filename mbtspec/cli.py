@@ -409,6 +409,47 @@ def lint(
     raise typer.Exit(EXIT_FAILURE if failing else EXIT_OK)
 
 
+@app.command("merge-reports")
+def merge_reports(
+    reports: Annotated[list[Path], typer.Argument(help="The JSON reports of the shards.")],
+    report_json: Annotated[Path | None, typer.Option(
+        "--report-json", help="Write the merged report here (default: print it).")] = None,
+    junit_xml: Annotated[Path | None, typer.Option(
+        "--junit-xml", help="Write a JUnit XML report of the merged run here.")] = None,
+) -> None:
+    """Merge the JSON reports of a run's shards (--shard i/n) into one report; exit 1 if
+    any shard found a failure."""
+    import json
+
+    from mbtspec.parallel._merge import merge_reports as merge
+    from mbtspec.parallel._merge import render_merged_junit
+
+    out, err = _consoles(True)
+    try:
+        parsed = []
+        for path in reports:
+            try:
+                parsed.append((path, json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError) as error:
+                raise UsageError(f"{path}: cannot read it as JSON: "
+                                 f"{getattr(error, 'strerror', None) or error}") from None
+        merged = merge(parsed)
+    except UsageError as error:
+        err.print(f"error: {error}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    text = json.dumps(merged, indent=2, ensure_ascii=False) + "\n"
+    for target, content in ((report_json, text),
+                            (junit_xml, render_merged_junit(merged) if junit_xml else "")):
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+    if report_json is None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+    else:
+        out.print(merged["verdict"], markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_FAILURE if merged["failures"] else EXIT_OK)
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of spec files (for editors: yaml-language-server, IDEs)."""

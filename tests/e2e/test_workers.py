@@ -148,3 +148,44 @@ def test_a_killed_worker_stops_the_others_and_every_target(tmp_path: Path) -> No
     assert process.returncode == 2, out + err
     assert "was killed by signal SIGKILL before it finished its part" in err
     assert gone(marker), processes_with(marker)
+
+
+def test_shards_cover_the_run_and_their_reports_merge(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    parts = []
+    for index in (1, 2, 3):
+        report = tmp_path / f"shard-{index}.json"
+        done = run_cli("check", str(spec), "--shard", f"{index}/3", "--seed", "5",
+                       "--sequences", "90", "--keep-going", "--no-database", "--no-color",
+                       "--report-json", str(report), cwd=REPO)
+        assert done.code in (0, 1), done.text
+        parts.append(json.loads(report.read_text()))
+    assert {p["seed"] for p in parts} == {5}
+    merged_path, junit = tmp_path / "merged.json", tmp_path / "merged.xml"
+    merged = run_cli("merge-reports", *(str(tmp_path / f"shard-{i}.json") for i in (1, 2, 3)),
+                     "--report-json", str(merged_path), "--junit-xml", str(junit), cwd=REPO)
+    report = json.loads(merged_path.read_text())
+    Draft202012Validator(REPORT_SCHEMA).validate(report)
+    assert merged.code == (1 if report["failures"] else 0)
+    generated = sum(p["stats"]["sequences"] - p["stats"]["sequences_while_shrinking"]
+                    for p in parts)
+    assert generated >= 90
+    assert report["stats"]["sequences"] == sum(p["stats"]["sequences"] for p in parts)
+    keys = [(f["action"], f["kind"], f["place"]) for f in report["failures"]]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {(f["action"], f["kind"], f["place"]) for p in parts
+                         for f in p["failures"]}
+    assert junit.read_text().count("<testcase") == len(keys) + 1
+
+
+def test_reports_of_other_runs_are_not_merged(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    for seed in (1, 2):
+        run_cli("check", str(spec), "--shard", "1/2", "--seed", str(seed), "--sequences", "4",
+                "--no-database", "--no-color", "--report-json", str(tmp_path / f"{seed}.json"),
+                cwd=REPO)
+    done = run_cli("merge-reports", str(tmp_path / "1.json"), str(tmp_path / "2.json"),
+                   cwd=REPO)
+    assert done.code == 2
+    assert "its seed is 2, not 1" in done.err
+    assert "only the shards of one run (same spec, same --seed) can be merged" in done.err
