@@ -136,7 +136,7 @@ class OpenApiStandIn:
                 continue
             code, media = answered
             schema = next((s for m, s in media if "json" in m), None)
-            body = json.dumps(body_for(schema)).encode() if media else None
+            body = json.dumps(body_for(schema), default=str).encode() if media else None
             pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(op.path))
             routes.append((op.method.upper(), re.compile(pattern),
                            int(code) if code.isdigit() else 200, body))

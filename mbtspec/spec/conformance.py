@@ -35,8 +35,11 @@ class _Checker:
         self.fast = _compiled(schema, dialect)
 
     def iter_errors(self, body: Any) -> Any:
-        if self.fast is not None and self.fast.is_valid(body):
-            return iter(())
+        try:
+            if self.fast is not None and self.fast.is_valid(body):
+                return iter(())
+        except ValueError:  # a value that is not JSON (a date from YAML): jsonschema decides
+            pass
         return self.explain.iter_errors(body)
 
 

@@ -159,3 +159,11 @@ def test_pattern_properties_are_left_to_jsonschema() -> None:
     schema = {"type": "object", "patternProperties": {"^a$": {"type": "integer"}}}
     assert _compiled(schema, "openapi-3.1") is None
     assert list(_Checker(schema, "openapi-3.1").iter_errors({"a\n": "x"}))
+
+
+def test_a_value_the_compiled_validator_cannot_read_goes_to_jsonschema() -> None:
+    import datetime
+
+    checker = _Checker({"type": "string"}, "openapi-3.1")
+    assert [e.message for e in checker.iter_errors(datetime.date(2020, 1, 1))] == [
+        "datetime.date(2020, 1, 1) is not of type 'string'"]
