@@ -49,7 +49,9 @@ from mbtspec.executor import _runtime  # noqa: E402
 from mbtspec.executor._process import free_port  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "employees"
-CORPUS = REPO.parent.parent / "shared" / "openapi-corpus"
+# (shared next to the checkout: ../shared, or ../../shared from a worktree)
+CORPUS = next((p / "shared" / "openapi-corpus" for p in REPO.parents
+               if (p / "shared" / "openapi-corpus").is_dir()), REPO / "openapi-corpus")
 APPS = {"model": "examples.employees.memory:app", "candidate": "examples.employees.sqlite:app"}
 
 

@@ -22,7 +22,9 @@ from mbtspec.spec._openapi import OpenApiLoadError, load_openapi, to_json_schema
 from mbtspec.spec.conformance import _Checker, _compiled, readable_patterns
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent.parent / "shared" / "openapi-corpus"
+# (shared next to the checkout: ../shared, or ../../shared from a worktree)
+CORPUS = next((p / "shared" / "openapi-corpus" for p in REPO.parents
+               if (p / "shared" / "openapi-corpus").is_dir()), REPO / "openapi-corpus")
 EXAMPLES = sorted(REPO.glob("examples/*/openapi.yaml"))
 
 
