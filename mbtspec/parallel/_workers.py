@@ -35,7 +35,6 @@ from mbtspec.errors import RunError, UsageError
 from mbtspec.executor import Failure, RunResult, Stats, signature, unreached_operations
 from mbtspec.executor._process import ManagedProcess, keep, stop_all, tidy
 from mbtspec.executor.records import AcceptedCount, ActionStats
-from mbtspec.parallel._shards import Shard
 from mbtspec.spec import load_spec
 from mbtspec.spec.model import Spec
 
@@ -84,11 +83,9 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
     merged = merge_results([r for _, r in results], keep_going=plan.run.keep_going)
     merged = replace(merged, seed=run_seed, elapsed=time.monotonic() - started,
                      unreached=unreached_operations(plan, merged.stats))
-    first = results[0][0] if merged.failures else None
-    command = (reproduce_command(spec_path, run_seed, sequences, steps,
-                                 keep_going=bool(keep_going), mode=mode,
-                                 shard=Shard(first, workers))
-               if first is not None else
+    # the failing part's own command (--seed S --shard k/N; mbtspec replay FILE for a saved
+    # failure that still shows), else the run's
+    command = (results[0][1].command if merged.failures else
                (*reproduce_command(spec_path, run_seed, sequences, steps,
                                    keep_going=bool(keep_going), mode=mode),
                 "--workers", str(workers)))
