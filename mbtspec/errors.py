@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mbtspec.spec.problems import Problem
@@ -66,6 +66,9 @@ class TargetError(MbtspecError):
 
     def __str__(self) -> str:
         return f"target '{self.target}': {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # (as it was made: from a worker process)
+        return type(self), (self.target, self.message, self.log_tail, self.log_path)
 
 
 #: Set this environment variable (to anything but ``0``) to see an internal error's traceback.

@@ -59,7 +59,9 @@ __all__ = [
 ]
 
 #: Marks "send no body" (distinct from a JSON null body).
-NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY"})()
+NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY",
+                                   # (one object, also after a trip through pickle: workers)
+                                   "__reduce__": lambda self: "NO_BODY"})()
 _IGNORED_HEADERS = UNFILLED_HEADERS
 #: Drawn for each optional part of a request: is it sent this time? (One object, so that the
 #: boundary pass can tell this draw from others and send every optional part.)

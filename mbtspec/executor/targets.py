@@ -120,9 +120,10 @@ class Target:
             return Response(None, error=request.refused)
         started = time.perf_counter()
         outgoing = self._outgoing(request)
-        try:  # (an in-process app has no socket to time out on: wait_for does it)
-            response = await asyncio.wait_for(
-                self.async_transport.handle_async_request(outgoing), self.timeout)
+        try:  # (an in-process app has no socket to time out on: asyncio.timeout does it,
+            # without the task per call that wait_for makes)
+            async with asyncio.timeout(self.timeout):
+                response = await self.async_transport.handle_async_request(outgoing)
             content = read_body(response, self.max_response_size)  # (in memory: decoding)
         except TimeoutError:
             return self.failed(httpx.ReadTimeout("no response"), started)

@@ -216,6 +216,11 @@ class Builder:
             if key in spec and kind != "command":
                 self.problem((*path, key), "target-option",
                              f"'{key}' applies to a 'command' target only", key=True)
+        if "parallel_sequences" in spec and kind != "base_url" and len(kinds) < 2:
+            self.problem((*path, "parallel_sequences"), "target-option",
+                         "'parallel_sequences' applies to a 'base_url' target only: with "
+                         f"--workers, each worker {'imports' if kind == 'app' else 'starts'} "
+                         "a target of its own; remove it", key=True)
         if "ready" in spec and kind == "app":
             self.problem((*path, "ready"), "target-option",
                          "'ready' applies to 'command' and 'base_url' targets, not to an "
@@ -249,6 +254,7 @@ class Builder:
             services=(build_services(spec, path, self.positions, self.problem)
                       if kind == "command" else ()),
             compose=build_compose(spec),
+            parallel_sequences=spec.get("parallel_sequences") is True,
         )
 
     def _size(self, spec: dict[str, Any], path: JsonPath) -> int:

@@ -215,6 +215,8 @@ class TargetDef:
     max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE  # bytes, after content decoding
     services: tuple[ServiceDef, ...] = ()
     compose: ComposeDef | None = None
+    #: A base_url server that can take several sequences at once: --workers may share it
+    parallel_sequences: bool = False
 
 
 @dataclass(frozen=True)
