@@ -120,10 +120,10 @@ class Target:
             return Response(None, error=request.refused)
         started = time.perf_counter()
         outgoing = self._outgoing(request)
-        try:  # (an in-process app has no socket to time out on: asyncio.timeout does it,
-            # without the task per call that wait_for makes)
-            async with asyncio.timeout(self.timeout):
-                response = await self.async_transport.handle_async_request(outgoing)
+        try:  # (an in-process app has no socket to time out on: wait_for does it; not
+            # asyncio.timeout, which lost Ctrl-C in start-up: see tests/e2e/test_signals.py)
+            response = await asyncio.wait_for(
+                self.async_transport.handle_async_request(outgoing), self.timeout)
             content = read_body(response, self.max_response_size)  # (in memory: decoding)
         except TimeoutError:
             return self.failed(httpx.ReadTimeout("no response"), started)
