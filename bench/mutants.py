@@ -8,7 +8,8 @@ defect: found (x/N), median time to the first failing step, median time to the s
 shrunk sequences end with an action that can end the known minimal one. For the noise defect
 the row counts false positives instead. A summary line follows.
 
-Run from anywhere:  python bench/mutants.py [--seeds 5] [--defects a,b] [--max-time 60] [--server]
+Run from anywhere:  python bench/mutants.py [--seeds 5] [--defects a,b] [--max-time 60]
+                   [--sequences N] [--swarm on|off] [--server]
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=100_000,
                         help="sequence budget of one run (default: high, max-time decides)")
     parser.add_argument("--steps", type=int, default=None, help="override run.steps")
+    parser.add_argument("--swarm", choices=("on", "off"), default=None,
+                        help="swarm testing on or off (default: the spec's run.swarm)")
     parser.add_argument("--mode", choices=("positive", "negative", "all"), default=None,
                         help="override run.mode (default: the spec's, positive)")
     parser.add_argument("--server", action="store_true",
@@ -83,6 +86,7 @@ def main() -> None:
             for seed in range(args.seeds):
                 run = run_one(name, seed, Path(folder), max_time=args.max_time,
                               sequences=args.sequences, steps=args.steps, server=args.server,
+                              swarm=None if args.swarm is None else args.swarm == "on",
                               mode=args.mode)
                 shown = (f"{run.kind} after {run.find_time or 0:.1f}s, shrunk to {run.length} "
                          f"calls in {run.total_time:.1f}s: {' '.join(run.actions)}"
@@ -105,6 +109,7 @@ def main() -> None:
           f"known minimal length every time: {minimal}/{found_any}; false positives: "
           f"{false_positives}/{noise_runs} noise runs; "
           f"{args.seeds} seeds, max-time {args.max_time:g}s"
+          f"{f', swarm {args.swarm}' if args.swarm else ''}"
           f"{f', mode {args.mode}' if args.mode else ''}"
           f"{', candidate as a uvicorn server' if args.server else ''}")
 

@@ -48,7 +48,8 @@ class CheckResult:
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
                       steps: int | None, *, keep_going: bool = False,
-                      mode: str | None = None, concurrency: int | None = None,
+                      swarm: bool | None = None, mode: str | None = None,
+                      concurrency: int | None = None,
                       shard: Shard | None = None) -> tuple[str, ...]:
     command = ["mbtspec", "check", str(spec_path), "--seed", str(seed)]
     if shard is not None and shard.count > 1:  # (the part that found it: see ``parallel``)
@@ -61,6 +62,8 @@ def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
         command.append("--keep-going")
     if mode is not None:
         command += ["--mode", mode]
+    if swarm is not None:
+        command.append("--swarm" if swarm else "--no-swarm")
     if concurrency is not None:
         command += ["--concurrency", str(concurrency)]
     return tuple(command)  # shell-quoted where shown: shlex.join
@@ -75,6 +78,7 @@ def check(
     max_time: float | None = None,
     shrink_time: float | None = None,
     keep_going: bool | None = None,
+    swarm: bool | None = None,
     mode: str | None = None,
     concurrency: int | None = None,
     database: Path | None = Path(".mbtspec/hypothesis"),
@@ -104,7 +108,7 @@ def check(
                                          else spec.run.sequences)
     plan = compile_plan(spec, sequences=part_sequences, steps=steps, seed=part_seed,
                         max_time=max_time, shrink_time=shrink_time, keep_going=keep_going,
-                        mode=mode, concurrency=concurrency)  # type: ignore[arg-type]
+                        swarm=swarm, mode=mode, concurrency=concurrency)  # type: ignore[arg-type]
     if on_plan is not None:
         on_plan(plan)
     judge = make_judge(plan)
@@ -161,7 +165,7 @@ def check(
             *result.warnings,
             *(stale_warning(plan.spec, e, result.stats, stopped_early=early) for e in stale)))
     command = reproduce_command(spec_path, result.seed, sequences, steps,
-                                keep_going=bool(keep_going), mode=mode,
+                                keep_going=bool(keep_going), swarm=swarm, mode=mode,
                                 concurrency=concurrency, shard=shard)
     files: list[Path] = []
     replay_error = ""

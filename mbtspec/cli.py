@@ -90,6 +90,9 @@ def check(
     keep_going: Annotated[bool, typer.Option(
         "--keep-going", help="After a failure, search on for other distinct failures "
         "(until --sequences or --max-time is spent) and report them all.")] = False,
+    swarm: Annotated[bool | None, typer.Option(
+        "--swarm/--no-swarm", help="Swarm testing: each sequence uses a random subset of the "
+        "actions (default: run.swarm, else on).", show_default=False)] = None,
     mode: Annotated[Mode | None, typer.Option(
         "--mode", help="positive: valid requests only (default: run.mode, else positive); "
         "negative: requests that violate the OpenAPI schemas, after boundary values; "
@@ -179,6 +182,7 @@ def check(
             outcome = run_workers(
                 spec, workers, sequences=sequences, steps=steps, seed=seed,
                 max_time=max_time, shrink_time=shrink_time, keep_going=keep_going or None,
+                swarm=swarm,
                 mode=mode.value if mode is not None else None,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
                 failures=failures, on_plan=on_plan)
@@ -186,7 +190,7 @@ def check(
             with progress:
                 outcome = run_check(
                     spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                    shrink_time=shrink_time, keep_going=keep_going or None,
+                    shrink_time=shrink_time, keep_going=keep_going or None, swarm=swarm,
                     mode=mode.value if mode is not None else None, concurrency=concurrency,
                     database=None if no_database else Path(".mbtspec/hypothesis"),
                     failures=failures, on_plan=on_plan, on_progress=on_progress,

@@ -71,8 +71,9 @@ def spec_for(defect: str | None, folder: Path, *, server: bool = False) -> Path:
 
 def run_one(defect: str, seed: int, folder: Path, *, max_time: float | None = None,
             sequences: int | None = None, steps: int | None = None,
-            server: bool = False, mode: str | None = None) -> Run:
-    """Check the spec against the candidate carrying ``defect``, with ``seed``, no database."""
+            server: bool = False, swarm: bool | None = None, mode: str | None = None) -> Run:
+    """Check the spec against the candidate carrying ``defect``, with ``seed``, no database
+    (``swarm`` and ``mode``: None for the spec's settings)."""
     spec = spec_for(defect, folder, server=server)
     started = time.perf_counter()
     first: list[float] = []
@@ -82,7 +83,7 @@ def run_one(defect: str, seed: int, folder: Path, *, max_time: float | None = No
             first.append(time.perf_counter() - started)
 
     outcome = check(spec, seed=seed, sequences=sequences, steps=steps, max_time=max_time,
-                    mode=mode, database=None, on_progress=on_progress)
+                    swarm=swarm, mode=mode, database=None, on_progress=on_progress)
     total = time.perf_counter() - started
     failure = outcome.result.failure
     if failure is None:

@@ -20,6 +20,7 @@ from mbtspec.compiler._inputs import MISSING, InputChange, Site
 from mbtspec.compiler._negative import Inputs, compile_inputs
 from mbtspec.compiler._secrets import header_problems, secret_values
 from mbtspec.compiler._values import (
+    UNIQUE_TRIES,
     CompileError,
     Compiler,
     DrawContext,
@@ -35,13 +36,14 @@ from mbtspec.compiler.state import PerTarget, State, resolve
 from mbtspec.errors import SpecError, UsageError
 from mbtspec.spec import model as m
 from mbtspec.spec._rules import UNFILLED_HEADERS, action_needed_picks
-from mbtspec.spec._values import iter_refs
+from mbtspec.spec._walks import iter_refs
 from mbtspec.spec.problems import Problem, format_path
 
 __all__ = [
     "INCLUDE",
     "MISSING",
     "NO_BODY",
+    "UNIQUE_TRIES",
     "ActionPlan",
     "DrawContext",
     "Draws",
@@ -190,6 +192,7 @@ def compile_plan(
     max_time: float | None = None,
     shrink_time: float | None = None,
     keep_going: bool | None = None,
+    swarm: bool | None = None,
     mode: m.Mode | None = None,
     concurrency: int | None = None,
     environ: Mapping[str, str] | None = None,
@@ -204,7 +207,7 @@ def compile_plan(
                         dict(environ if environ is not None else os.environ))
     overrides: dict[str, Any] = {"sequences": sequences, "steps": steps, "seed": seed,
                                  "max_time": max_time, "shrink_time": shrink_time,
-                                 "keep_going": keep_going, "mode": mode}
+                                 "keep_going": keep_going, "mode": mode, "swarm": swarm}
     settings = dataclasses.replace(
         spec.run, **{name: value for name, value in overrides.items() if value is not None})
     if concurrency is not None:  # --concurrency N: N branches, the spec's other options kept

@@ -23,6 +23,7 @@ from mbtspec.compiler._payloads import FilePart, b64
 from mbtspec.compiler.state import PerTarget, State
 from mbtspec.spec import model as m
 from mbtspec.spec._schemas import generation_schema, schema_problem
+from mbtspec.spec._walks import distinct_values
 
 
 class CompileError(Exception):
@@ -51,8 +52,22 @@ def _choose(ctx: DrawContext, variable: str, strategy: st.SearchStrategy[Any]) -
     return ctx.draw(strategy)
 
 
+def _replays_fallback(ctx: DrawContext, variable: str) -> bool:
+    """Does a replay stand where the recorded step drew the pick's ``or:`` (its variable was
+    empty then)? Then the fallback is drawn again, as recorded, even when the variable holds
+    entries now: a literal fallback is sent as written, not read as a position."""
+    recorded = getattr(ctx.draws, "recorded_fallback", None)
+    return recorded is not None and bool(recorded(variable))
+
+
 class Unsatisfiable(Exception):
-    """The step cannot be drawn now (a pick from an empty variable with no 'or')."""
+    """The step cannot be drawn now (a pick from an empty variable with no 'or', a unique
+    generator whose values are used up)."""
+
+
+#: Draws of a ``unique`` generator before it gives up on finding an unused value at a step
+#: (more for a small set of values, see ``DrawContext.draw_unique``).
+UNIQUE_TRIES = 10
 
 
 @dataclass
@@ -61,10 +76,48 @@ class DrawContext:
     state: State
     targets: tuple[str, ...]
     scope: dict[str, Any] = field(default_factory=dict)
-    removals: list[tuple[str, int]] = field(default_factory=list)
+    #: Entries picked with ``remove``: (variable, position, when to remove it), applied by
+    #: the executor once the step's answers are known.
+    removals: list[tuple[str, int, m.Removal]] = field(default_factory=list)
+    #: Values of ``unique`` generators drawn by this step, per scope: added to the state's
+    #: ``used`` once the step is sent (``commit_unique``), not when it cannot be drawn.
+    fresh: dict[str, set[str]] = field(default_factory=dict)
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
         return self.draws.draw(strategy)
+
+    def draw_unique(self, node: Node, scope: str, limit: int) -> Any:
+        """A value of ``node`` not sent before in this sequence under ``scope`` (nor drawn
+        before in this step); ``Unsatisfiable`` when ``limit`` values are used up, or when a
+        few draws all repeat. A replay gives back its recorded value, or fails when that one
+        is taken by now."""
+        taken = self.state.used.get(scope, set()) | self.fresh.get(scope, set())
+        if len(taken) >= limit:
+            raise Unsatisfiable(f"every value of '{scope}' is used in this sequence")
+        # few values left of a small set need more tries (3 per value of the set: a value
+        # left alone among 20 is then found 95% of the time)
+        tries = min(max(UNIQUE_TRIES, 3 * limit), 100)
+        fresh = getattr(self.draws, "draw_unique", None)
+        if node.strategy is not None and fresh is not None:
+            # one recorded value, however many draws it took: replays stay aligned
+            try:
+                value = fresh(node.strategy, lambda v: _freeze(v) not in taken, tries)
+            except Unsatisfiable:
+                raise Unsatisfiable(f"no unused value of '{scope}' found") from None
+        else:
+            for _ in range(tries):
+                value = node.draw(self)
+                if _freeze(value) not in taken:
+                    break
+            else:
+                raise Unsatisfiable(f"no unused value of '{scope}' found")
+        self.fresh.setdefault(scope, set()).add(_freeze(value))
+        return value
+
+    def commit_unique(self) -> None:
+        """The step was sent: its unique values count as used for the rest of the sequence."""
+        for scope, values in self.fresh.items():
+            self.state.used.setdefault(scope, set()).update(values)
 
 
 class Node:
@@ -341,8 +394,8 @@ class Compiler:
             indexes = _choose(ctx, pick.variable, st.lists(
                 st.integers(0, len(bag) - 1), min_size=value.min_size, max_size=top,
                 unique=True)) if bag else []
-            if pick.remove:
-                ctx.removals.extend((pick.variable, i) for i in indexes)
+            if pick.remove is not None:
+                ctx.removals.extend((pick.variable, i, pick.remove) for i in indexes)
             return [bag[i] for i in indexes]
 
         return Dynamic(draw)
@@ -366,6 +419,11 @@ class Compiler:
             return Pure(st.tuples(*_strategies(nodes)).map(lambda drawn: make(*drawn)))
         return Dynamic(lambda ctx: lift(make, [n.draw(ctx) for n in nodes], ctx.targets))
 
+    def _unique(self, value: m.Unique, lets: frozenset[str]) -> Node:
+        inner = self.compile(value.value, lets)
+        scope, limit = value.scope, distinct_values(value.value)
+        return Dynamic(lambda ctx: ctx.draw_unique(inner, scope, limit))
+
     def _schemagen(self, value: m.SchemaGen, lets: frozenset[str]) -> Node:
         return Pure(schema_strategy(value.schema, value.dialect))
 
@@ -375,13 +433,13 @@ class Compiler:
 
         def draw(ctx: DrawContext) -> Any:
             bag = ctx.state.bag(variable)
-            if not bag:
+            if not bag or (fallback is not None and _replays_fallback(ctx, variable)):
                 if fallback is None:
                     raise Unsatisfiable(variable)
                 return fallback.draw(ctx)
             index = _choose(ctx, variable, st.integers(0, len(bag) - 1))
-            if remove:
-                ctx.removals.append((variable, index))
+            if remove is not None:
+                ctx.removals.append((variable, index, remove))
             return bag[index]
 
         return Dynamic(draw)

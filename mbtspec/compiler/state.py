@@ -77,6 +77,9 @@ class State:
         #: out finds a picked entry by where it came from, not by its position.
         self.origins: dict[str, list[int]] = {name: [] for name in self.bags}
         self._memo: dict[Any, Any] = {}  # what was worked out from the bags as they are
+        #: Per ``unique`` generator (its scope): the values sent so far in this sequence, in
+        #: their JSON form.
+        self.used: dict[str, set[str]] = {}
 
     def bag(self, name: str) -> list[Any]:
         return self.bags.get(name, [])

@@ -24,11 +24,11 @@ from hypothesis.stateful import run_state_machine_as_test
 from mbtspec.compiler import Plan, State, Unsatisfiable
 from mbtspec.errors import RunError, TargetError
 from mbtspec.executor._boundaries import iter_boundary_failures
+from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor._races import RaceShrinker, search_races
 from mbtspec.executor._runtime import (
     Abort,
     Judge,
-    ReplayDraws,
     Runtime,
     StepFailed,
     TimeUp,
@@ -280,6 +280,11 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
                 raise runtime.aborted.error from None
             runtime.end_sequence()
             return _cut_short(runtime.best, runtime.aborted.error, warnings), ""
+        if runtime.interrupted:  # Ctrl-C while Hypothesis replayed: it reports that as flaky
+            if runtime.best is None:
+                raise KeyboardInterrupt from None
+            runtime.end_sequence()
+            return _cut_short(runtime.best, None, warnings), "interrupted"
         first = next((e for e in getattr(err, "exceptions", ()) if isinstance(e, StepFailed)),
                      None)
         steps = first.steps if first else tuple(runtime.trace)
@@ -385,7 +390,8 @@ def unreached_operations(plan: Plan, stats: Stats) -> tuple[str, ...]:
     if doc is None:
         return ()
     reached = {p.action.operation.key for p in plan.actions
-               if p.action.operation is not None and stats.actions.get(p.name)}
+               if p.action.operation is not None and p.name in stats.actions
+               and stats.actions[p.name].runs}
     return tuple(op.key for op in doc.operations if op.key not in reached)
 
 

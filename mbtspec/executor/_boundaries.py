@@ -19,12 +19,19 @@ change at its place. A failing case is a failure like any other: shrunk and repo
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
 
-from mbtspec.compiler import INCLUDE, ActionPlan, InputChange, State, Unsatisfiable
+from mbtspec.compiler import (
+    INCLUDE,
+    UNIQUE_TRIES,
+    ActionPlan,
+    InputChange,
+    State,
+    Unsatisfiable,
+)
 from mbtspec.executor._runtime import Runtime, StepFailed
 from mbtspec.executor._simplest import NONE, simplest_value
 from mbtspec.executor.records import Failure
@@ -59,6 +66,18 @@ class BoundaryDraws:
         self.values.append(value)
         self.slots.append(id(strategy))
         return value
+
+    def draw_unique(self, strategy: st.SearchStrategy[Any], fits: Callable[[Any], bool],
+                    tries: int = UNIQUE_TRIES) -> Any:
+        """The simplest value if it is unused, else the first of a few random ones."""
+        value = simplest_value(strategy)
+        for _ in range(tries):
+            if value is not NONE and fits(value):
+                self.values.append(value)
+                self.slots.append(id(strategy))
+                return value
+            value = any_value(strategy, self.random)
+        raise Unsatisfiable("no unused value found")
 
     def choose(self, state: State, variable: str, strategy: st.SearchStrategy[Any]) -> Any:
         chosen = simplest_value(strategy)

@@ -29,9 +29,11 @@ from dataclasses import dataclass, replace
 from mbtspec.compiler import DrawContext, State, Unsatisfiable
 from mbtspec.compiler.state import copy_state
 from mbtspec.errors import TargetError
+from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor._http import build_request
-from mbtspec.executor._runtime import ReplayDraws, Runtime, store_values
+from mbtspec.executor._runtime import Runtime
 from mbtspec.executor._session import Session
+from mbtspec.executor._stores import apply_removals, store_values
 from mbtspec.executor.records import Finding, Response, Step
 
 Slot = tuple[int, int]  # (branch, step), from 0
@@ -138,15 +140,16 @@ class Linearizer:
         except TargetError as err:
             raise runtime.abort(err) from None
         responses: dict[str, Response] = {"model": answer, "candidate": candidate}
-        store_values(plan, state, runtime.names, requests, responses, recorded.origin,
-                     runtime.dialect)
+        store_values(plan, state, runtime.names, runtime.dialect, requests, responses,
+                     recorded.origin)
         step = Step(index=index, action=plan.name, draws=recorded.draws,
                     requests=tuple((n, requests[n]) for n in runtime.names),
                     responses=tuple((n, responses[n]) for n in runtime.names),
                     origin=recorded.origin, slots=recorded.slots, change=draft.change)
         if removals:
-            for variable, at in sorted(set(ctx.removals), key=lambda r: -r[1]):
-                state.remove(variable, at)
+            ctx.commit_unique()
+            apply_removals(ctx.removals, plan, state, runtime.names, runtime.dialect,
+                           requests, responses)
         if judge:
             findings = tuple(f for f in runtime.judge(step, plan, state)
                              if isinstance(f, Finding))  # (accepted differences pass)

@@ -30,10 +30,12 @@ from mbtspec.compiler import ActionPlan, DrawContext, State, Unsatisfiable
 from mbtspec.compiler.state import copy_state
 from mbtspec.errors import TargetError
 from mbtspec.executor._branches import send_branches
+from mbtspec.executor._draws import RecordingDraws, ReplayDraws
 from mbtspec.executor._http import build_request
 from mbtspec.executor._linearize import Linearizer, Slot, interleavings_of
-from mbtspec.executor._runtime import RecordingDraws, ReplayDraws, Runtime, store_values
+from mbtspec.executor._runtime import Runtime
 from mbtspec.executor._session import Session
+from mbtspec.executor._stores import store_values
 from mbtspec.executor.records import Failure, Finding, Race, Step
 from mbtspec.spec.model import Concurrency
 
@@ -179,7 +181,12 @@ class ParallelRunner:
         runtime = self.runtime
         index = 0
         while (chosen := source.prefix_step(index, self._enabled())) is not None:
-            step = runtime.step(*chosen)
+            try:
+                step = runtime.step(*chosen)
+            except Unsatisfiable:
+                if isinstance(chosen[1], RecordingDraws):
+                    reject()  # Hypothesis drew it: let it draw another sequence
+                raise
             index += 1
             if step.findings:  # an ordinary failure, before anything ran concurrently
                 steps = tuple(runtime.trace)
@@ -243,9 +250,9 @@ class ParallelRunner:
         return step
 
     def _store(self, step: Step, state: State) -> None:
-        store_values(self.by_name[step.action], state, (CANDIDATE,),
+        store_values(self.by_name[step.action], state, (CANDIDATE,), self.runtime.dialect,
                      {CANDIDATE: step.request(CANDIDATE)}, {CANDIDATE: step.response(CANDIDATE)},
-                     step.origin, self.runtime.dialect)
+                     step.origin)
 
     def _then(self, source: Source, state: State) -> tuple[Step, ...]:
         """Run the ``then`` steps that can run, on the candidate, one after another."""

@@ -1,6 +1,7 @@
-"""The run loop: a Hypothesis state machine built from the plan, one rule per action.
+"""The run loop: a Hypothesis state machine built from the plan, with one rule: draw a step.
 
-Hypothesis chooses actions and values and shrinks failing sequences; this module sends each
+Hypothesis draws every choice (which action, see ``_choice``; every value) and shrinks failing
+sequences when they cannot be replayed (no reset); this module sends each
 step to every target concurrently, remembers stored values per target, asks the judge (the
 compare stage, injected) what is wrong, and raises from one place per kind of failure so that
 shrinking stays on the same kind of bug.
@@ -10,24 +11,30 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import ChainMap
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from hypothesis import reject
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from mbtspec.compiler import ActionPlan, DrawContext, InputChange, Plan, State, Unsatisfiable
-from mbtspec.compiler.state import Entry, PerTarget
+from mbtspec.compiler import (
+    ActionPlan,
+    DrawContext,
+    InputChange,
+    Plan,
+    State,
+    Unsatisfiable,
+)
 from mbtspec.errors import TargetError
+from mbtspec.executor._choice import Chooser
+from mbtspec.executor._draws import RecordingDraws
 from mbtspec.executor._http import build_request
-from mbtspec.executor._simplest import NONE, simplest_value
+from mbtspec.executor._stores import apply_removals, store_values
 from mbtspec.executor.records import (
     Accepted,
     Finding,
     Progress,
-    Redacted,
     Request,
     Response,
     Signature,
@@ -36,7 +43,6 @@ from mbtspec.executor.records import (
     signature,
 )
 from mbtspec.executor.targets import Target
-from mbtspec.spec.conformance import response_functions
 from mbtspec.spec.expressions import ExpressionEvaluationError
 
 #: What is wrong with a step (``Finding``), and what differences the spec accepts (``Accepted``)
@@ -76,87 +82,6 @@ class Abort(KeyboardInterrupt):
 
 class TimeUp(KeyboardInterrupt):
     """``max_time`` has passed: stop starting sequences (see ``Abort`` for the base)."""
-
-
-class RecordingDraws:
-    """Draws through Hypothesis and remembers each value, for replays; a pick is remembered
-    as the entries it chose (``Entry``), not as their positions."""
-
-    origin: int = 0  # a new step: the runtime numbers it
-
-    def __init__(self, data: Any) -> None:
-        # Draw on the test case itself when Hypothesis exposes it: data.draw() adds checks
-        # for misuse of the random module that cost more than the draw (two full copies of
-        # the generator's state per draw). Same choices either way.
-        self.draw_on = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
-        self.values: list[Any] = []
-        self.slots: list[int] = []  # which generator drew each value (0 for a pick)
-
-    def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
-        value = self.draw_on(strategy)
-        self.values.append(value)
-        self.slots.append(id(strategy))
-        return value
-
-    def choose(self, state: State, variable: str, strategy: st.SearchStrategy[Any]) -> Any:
-        chosen = self.draw_on(strategy)
-        self.values.append([state.origin(variable, i) for i in chosen]
-                           if isinstance(chosen, list) else state.origin(variable, chosen))
-        self.slots.append(0)
-        return chosen
-
-
-class ReplayDraws:
-    """Feeds back recorded values in order; a recorded pick chooses the same entries where
-    they stand now (``Unsatisfiable`` when one is not stored in this replay)."""
-
-    def __init__(self, values: Sequence[Any], origin: int = 0) -> None:
-        self.values = list(values)
-        self.position = 0
-        self.origin = origin  # the recorded step's, kept by the replayed one
-        self.slots: list[int] = []
-
-    def next(self) -> Any:
-        if self.position >= len(self.values):
-            raise Unsatisfiable("replay ran out of recorded values")
-        value = self.values[self.position]
-        self.position += 1
-        return value
-
-    def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
-        value = self.next()
-        if isinstance(value, Redacted):  # (from a replay file) the secret is drawn again
-            value = simplest_value(strategy)
-            if value is NONE:
-                raise Unsatisfiable("a redacted value cannot be drawn again")
-        if isinstance(value, Entry) or (isinstance(value, list) and value
-                                        and isinstance(value[0], Entry)):
-            # A pick whose variable is empty in this replay, drawing its 'or:' instead: the
-            # simplest value of that fallback (what a shrunk sequence without the step that
-            # stored the entry sends).
-            value = simplest_value(strategy)
-            if value is NONE:
-                raise Unsatisfiable("the replay draws a value where a pick was recorded")
-        self.slots.append(id(strategy))
-        return value
-
-    def choose(self, state: State, variable: str, strategy: st.SearchStrategy[Any]) -> Any:
-        recorded = self.next()
-        self.slots.append(0)
-        if isinstance(recorded, list):
-            return [self._index(state, variable, entry) for entry in recorded]
-        return self._index(state, variable, recorded)
-
-    @staticmethod
-    def _index(state: State, variable: str, entry: Any) -> int:
-        if isinstance(entry, Entry):
-            index = state.index_of(entry)
-            if index is None:
-                raise Unsatisfiable(f"the picked {entry} is not stored in this replay")
-            return index
-        if isinstance(entry, int) and 0 <= entry < len(state.bag(variable)):
-            return entry
-        raise Unsatisfiable(f"cannot pick {entry!r} from {variable}")
 
 
 class Runtime:
@@ -203,6 +128,12 @@ class Runtime:
         self.max_time = plan.run.max_time
         #: Requests not sent (a stored URL on another origin), per action: (count, why).
         self.refused: dict[str, tuple[int, str]] = {}
+        self.chooser = Chooser(plan)
+        #: The running sequence's swarm (swarm testing): the actions it may use; None before
+        #: its first step, and without swarm testing.
+        self.swarm: frozenset[str] | None = None
+        self.ended = False  # no action could run at a drawn step: the sequence is over
+        self.interrupted = False  # Ctrl-C stopped a drawn step
 
     # -- sequence and step -----------------------------------------------------------------
 
@@ -216,6 +147,8 @@ class Runtime:
         self.discarding = False  # (this sequence was not cut short yet)
         self.reset_targets()
         self.state = State(self.variables)
+        self.swarm = None
+        self.ended = False
         self.stats.sequences += 1
         self.open = "search"
         if self.failures:
@@ -255,36 +188,107 @@ class Runtime:
                                       time.monotonic() - self.started))
 
     def enabled(self, plan: ActionPlan) -> bool:
-        """Can ``plan`` run now? (Hypothesis asks several times a step: worked out once for
-        each state.)"""
-        self.checkpoint()
-        result: bool = self.state.memo(("enabled", plan.name), lambda: self._enabled(plan))
+        """Can ``plan`` run now?"""
+        return not self.blocked(plan)
+
+    def blocked(self, plan: ActionPlan) -> str:
+        """Why ``plan`` cannot run now: "" (it can), "when" (its ``when`` is false or cannot
+        be evaluated), or the first variable it needs that holds nothing. Worked out once
+        for each state."""
+        result: str = self.state.memo(("blocked", plan.name), lambda: self._blocked(plan))
         return result
 
-    def _enabled(self, plan: ActionPlan) -> bool:
-        if any(not self.state.bag(name) for name in plan.needs):
-            return False
+    def _blocked(self, plan: ActionPlan) -> str:
+        for name in sorted(plan.needs):
+            if not self.state.bag(name):
+                return name
         when = plan.action.when
         if when is None:
-            return True
+            return ""
         try:
-            return when.evaluate(self.state.view(self.primary)) is True
+            return "" if when.evaluate(self.state.view(self.primary)) is True else "when"
         except ExpressionEvaluationError:
-            return False  # e.g. a field missing from a stored value: the action cannot run
+            return "when"  # e.g. a field missing from a stored value: the action cannot run
+
+    def draw_step(self, data: Any) -> None:
+        """Draw and run the next step of a sequence: choose an action that can run (within
+        the sequence's swarm), draw its values, run it. An action whose values cannot be
+        drawn now (``Unsatisfiable``: a unique value exhausted, too few entries for a list
+        of picks) is skipped and another is chosen; when none is left, the sequence ends."""
+        self.checkpoint()
+        if self.ended:
+            return
+        draw = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
+
+        def pick(low: int, high: int) -> int:
+            number: int = draw(st.integers(low, high))
+            return number
+
+        if self.swarm is None and self.plan.run.swarm:
+            self.swarm = self.chooser.swarm(pick)
+            self.stats.swarms += 1
+            self.stats.swarm_actions += len(self.swarm)
+        candidates = self._candidates()
+        unsatisfiable = False
+        while candidates:
+            plan = self.chooser.choose(pick, candidates)
+            try:
+                step = self.step(plan, RecordingDraws(data))
+            except Unsatisfiable as why:
+                self.stats.action(plan.name).skipped[str(why)] += 1
+                candidates = [c for c in candidates if c is not plan]
+                unsatisfiable = True
+                continue
+            except KeyboardInterrupt as stop:
+                # (Hypothesis may report an interrupted replay as a flaky test instead)
+                self.interrupted = not isinstance(stop, Abort | TimeUp)
+                raise
+            self.raise_failure(step)
+            return
+        if unsatisfiable and not self.trace:
+            # No step of this sequence could be drawn and it made no call: Hypothesis drops
+            # it and draws another in its place (counted as discarded, see ``Stats``).
+            if not self.discarding:
+                self.discarding = True
+                self.stats.discarded += 1
+            reject()
+        self.ended = True  # nothing can run any more: the rest of the sequence is empty
+
+    def _candidates(self) -> list[ActionPlan]:
+        """The actions that can run at this drawn step; counts why the others cannot.
+
+        With swarm testing, those of the sequence's swarm -- or, when none of them can run
+        now, every action that can (a swarm never ends a sequence early)."""
+        self.stats.drawn += 1
+        possible, kept = [], []
+        for plan in self.plan.actions:
+            why = self.blocked(plan)
+            if why:
+                counts = self.stats.action(plan.name)
+                if why == "when":
+                    counts.when_false += 1
+                else:
+                    counts.nothing_stored[why] += 1
+                continue
+            possible.append(plan)
+            if self.swarm is None or plan.name in self.swarm:
+                kept.append(plan)
+        chosen_from = kept or possible
+        total = sum(p.action.weight for p in chosen_from)
+        for plan in possible:
+            counts = self.stats.action(plan.name)
+            if any(plan is c for c in chosen_from):
+                counts.could_run += 1
+                counts.expected_runs += plan.action.weight / total
+            else:
+                counts.left_out += 1
+        return chosen_from
 
     def step(self, plan: ActionPlan, draws: Any) -> Step:
         """Run one action on every target; returns the recorded step (findings included)."""
         self.checkpoint()
         ctx = DrawContext(draws, self.state, self.names)
-        try:
-            draft = plan.draw(ctx)
-        except Unsatisfiable:
-            if isinstance(draws, RecordingDraws):
-                if not self.discarding:
-                    self.discarding = True
-                    self.stats.discarded += 1
-                reject()  # Hypothesis drew it: let it draw another sequence
-            raise
+        draft = plan.draw(ctx)  # (``Unsatisfiable`` goes to the caller: see ``draw_step``)
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
@@ -295,8 +299,9 @@ class Runtime:
             origin = self.origins
         step = self.execute(plan, requests, tuple(getattr(draws, "values", ())), origin,
                             tuple(getattr(draws, "slots", ())), draft.change)
-        for variable, index in sorted(set(ctx.removals), key=lambda r: -r[1]):
-            self.state.remove(variable, index)
+        ctx.commit_unique()
+        apply_removals(ctx.removals, plan, self.state, self.names, self.dialect,
+                       dict(step.requests), dict(step.responses))
         return step
 
     def execute(self, plan: ActionPlan, requests: dict[str, Request],
@@ -312,7 +317,7 @@ class Runtime:
             if request.refused:
                 count, _ = self.refused.get(plan.name, (0, ""))
                 self.refused[plan.name] = (count + 1, request.refused)
-        self._store(plan, requests, responses, origin)
+        store_values(plan, self.state, self.names, self.dialect, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,
             action=plan.name,
@@ -337,10 +342,6 @@ class Runtime:
         self.progress()
         return step
 
-    def _store(self, plan: ActionPlan, requests: dict[str, Any],
-               responses: dict[str, Response], origin: int) -> None:
-        store_values(plan, self.state, self.names, requests, responses, origin, self.dialect)
-
     def raise_failure(self, step: Step) -> None:
         """Raise for a step with findings -- one raise site per kind of failure."""
         if not step.findings or self.quiet:
@@ -362,54 +363,16 @@ class Runtime:
         raise ExpectationFailed(self.trace)
 
 
-def store_values(plan: ActionPlan, state: State, names: Sequence[str],
-                 requests: dict[str, Any], responses: dict[str, Response], origin: int,
-                 dialect: str) -> None:
-    """Evaluate ``plan``'s ``store`` on each target's exchange and store what it gives (one
-    value per target), under the step ``origin``; nothing when a target's gives none."""
-    functions = response_functions(plan.action.operation, dialect)
-    for variable, expression in plan.action.store:
-        values = {}
-        for name in names:
-            context = ChainMap[str, Any]({
-                "response": responses[name].context,
-                "request": requests[name].context,
-                "action": plan.name,
-                "target": name,
-            }, state.view(name))
-            try:
-                values[name] = expression.evaluate(context, functions)
-            except ExpressionEvaluationError:
-                values[name] = None
-        if all(v is not None for v in values.values()):
-            state.store(variable, PerTarget.of(values), origin)
-
-
 def build_machine(runtime: Runtime) -> type[RuleBasedStateMachine]:
-    """A ``RuleBasedStateMachine`` subclass for the plan: one rule per action (``weight``
-    copies of it, so heavier actions are chosen more often)."""
+    """A ``RuleBasedStateMachine`` subclass for the plan, with one rule: draw the next step
+    (``Runtime.draw_step`` chooses the action; see ``_choice`` for why not Hypothesis)."""
 
     def __init__(self: RuleBasedStateMachine) -> None:
         RuleBasedStateMachine.__init__(self)
         runtime.begin_sequence()
 
-    namespace: dict[str, Any] = {"__init__": __init__}
-    for plan in runtime.plan.actions:
-        for copy in range(plan.action.weight):
-            suffix = f"__{copy + 1}" if copy else ""
-            namespace[f"action_{plan.name}{suffix}"] = _make_rule(plan, runtime)
-    return type("SpecMachine", (RuleBasedStateMachine,), namespace)
+    def step(self: RuleBasedStateMachine, data: Any) -> None:
+        runtime.draw_step(data)
 
-
-def _make_rule(plan: ActionPlan, runtime: Runtime) -> Callable[..., None]:
-    # One factory call per rule, so each closure binds its own action.
-    def enabled(self: RuleBasedStateMachine) -> bool:
-        return runtime.enabled(plan)
-
-    def run_action(self: RuleBasedStateMachine, data: Any) -> None:
-        step = runtime.step(plan, RecordingDraws(data))
-        runtime.raise_failure(step)
-
-    run_action.__name__ = plan.name
-    run_action.__qualname__ = plan.name
-    return precondition(enabled)(rule(data=st.data())(run_action))
+    return type("SpecMachine", (RuleBasedStateMachine,),
+                {"__init__": __init__, "step": rule(data=st.data())(step)})

@@ -31,7 +31,8 @@ from hypothesis.errors import UnsatisfiedAssumption
 
 from mbtspec.compiler import State, Unsatisfiable
 from mbtspec.compiler.state import Entry
-from mbtspec.executor._runtime import ReplayDraws, Runtime
+from mbtspec.executor._draws import ReplayDraws
+from mbtspec.executor._runtime import Runtime
 from mbtspec.executor._simplest import NONE, same, simplest_value
 from mbtspec.executor.records import Failure, Signature, Step, signature
 

@@ -209,11 +209,60 @@ class Failure:
         return self.steps[-1].findings if self.steps else ()
 
 
+def _times(count: int, unit: str = "time") -> str:
+    return f"{count} {unit}" + ("" if count == 1 else "s")
+
+
 @dataclass
 class ActionStats:
+    """How often an action ran, what each target answered, and, for the steps the engine
+    drew, whether the action could have run: the counts that say why an action is starved."""
+
     runs: int = 0
     statuses: dict[str, Counter[str]] = field(default_factory=dict)
     invalid: int = 0  # of the runs, those that sent an invalid value on purpose
+    #: Drawn steps at which the action could run: its picks found entries, its ``when`` was
+    #: true, and (with swarm testing) the sequence's swarm held it.
+    could_run: int = 0
+    #: The runs its weight gives it: at each of those steps, its weight over the weights of
+    #: all the actions that could run then, summed. Far more than ``runs`` means starved.
+    expected_runs: float = 0.0
+    when_false: int = 0  # drawn steps at which its ``when`` was false (or failed)
+    #: Drawn steps at which a variable it needs held nothing, per variable (the first one
+    #: missing, in alphabetical order).
+    nothing_stored: Counter[str] = field(default_factory=Counter)
+    left_out: int = 0  # drawn steps at which it could run, but the swarm left it out
+    #: Times it was chosen but its values could not be drawn (the step went to another
+    #: action), per reason: "no unused value of 'title' left", ...
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def why_never_ran(self) -> str:
+        """Why an action that never ran did not ("" when it ran), from the counts: its values
+        could not be drawn, it was never chosen, swarm testing left it out, or it could not
+        run at any step (its ``when`` was false, or a variable it picks held nothing)."""
+        if self.runs:
+            return ""
+        if self.skipped:
+            reason, _ = self.skipped.most_common(1)[0]
+            return (f"chosen {_times(sum(self.skipped.values()))}, but its values could not "
+                    f"be drawn: {reason}")
+        if self.could_run:
+            return (f"never chosen, though it could run at {_times(self.could_run, 'step')} "
+                    f"({self.expected_runs:.1f} runs expected from its weight)")
+        if self.left_out:
+            return ("left out by swarm testing at every step where it could run "
+                    f"({self.left_out})")
+        blocked = [(f"nothing was stored in {variable}", count)
+                   for variable, count in sorted(self.nothing_stored.items())]
+        if self.when_false:
+            blocked.append(("its 'when' was false", self.when_false))
+        total = sum(count for _, count in blocked)
+        if len(blocked) == 1:
+            return f"{blocked[0][0]} at every step ({total})"
+        if blocked:
+            return (f"at every step ({total}), "
+                    + " or ".join(f"{what} ({count})" for what, count in blocked))
+        return "no step was drawn"
 
 
 @dataclass
@@ -223,7 +272,8 @@ class Stats:
     sequences: int = 0
     shrinking: int = 0  # of which run while shrinking a failure
     boundary: int = 0  # of which run to try boundary values (before the random search)
-    #: of which cut short where a drawn step could not run (a pick found nothing): Hypothesis
+    #: of which cut short where a drawn step could not run (no action's values could be drawn
+    #: before the sequence made a call; a parallel prefix's pick found nothing): Hypothesis
     #: does not count them against ``run.sequences``, and draws others in their place
     discarded: int = 0
     calls: int = 0  # requests sent, all targets together
@@ -235,6 +285,10 @@ class Stats:
     interleavings: int = 0  # interleavings of them run on the model
     check_seconds: float = 0.0  # spent running interleavings on the model
     reset_seconds: float = 0.0  # spent resetting the targets before sequences
+    drawn: int = 0  # steps the engine drew (not replays): the steps ``could_run`` counts
+    #: Swarm testing: sequences that drew a swarm, and the actions their swarms held in all
+    swarms: int = 0
+    swarm_actions: int = 0
     #: Accepted differences, per (entry, action); counted in the search, not while shrinking
     accepted: dict[tuple[str, str], AcceptedCount] = field(default_factory=dict)
 
@@ -251,7 +305,7 @@ class Stats:
 
     def record(self, step: Step) -> None:
         self.steps += 1
-        stats = self.actions.setdefault(step.action, ActionStats())
+        stats = self.action(step.action)
         stats.runs += 1
         if step.change is not None and step.change.kind == "invalid":
             stats.invalid += 1
@@ -260,6 +314,13 @@ class Stats:
             shown = str(response.status) if response.status is not None else "no answer"
             stats.statuses.setdefault(target, Counter())[shown] += 1
             self.time_ms[target] = self.time_ms.get(target, 0.0) + response.elapsed_ms
+
+    def action(self, name: str) -> ActionStats:
+        """The counts of action ``name`` (made on first use)."""
+        stats = self.actions.get(name)
+        if stats is None:
+            stats = self.actions[name] = ActionStats()
+        return stats
 
 
 @dataclass(frozen=True)

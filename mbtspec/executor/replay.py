@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from mbtspec.compiler import NO_BODY, ActionPlan, InputChange, Plan, State, Unsatisfiable
+from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor._http import encode_body
-from mbtspec.executor._runtime import Abort, Judge, ReplayDraws, Runtime
+from mbtspec.executor._runtime import Abort, Judge, Runtime
 from mbtspec.executor._session import Session
 from mbtspec.executor.records import REDACTED, Request, Step
 from mbtspec.executor.targets import Target

@@ -10,11 +10,13 @@ counted as a variant); the verdict says what the whole run found.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from mbtspec.errors import UsageError
+from mbtspec.executor.records import ActionStats
 
 
 def merge_reports(reports: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
@@ -109,7 +111,15 @@ def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
                 kept = into["statuses"].setdefault(target, {})
                 for status, n in counts.items():
                     kept[status] = kept.get(status, 0) + n
+            _merge_action_counts(into, action)
+    for action in actions.values():
+        _why_never_ran(action)
     total["actions"] = actions
+    swarms = [p["swarm"] for p in parts if p.get("swarm")]
+    if swarms:
+        sequences = sum(x["sequences"] for x in swarms)
+        total["swarm"] = {"sequences": sequences, "mean_actions": round(
+            sum(x["mean_actions"] * x["sequences"] for x in swarms) / sequences, 2)}
     time_ms: dict[str, float] = {}
     for part in parts:
         for target, ms in part.get("time_ms", {}).items():
@@ -133,6 +143,34 @@ def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
         total["documented_statuses_never_seen"] = {
             op: s for op, s in total["documented_statuses_never_seen"].items() if s}
     return total
+
+
+def _merge_action_counts(into: dict[str, Any], action: dict[str, Any]) -> None:
+    """Add one shard's why-never-ran counts of an action to ``into``."""
+    for key in ("could_run", "when_false", "left_out_by_swarm"):
+        into[key] = into.get(key, 0) + action.get(key, 0)
+    into["expected_runs"] = round(into.get("expected_runs", 0.0)
+                                  + action.get("expected_runs", 0.0), 1)
+    for key in ("nothing_stored", "skipped"):
+        kept = into.setdefault(key, {})
+        for what, n in action.get(key, {}).items():
+            kept[what] = kept.get(what, 0) + n
+    if action.get("never_ran") is not None:
+        into["drawn"] = True  # (a shard drew steps: the reason is worked out again below)
+
+
+def _why_never_ran(action: dict[str, Any]) -> None:
+    """The merged action's ``never_ran``, from the merged counts (as one run gives it)."""
+    drawn = action.pop("drawn", False)
+    counts = ActionStats(
+        runs=action["runs"], could_run=action.get("could_run", 0),
+        expected_runs=action.get("expected_runs", 0.0),
+        when_false=action.get("when_false", 0),
+        nothing_stored=Counter(action.get("nothing_stored", {})),
+        left_out=action.get("left_out_by_swarm", 0), skipped=Counter(action.get("skipped", {})))
+    action["never_ran"] = (counts.why_never_ran() or None) if drawn else None
+    action["nothing_stored"] = dict(sorted(action.get("nothing_stored", {}).items()))
+    action["skipped"] = dict(sorted(action.get("skipped", {}).items()))
 
 
 def render_merged_junit(report: dict[str, Any]) -> str:

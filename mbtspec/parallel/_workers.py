@@ -61,8 +61,8 @@ def check_shared_targets(spec: Spec, workers: int) -> None:
 def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
                 steps: int | None = None, seed: int | None = None,
                 max_time: float | None = None, shrink_time: float | None = None,
-                keep_going: bool | None = None, mode: str | None = None,
-                database: Path | None = None, failures: Path | None = None,
+                keep_going: bool | None = None, swarm: bool | None = None,
+                mode: str | None = None, database: Path | None = None, failures: Path | None = None,
                 on_plan: Callable[[Plan], None] | None = None) -> CheckResult:
     """Run the spec's sequences in ``workers`` processes; one result, as ``check`` gives."""
     spec = load_spec(spec_path)
@@ -72,11 +72,11 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
         run_seed = random.randrange(2**32)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=run_seed,
                         max_time=max_time, shrink_time=shrink_time, keep_going=keep_going,
-                        mode=mode)  # type: ignore[arg-type]
+                        swarm=swarm, mode=mode)  # type: ignore[arg-type]
     if on_plan is not None:
         on_plan(plan)
     options = {"sequences": sequences, "steps": steps, "seed": run_seed, "max_time": max_time,
-               "shrink_time": shrink_time, "keep_going": keep_going, "mode": mode,
+               "shrink_time": shrink_time, "keep_going": keep_going, "swarm": swarm, "mode": mode,
                "failures": failures}
     started = time.monotonic()
     results = _supervise(spec_path, workers, options, database, plan.run.keep_going)
@@ -87,7 +87,7 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
     # failure that still shows), else the run's
     command = (results[0][1].command if merged.failures else
                (*reproduce_command(spec_path, run_seed, sequences, steps,
-                                   keep_going=bool(keep_going), mode=mode),
+                                   keep_going=bool(keep_going), swarm=swarm, mode=mode),
                 "--workers", str(workers)))
     files = _replay_files(results, merged.failures)
     return CheckResult(plan, merged, command, files[0] if files else None,
@@ -224,6 +224,10 @@ def add_stats(total: Stats, part: Stats) -> None:
     total.sequences += part.sequences
     total.shrinking += part.shrinking
     total.boundary += part.boundary
+    total.discarded += part.discarded
+    total.drawn += part.drawn
+    total.swarms += part.swarms
+    total.swarm_actions += part.swarm_actions
     total.calls += part.calls
     total.steps += part.steps
     total.lengths += part.lengths
@@ -233,6 +237,12 @@ def add_stats(total: Stats, part: Stats) -> None:
         into = total.actions.setdefault(name, ActionStats())
         into.runs += action.runs
         into.invalid += action.invalid
+        into.could_run += action.could_run
+        into.expected_runs += action.expected_runs
+        into.when_false += action.when_false
+        into.nothing_stored.update(action.nothing_stored)
+        into.left_out += action.left_out
+        into.skipped.update(action.skipped)
         for target, counts in action.statuses.items():
             into.statuses.setdefault(target, Counter()).update(counts)
     for key, count in part.accepted.items():

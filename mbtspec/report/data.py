@@ -19,6 +19,7 @@ from mbtspec.compiler import NO_BODY, InputChange, Plan
 from mbtspec.compiler._payloads import as_data, holds_payload
 from mbtspec.executor.records import (
     AcceptedCount,
+    ActionStats,
     Difference,
     Failure,
     Finding,
@@ -27,6 +28,7 @@ from mbtspec.executor.records import (
     Response,
     RunResult,
     Signature,
+    Stats,
     Step,
     signature,
 )
@@ -369,7 +371,7 @@ def documented_statuses_never_seen(plan: Plan, result: RunResult) -> dict[str, l
     for action in plan.actions:
         op = action.action.operation
         stats = result.stats.actions.get(action.name)
-        if op is None or stats is None:
+        if op is None or stats is None or not stats.runs:
             continue
         codes = seen.setdefault(op.key, set())
         for counts in stats.statuses.values():
@@ -386,11 +388,39 @@ def documented_statuses_never_seen(plan: Plan, result: RunResult) -> dict[str, l
     return out
 
 
+def action_data(stats: Stats, name: str) -> dict[str, Any]:
+    """One action's counts, and why it never ran (None when it ran, or when no step was
+    drawn: a replay of a saved failure)."""
+    counts = stats.actions.get(name) or ActionStats()
+    return {
+        "runs": counts.runs,
+        "invalid": counts.invalid,
+        "statuses": {t: dict(sorted(c.items())) for t, c in counts.statuses.items()},
+        "could_run": counts.could_run,
+        "expected_runs": round(counts.expected_runs, 1),
+        "when_false": counts.when_false,
+        "nothing_stored": dict(sorted(counts.nothing_stored.items())),
+        "left_out_by_swarm": counts.left_out,
+        "skipped": dict(sorted(counts.skipped.items())),
+        "never_ran": (counts.why_never_ran() or None) if stats.drawn else None,
+    }
+
+
+def never_ran(plan: Plan, stats: Stats) -> list[tuple[str, str]]:
+    """(action, why) for every action that never ran, in the spec's order; empty when no
+    step was drawn (nothing to explain)."""
+    if not stats.drawn:
+        return []
+    return [(a.name, (stats.actions.get(a.name) or ActionStats()).why_never_ran())
+            for a in plan.actions if not (a.name in stats.actions and stats.actions[a.name].runs)]
+
+
 def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
     stats = result.stats
     lengths = stats.lengths or [0]
     covered = sorted({a.action.operation.key for a in plan.actions
-                      if a.action.operation is not None and stats.actions.get(a.name)})
+                      if a.action.operation is not None and a.name in stats.actions
+                      and stats.actions[a.name].runs})
     return {
         "sequences": stats.sequences,
         "sequences_while_shrinking": stats.shrinking,
@@ -399,16 +429,10 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
         "requests": stats.calls,
         "sequence_lengths": {"min": min(lengths), "max": max(lengths),
                              "mean": round(statistics.fmean(lengths), 2)},
-        "actions": {
-            a.name: {
-                "runs": stats.actions[a.name].runs if a.name in stats.actions else 0,
-                "invalid": stats.actions[a.name].invalid if a.name in stats.actions else 0,
-                "statuses": {t: dict(sorted(c.items())) for t, c in
-                             (stats.actions[a.name].statuses.items()
-                              if a.name in stats.actions else ())},
-            }
-            for a in plan.actions
-        },
+        "actions": {a.name: action_data(stats, a.name) for a in plan.actions},
+        "swarm": ({"sequences": stats.swarms,
+                   "mean_actions": round(stats.swarm_actions / stats.swarms, 2)}
+                  if stats.swarms else None),
         "time_ms": {t: round(stats.time_ms.get(t, 0.0), 3) for t in plan.targets},
         "mean_latency_ms": {t: round(stats.time_ms.get(t, 0.0) / max(stats.steps, 1), 3)
                             for t in plan.targets},

@@ -295,6 +295,10 @@ def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
             escape(", ".join(f"{code}×{n}" for code, n in info["statuses"].get(t, {}).items())
                    or "-") for t in data["targets"]])
     parts.append(_table(["action", "runs", *[f"{t} statuses" for t in data["targets"]]], rows))
+    idle = [[escape(name), escape(info["never_ran"])] for name, info in stats["actions"].items()
+            if info["never_ran"]]
+    if idle:
+        parts.append(_table(["action", "never ran, because"], idle))
     lengths = stats["sequence_lengths"]
     parts.append(_table(
         ["", *data["targets"]],

@@ -28,6 +28,7 @@ from mbtspec.report.data import (
     clip,
     failure_signature,
     more_differences,
+    never_ran,
     printable,
     replay_file_of,
     run_failures,
@@ -144,6 +145,7 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
     failures = run_failures(result)
     spec_name = plan.spec.path.name
     cases = _cases(plan, result, failures)
+    idle = dict(never_ran(plan, stats))
     failed = sum(1 for _, _, (what, _) in cases if what == "failure")
     skipped = sum(1 for _, _, (what, n) in cases if what == "runs" and not n)
     root = ET.Element("testsuites", name="mbtspec", tests=str(len(cases)),
@@ -181,8 +183,10 @@ def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
             element.text = _failure_text(failure, n, len(failures), redact, command,
                                          replay_file_of(replay_files, n))
         elif what == "runs" and not n:
-            ET.SubElement(case, "skipped", message="not run in this check (its precondition "
-                          "never held, or the run ended before it was chosen)")
+            why = idle.get(name) or ("its precondition never held, or the run ended before "
+                                     "it was chosen")
+            ET.SubElement(case, "skipped", message=_text(f"not run in this check: {why}",
+                                                         redact))
         else:
             out = ET.SubElement(case, "system-out")
             out.text = f"ran {n} times" if what == "runs" else f"held after {n} calls"

@@ -27,6 +27,7 @@ from mbtspec.report.data import (
     clip,
     failure_signature,
     more_differences,
+    never_ran,
     printable,
     run_failures,
     shown_json,
@@ -366,6 +367,11 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
     if result.unreached:
         console.print(f"[yellow]never reached ({len(result.unreached)}):[/yellow] "
                       + ", ".join(result.unreached))
+    idle = never_ran(plan, stats)
+    if idle:
+        console.print(f"[yellow]never ran ({len(idle)}):[/yellow]")
+        for name, why in idle:
+            console.print(f"  {escape(name)}: {escape(why)}")
     accepted = accepted_by_entry(result)
     if accepted:
         console.print(f"accepted: {sum(n for _, n in accepted):,} ("

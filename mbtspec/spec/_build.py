@@ -22,7 +22,8 @@ from mbtspec.spec._services import (
     check_restarts,
     service_reference_problem,
 )
-from mbtspec.spec._values import ValueParser, iter_refs
+from mbtspec.spec._values import ValueParser
+from mbtspec.spec._walks import iter_refs
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.expressions import (
     MBTSPEC_FUNCTIONS,
@@ -49,7 +50,10 @@ class Builder:
         self.positions = positions
         self.path = path
         self.problems: list[Problem] = []
-        self.values = ValueParser(positions, frozenset(data.get("generators") or {}))
+        self.values = ValueParser(
+            positions, frozenset(data.get("generators") or {}),
+            expression=lambda source, path: self.expression(source, path, RESPONSE_VARS,
+                                                            "remove 'when'"))
         self.openapi: OpenApiDocument | None = None
         self.stored: dict[str, JsonPath] = {}  # variable -> where it is first stored
         self.unresolved: set[JsonPath] = set()  # requests naming no operation of the document
@@ -175,6 +179,7 @@ class Builder:
                 keep_going=run.get("keep_going", False),
                 mode=run.get("mode", "positive"),
                 concurrency=_concurrency(run.get("concurrency")),
+                swarm=run.get("swarm", m.RunSettings.swarm),
             ),
             variables=tuple(sorted(self.stored)),
             accept=accept,
@@ -463,6 +468,7 @@ class Builder:
         path: JsonPath = ("actions", name)
         method, target_path, operation = self._resolve_request(spec["request"],
                                                                (*path, "request"))
+        self.values.lets = frozenset(spec.get("let") or {})  # (what 'unique' may not read)
         let = tuple(
             (k, self.values.parse(v, (*path, "let", k))) for k, v in (spec.get("let") or {}).items()
         )

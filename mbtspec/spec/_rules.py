@@ -13,7 +13,7 @@ from typing import Any
 from mbtspec.spec import model as m
 from mbtspec.spec._openapi import Operation, to_json_schema
 from mbtspec.spec._schemas import schema_problem
-from mbtspec.spec._values import iter_needed_picks
+from mbtspec.spec._walks import distinct_values, iter_needed_picks, iter_unique
 from mbtspec.spec._yaml import JsonPath, Positions
 from mbtspec.spec.problems import Problem, did_you_mean
 
@@ -405,8 +405,31 @@ def _files(value: m.Value, allowed_depth: int, depth: int = 0) -> Iterator[m.Fil
         yield from _files(value.element, allowed_depth, depth)
     elif isinstance(value, m.Pick) and value.or_ is not None:
         yield from _files(value.or_, allowed_depth, depth)
+    elif isinstance(value, m.Unique):
+        yield from _files(value.value, allowed_depth, depth)
+
+
+def few_unique_values(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """Warnings: a ``unique`` generator with fewer values than a sequence has steps (once
+    they are used, the actions that need one cannot run in that sequence)."""
+    values = [value for _, value in spec.generators]
+    for action in spec.actions:
+        values += [v for _, v in (*action.let, *action.path_params, *action.query,
+                                  *action.headers)]
+        values += [action.body] if action.body is not None else []
+    for value in values:
+        for unique in iter_unique(value):
+            count = distinct_values(unique.value)
+            if count < spec.run.steps:
+                shown = "values" if count != 1 else "value"
+                yield positions.problem(
+                    unique.at, "few-unique-values",
+                    f"a unique generator with {count} possible {shown}: after {count} draws "
+                    f"in a sequence of up to {spec.run.steps} steps (run.steps), the actions "
+                    "that draw it cannot run any more; allow more values, or drop 'unique'",
+                    key=True, severity="warning")
 
 
 RULES: tuple[Rule, ...] = (undocumented_names, invalid_literals, ungenerable_values,
                            unreachable_actions, risky_specs, nothing_to_invalidate,
-                           concurrency_settings, misplaced_files)
+                           concurrency_settings, misplaced_files, few_unique_values)

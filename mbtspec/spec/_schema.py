@@ -68,10 +68,11 @@ def _leaves(errors: list[Any]) -> Iterator[Any]:
                 yield from _leaves([deepest])
                 continue
             # the branch of the value's type says best what is wrong (e.g. a number of
-            # branches out of range, where a mapping would do as well)
+            # branches out of range, where a mapping would do as well); not where the
+            # schema says itself what the value may be ("x-message")
             typed = [e for e in error.context if e.validator != "type"
                      and e.absolute_path == error.absolute_path]
-            if len(typed) == 1:
+            if len(typed) == 1 and "x-message" not in error.schema:
                 yield from _leaves(typed)
                 continue
         yield error
@@ -142,9 +143,20 @@ def _reword(error: Any, path: tuple[Any, ...],
                  "exclusiveMaximum": "less than"}
         return positions.problem(path, "out-of-range",
                                  f"{value!r} must be {words[kind]} {error.validator_value}")
+    if kind in ("anyOf", "oneOf") and "x-message" in error.schema:
+        # a mapping where a mapping may stand: what is wrong inside it says more
+        inside = [e for e in error.context if isinstance(value, dict)
+                  and e.schema.get("type") == "object" and e.validator != "type"]
+        if inside:
+            return [p for e in inside for p in _as_list(_reword(e, path, positions))]
+        return positions.problem(path, "invalid-value", error.schema["x-message"])
     if kind == "maxProperties":
         return positions.problem(path, "invalid-value", "takes no options here: write {}")
     return positions.problem(path, "schema", error.message)
+
+
+def _as_list(found: list[Problem] | Problem | None) -> list[Problem]:
+    return found if isinstance(found, list) else [found] if found else []
 
 
 def _unknown_key_hint(path: tuple[Any, ...], name: str) -> str:

@@ -11,14 +11,29 @@ import base64
 import binascii
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mbtspec.spec import model as m
 from mbtspec.spec._regex import pattern_problem, widths
 from mbtspec.spec._schemas import schema_problem
+from mbtspec.spec._walks import distinct_values, iter_refs
 from mbtspec.spec._yaml import JsonPath, Mark, Positions
+from mbtspec.spec.expressions import (
+    Expression,
+    ExpressionLimitError,
+    ExpressionSyntaxError,
+    compile_expression,
+)
+from mbtspec.spec.problems import format_path
+
+#: Compiles the expression of ``remove: {when: ...}`` at a path, reporting its problems
+#: (None when it has one): the spec builder's, which knows the stored variables.
+ExpressionHook = Callable[[str, JsonPath], "Expression | None"]
+#: What ``remove:`` takes, for messages.
+REMOVE_FORMS = ("true (when every target answers with a 2xx status), always, false, or "
+                "{when: <expression>}")
 
 GENERATOR_KEYWORDS = (
     "one_of", "integer", "number", "boolean", "string", "format", "list", "object", "schema",
@@ -26,9 +41,13 @@ GENERATOR_KEYWORDS = (
 )
 _EXTRA_KEYS = {
     "pick": {"or", "remove"},
-    "list": {"min_size", "max_size", "unique"},
-    "object": {"optional"},
+    "list": {"min_size", "max_size", "unique"},  # unique: the elements of one list
+    "object": {"optional", "unique"},
+    **{keyword: {"unique"} for keyword in (
+        "one_of", "integer", "number", "boolean", "string", "format", "schema")},
 }
+#: Generators whose ``unique: true`` means: no value twice within a sequence (``m.Unique``).
+UNIQUE_IN_SEQUENCE = frozenset(GENERATOR_KEYWORDS) - {"list", "pick", "const"}
 _OPTIONS = {
     "integer": {"min", "max"},
     "number": {"min", "max", "allow_nan", "allow_infinity"},
@@ -68,10 +87,23 @@ class ValueIssue:
 class ValueParser:
     """Turns YAML data into ``Value`` trees; collects ``ValueIssue``\\ s in ``issues``."""
 
-    def __init__(self, positions: Positions, generator_names: frozenset[str] = frozenset()) -> None:
+    def __init__(self, positions: Positions, generator_names: frozenset[str] = frozenset(),
+                 expression: ExpressionHook | None = None) -> None:
         self.positions = positions
         self.generator_names = generator_names
         self.issues: list[ValueIssue] = []
+        self.expression = expression or self._expression
+        #: The ``let`` names visible where values are being parsed (an action's, as it goes).
+        self.lets: frozenset[str] = frozenset()
+
+    def _expression(self, source: str, path: JsonPath) -> Expression | None:
+        """Compile ``source`` without knowing the stored variables (no builder)."""
+        try:
+            return compile_expression(source, self.mark(path))
+        except (ExpressionLimitError, ExpressionSyntaxError) as err:
+            self.issue(path, "expression-syntax", f"cannot parse remove 'when' expression: "
+                       f"{err.message}", offset=(err.line, err.column))
+            return None
 
     def mark(self, path: JsonPath) -> Mark:
         return self.positions.of(path)
@@ -159,7 +191,27 @@ class ValueParser:
                            key=True)
         method: Any = getattr(self, f"_gen_{keyword}")
         generated: m.Value = method(data, data[keyword], (*path, keyword), path)
+        if keyword in UNIQUE_IN_SEQUENCE and "unique" in data:
+            return self._unique(generated, data["unique"], path)
         return generated
+
+    def _unique(self, value: m.Value, flag: Any, path: JsonPath) -> m.Value:
+        """``value`` made unique within a sequence when ``flag`` is true."""
+        if not isinstance(flag, bool):
+            self.issue((*path, "unique"), "invalid-generator", "'unique' takes true or false")
+            return value
+        if not flag:
+            return value
+        reads = sorted({f"the 'let' value '{r.name}'" if isinstance(r, m.Ref)
+                        else f"a pick of '{r.variable}'" for r in iter_refs(value)
+                        if isinstance(r, m.Pick) or (not r.env and r.name in self.lets)})
+        if reads:
+            self.issue((*path, "unique"), "invalid-generator",
+                       f"'unique' needs values drawn afresh, but this value uses "
+                       f"{' and '.join(reads)}, which may repeat; drop 'unique' here", key=True)
+            return value
+        scope = path[1] if len(path) == 2 and path[0] == "generators" else format_path(path)
+        return m.Unique(value, str(scope), self.mark((*path, "unique")), (*path, "unique"))
 
     # One method per generator keyword; ``arg`` is the keyword's value, ``path`` points at it.
 
@@ -293,7 +345,8 @@ class ValueParser:
             self.issue(path, "invalid-generator", "'format' takes a template string such as "
                        "\"${department}-${n}\"")
             return m.Literal_(None)
-        local = tuple((k, self.parse(v, (*base, k))) for k, v in data.items() if k != "format")
+        local = tuple((k, self.parse(v, (*base, k))) for k, v in data.items()
+                      if k not in ("format", "unique"))
         for name, _value in local:
             if not NAME.fullmatch(name):
                 self.issue((*base, name), "invalid-name",
@@ -388,41 +441,21 @@ class ValueParser:
                 fallback = m.Ref(alternative, self.mark((*base, "or")), False, (*base, "or"), 1)
             else:
                 fallback = self.parse(alternative, (*base, "or"))
-        return m.Pick(arg, self.mark(path), fallback, bool(data.get("remove", False)), path)
+        removal = self._removal(data["remove"], (*base, "remove")) if "remove" in data else None
+        return m.Pick(arg, self.mark(path), fallback, removal, path)
 
-
-def distinct_values(value: m.Value, cap: int = 10**6) -> int:
-    """How many distinct values ``value`` can draw, at most (``cap`` when more, or unknown:
-    references and picks are not followed)."""
-    if isinstance(value, m.Literal_):
-        return 1
-    if isinstance(value, m.BooleanGen):
-        return 2
-    if isinstance(value, m.IntegerGen) and value.min is not None and value.max is not None:
-        return int(min(max(int(value.max) - int(value.min) + 1, 0), cap))
-    if isinstance(value, m.NumberGen) and value.min is not None and value.min == value.max:
-        return 1
-    if isinstance(value, m.OneOf):
-        literals = {repr(o.value) for o in value.options if isinstance(o, m.Literal_)}
-        others = sum(distinct_values(o, cap) for o in value.options
-                     if not isinstance(o, m.Literal_))
-        return min(len(literals) + others, cap)
-    if isinstance(value, m.StringGen) and value.alphabet and value.max_size is not None \
-            and not value.pattern:
-        letters = len(set(value.alphabet))
-        strings = sum(letters ** size for size in range(value.min_size,
-                                                        min(value.max_size, 40) + 1))
-        return int(min(strings, cap))
-    if isinstance(value, m.ListValue | m.ObjectValue):
-        parts = value.items if isinstance(value, m.ListValue) else tuple(
-            v for _, v in value.fields)
-        product = 1
-        for part in parts:
-            product = min(product * distinct_values(part, cap), cap)
-        if isinstance(value, m.ObjectValue):
-            product = min(product * 2 ** len(value.optional), cap)
-        return int(product)
-    return cap
+    def _removal(self, data: Any, path: JsonPath) -> m.Removal | None:
+        """``remove: true | always | false | {when: ...}`` (see ``m.Removal``)."""
+        if data is True:
+            return m.Removal("success")
+        if data == "always":
+            return m.Removal("always")
+        if isinstance(data, dict) and isinstance(data.get("when"), str) and len(data) == 1:
+            when = self.expression(data["when"], (*path, "when"))
+            return m.Removal("when", when) if when is not None else None
+        if data is not False:
+            self.issue(path, "invalid-value", f"remove takes {REMOVE_FORMS}")
+        return None
 
 
 def _bad_bound(name: str, bound: Any) -> str:
@@ -440,78 +473,3 @@ def _bad_bound(name: str, bound: Any) -> str:
         return (f"'{name}' is {'' if value > 0 else '-'}infinity: no number is "
                 f"{'above' if name == 'min' else 'below'} it; leave it out for no bound")
     return ""
-
-
-def iter_needed_picks(value: m.Value, generators: Mapping[str, m.Value] | None = None,
-                      hidden: frozenset[str] = frozenset(),
-                      _seen: frozenset[str] = frozenset()) -> Iterator[m.Pick]:
-    """Picks without a fallback that every draw of ``value`` makes (so their variable must
-    hold something): not those inside a pick's ``or`` or one option of a ``one_of``. With
-    ``generators``, also those of the generators it refers to (``${name}``, not the names in
-    ``hidden``: ``let`` values, which are counted where they are written)."""
-    def inner(item: m.Value, seen: frozenset[str] = _seen) -> Iterator[m.Pick]:
-        return iter_needed_picks(item, generators, hidden, seen)
-
-    if isinstance(value, m.Pick):
-        if value.or_ is None:
-            yield value
-    elif isinstance(value, m.Ref | m.Template) and generators:
-        refs = [value] if isinstance(value, m.Ref) else [
-            p for p in value.parts if isinstance(p, m.Ref)]
-        for ref in refs:
-            if (not ref.env and ref.name in generators and ref.name not in hidden
-                    and ref.name not in _seen):
-                yield from inner(generators[ref.name], _seen | {ref.name})
-    elif isinstance(value, m.ListValue):
-        for item in value.items:
-            yield from inner(item)
-    elif isinstance(value, m.ObjectValue):
-        for key, item in value.fields:
-            if key not in value.optional:
-                yield from inner(item)
-    elif isinstance(value, m.FormatGen):
-        local = {name for name, _ in value.local}
-        for _, item in value.local:
-            yield from inner(item)
-        yield from iter_needed_picks(value.template, generators, hidden | local, _seen)
-    elif isinstance(value, m.ListGen) and value.min_size > 0:
-        yield from inner(value.element)
-    elif isinstance(value, m.FileValue):
-        for item in file_parts(value):
-            yield from inner(item)
-
-
-def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
-    """Every ``${name}`` reference and ``pick`` in a value tree (not inside ``format`` locals'
-    own scope resolution: the caller decides what names are visible)."""
-    if isinstance(value, m.Ref | m.Pick):
-        yield value
-        if isinstance(value, m.Pick) and value.or_ is not None:
-            yield from iter_refs(value.or_)
-    elif isinstance(value, m.Template):
-        for part in value.parts:
-            if isinstance(part, m.Ref):
-                yield part
-    elif isinstance(value, m.ListValue | m.OneOf):
-        for item in value.items if isinstance(value, m.ListValue) else value.options:
-            yield from iter_refs(item)
-    elif isinstance(value, m.ObjectValue):
-        for _, item in value.fields:
-            yield from iter_refs(item)
-    elif isinstance(value, m.ListGen):
-        yield from iter_refs(value.element)
-    elif isinstance(value, m.FileValue):
-        for item in file_parts(value):
-            yield from iter_refs(item)
-    elif isinstance(value, m.FormatGen):
-        local = {name for name, _ in value.local}
-        for part in value.template.parts:
-            if isinstance(part, m.Ref) and (part.env or part.name not in local):
-                yield part
-        for _, item in value.local:
-            yield from iter_refs(item)
-
-
-def file_parts(value: m.FileValue) -> tuple[m.Value, ...]:
-    """The values a ``file`` is made of: its content, and its name and media type when set."""
-    return tuple(v for v in (value.content, value.filename, value.content_type) if v is not None)

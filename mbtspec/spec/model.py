@@ -141,19 +141,47 @@ class SchemaGen:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """When a picked entry leaves its variable, after its step (``pick: v, remove: ...``).
+
+    ``on`` is ``success`` (``remove: true``: every target answered with a 2xx status, so that a
+    refused delete keeps a live entry), ``always`` (``remove: always``: whatever the answers),
+    or ``when`` (``remove: {when: ...}``: the expression is true for every target).
+    """
+
+    on: Literal["success", "always", "when"] = "success"
+    when: Expression | None = None
+
+
+@dataclass(frozen=True)
 class Pick:
     """A value stored by an earlier step (one per target); ``or_`` when nothing is stored."""
 
     variable: str
     mark: Mark
     or_: Value | None = None
-    remove: bool = False
+    remove: Removal | None = None
+    at: tuple[str | int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unique:
+    """``unique: true`` beside a generator: its values are never repeated within a sequence.
+
+    ``scope`` names the values already sent: a named generator's are shared by every
+    reference to it (``title`` for ``generators.title``); an inline one's are its own (its
+    JSON path). ``at`` is where the ``unique`` key stands."""
+
+    value: Value
+    scope: str
+    mark: Mark
     at: tuple[str | int, ...] = ()
 
 
 Value = (
     Literal_ | Ref | Template | ListValue | ObjectValue | OneOf | IntegerGen | NumberGen
     | BooleanGen | StringGen | FormatGen | ListGen | SchemaGen | Pick | BytesGen | FileValue
+    | Unique
 )
 
 # --------------------------------------------------------------------------------------------
@@ -470,6 +498,7 @@ class RunSettings:
     keep_going: bool = False
     mode: Mode = "positive"
     concurrency: Concurrency | None = None  # None: every sequence is sequential
+    swarm: bool = True  # swarm testing: each sequence uses a random subset of the actions
 
 
 @dataclass(frozen=True)

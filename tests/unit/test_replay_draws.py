@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mbtspec.compiler import MISSING, InputChange
 from mbtspec.compiler._payloads import FilePart
 from mbtspec.compiler.state import Entry
-from mbtspec.executor._runtime import ReplayDraws
+from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor.records import Redacted
 from mbtspec.report._draws import draws_data, draws_from_data
 from mbtspec.report.redact import Redactor

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mbtspec import check
 from mbtspec.compiler import State, Unsatisfiable
 from mbtspec.compiler.state import Entry
-from mbtspec.executor._runtime import ReplayDraws
+from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor._shrink import _leaves, _parts, _replace_at
 from mbtspec.executor._simplest import simplest_value
 from tests.e2e.conftest import REPO, orders_spec

@@ -78,8 +78,10 @@ def test_sequences_that_made_no_call_are_not_counted(tmp_path: Path) -> None:
         actions:
           upload: {{request: uploadFile, store: {{files: response.body.id}}}}
           get: {{request: getFile, path: {{id: {{pick: files}}}}}}
-        run: {{sequences: 20, steps: 5}}
+        run: {{sequences: 20, steps: 5, swarm: false}}
         """))
+    # (without swarm testing: a swarm's own draws change which sequences this seed gives,
+    # and with them how many Hypothesis cuts short and draws again; see _beyond_asked)
     stats = check(spec, seed=1, database=None).result.stats
     assert stats.sequences == len(stats.lengths) == 20  # (25 were counted: 5 made no call)
     assert all(length > 0 for length in stats.lengths)

@@ -641,8 +641,9 @@ def test_pick_remove_records_the_drawn_index(data: Any, size: int) -> None:
     ctx = ctx_from(data, state)
     value = node.draw(ctx)
     assert len(ctx.removals) == 1
-    variable, index = ctx.removals[0]
+    variable, index, removal = ctx.removals[0]
     assert variable == "ids" and state.bag("ids")[index] == value
+    assert removal == m.Removal("success")  # remove: true -- when every target says 2xx
     # drawing does not remove by itself: the executor applies removals after the step
     assert len(state.bag("ids")) == size
     state.remove(variable, index)
