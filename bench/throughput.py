@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -41,12 +42,16 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 from mbtspec import check  # noqa: E402
 from mbtspec.executor import _runtime  # noqa: E402
 from mbtspec.executor._process import free_port  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "employees"
+# (shared next to the checkout: ../shared, or ../../shared from a worktree)
+CORPUS = next((p / "shared" / "openapi-corpus" for p in REPO.parents
+               if (p / "shared" / "openapi-corpus").is_dir()), REPO / "openapi-corpus")
 APPS = {"model": "examples.employees.memory:app", "candidate": "examples.employees.sqlite:app"}
 
 
@@ -127,11 +132,12 @@ def example_spec(targets: dict[str, dict[str, str]]) -> str:
 
 
 def clients_for(kind: str, urls: dict[str, str]) -> dict[str, httpx.AsyncClient]:
+    """For "app", ``urls`` maps target names to app references (module:attribute)."""
     if kind == "app":
         from mbtspec.executor.targets import load_app
 
         return {name: httpx.AsyncClient(transport=httpx.ASGITransport(app=load_app(name, ref)),
-                                        base_url="http://app") for name, ref in APPS.items()}
+                                        base_url="http://app") for name, ref in urls.items()}
     return {name: httpx.AsyncClient(base_url=url) for name, url in urls.items()}
 
 
@@ -182,15 +188,22 @@ def plain_loop(recorder: Recorder, kind: str, urls: dict[str, str]) -> float:
 
 
 def measure(label: str, kind: str, spec_text: str, urls: dict[str, str], sequences: int,
-            steps: int, repeats: int) -> None:
+            steps: int, repeats: int, *, brief: bool = False) -> None:
     ours, plain, concurrent = [], [], []
     for _ in range(repeats):  # interleaved, so that drifts of the machine hit all three
         rate, recorder = run_mbtspec(spec_text, sequences, steps)
         ours.append(rate)
         plain.append(plain_loop(recorder, kind, urls))
         concurrent.append(plain_concurrent(recorder, kind, urls))
+    if brief:  # one line: mbtspec and the plain loop
+        ratios = [o / b for o, b in zip(ours, plain, strict=True)]
+        print(f"    {label:<28} mbtspec {statistics.median(ours):6.0f} calls/s "
+              f"({min(ours):.0f}-{max(ours):.0f}); plain loop {statistics.median(plain):6.0f}; "
+              f"ratio {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
+        return
     print(f"({label}) {recorder.calls} calls per run, median of {repeats} runs")
-    print(f"    mbtspec check           {statistics.median(ours):8.0f} calls/s")
+    print(f"    mbtspec check           {statistics.median(ours):8.0f} calls/s "
+          f"(runs {min(ours):.0f}-{max(ours):.0f})")
     for name, baseline in (("plain httpx loop", plain), ("plain httpx concurrent", concurrent)):
         # Each run's ratio is taken against the baselines measured right after it, which
         # cancels the machine's slower and faster spells; then the median and the range.
@@ -199,21 +212,126 @@ def measure(label: str, kind: str, spec_text: str, urls: dict[str, str], sequenc
               f"{statistics.median(ratios):.2f} (runs {min(ratios):.2f}-{max(ratios):.2f})")
 
 
+SIZES_SPEC = """
+version: 1
+openapi: {openapi}
+targets: {{model: {{app: "bench.standin:items"}}, candidate: {{app: "bench.standin:items"}}}}
+reset: [{{request: POST /__reset}}]
+actions:
+  list: {{request: GET /items, query: {{n: {n}}}}}
+compare: {{status: exact, body: exact}}
+invariants:
+  - {{name: no server errors, check: candidate.status < 500}}
+  - {{name: documented responses, check: conforms_to_openapi(candidate)}}
+"""
+
+
+def measure_sizes(sequences: int, steps: int, repeats: int) -> None:
+    """(c): one action whose response is a list of 1, 100 or 1,000 objects, compared exactly
+    and checked against its schema (with a pattern), on the stand-in app ``items``."""
+    from standin import ITEMS_OPENAPI
+
+    folder = Path(tempfile.mkdtemp())
+    openapi = folder / "items.json"
+    openapi.write_text(json.dumps(ITEMS_OPENAPI))
+    apps = {"model": "bench.standin:items", "candidate": "bench.standin:items"}
+    print(f"(c: response size) two in-process stand-in apps, median of {repeats} runs")
+    for n in (1, 100, 1000):
+        spec = SIZES_SPEC.format(openapi=openapi, n=n)
+        measure(f"{n:>5} list elements", "app", spec, apps, max(sequences // 4, 5), steps,
+                repeats, brief=True)
+
+
+def measure_large(document: Path, sequences: int, steps: int, repeats: int) -> None:
+    """(d): the spec ``mbtspec init`` writes for a large OpenAPI document (every operation an
+    action, conformance checked), against the stand-in app ``openapi`` that answers each
+    operation with a body built from its schema; operations whose built body does not
+    conform are left out."""
+    from standin import body_for
+
+    from mbtspec.scaffold import scaffold_spec
+    from mbtspec.spec._openapi import load_openapi
+    from mbtspec.spec.conformance import conformance_problems
+
+    if not document.is_file():
+        print(f"(d: large OpenAPI document) skipped: {document} is not there")
+        return
+    os.environ["STANDIN_OPENAPI"] = str(document)
+    doc = load_openapi(document)
+    folder = Path(tempfile.mkdtemp())
+    data = yaml.safe_load(scaffold_spec(document, folder / "spec.yaml"))
+    data["openapi"] = str(document)
+    apps = {"model": "bench.standin:openapi", "candidate": "bench.standin:openapi"}
+    data["targets"] = {name: {"app": ref} for name, ref in apps.items()}
+    data.pop("run", None)
+    by_key = {op.key: op for op in doc.operations}
+    kept = {}
+    for name, action in data["actions"].items():
+        op = by_key.get(action["request"])
+        answered = op and next(((c, m) for c, m in op.responses if c.startswith("2")), None)
+        if not op or not answered:
+            continue
+        code, media = answered
+        schema = next((s for m, s in media if "json" in m), None)
+        response = {"status": int(code) if code.isdigit() else 200,
+                    "headers": {"content-type": "application/json"} if media else {},
+                    "body": json.loads(json.dumps(body_for(schema), default=str))
+                    if media else None}
+        if not conformance_problems(op, doc.dialect, response):
+            kept[name] = action
+    while True:  # (and those that pick what only a left-out action stores)
+        stored = {name for action in kept.values() for name in action.get("store", {})}
+        left = {name: action for name, action in kept.items()
+                if _picks(action) <= stored}
+        if len(left) == len(kept):
+            break
+        kept = left
+    data["actions"] = kept
+    spec = yaml.safe_dump(data, sort_keys=False)
+    print(f"(d: large OpenAPI document) {document.name}: {len(doc.operations)} operations, "
+          f"{len(kept)} in the spec; two in-process stand-in apps, median of {repeats} runs")
+    measure("every operation an action", "app", spec, apps, sequences, steps, repeats,
+            brief=True)
+
+
+def _picks(value: Any) -> set[str]:
+    """The variables ``pick``\\ ed anywhere in an action."""
+    if isinstance(value, dict):
+        found = {value["pick"]} if isinstance(value.get("pick"), str) else set()
+        return found.union(*(_picks(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_picks(v) for v in value))
+    return set()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     run = yaml.safe_load((EXAMPLE / "spec.yaml").read_text()).get("run", {})
     parser.add_argument("--sequences", type=int, default=run.get("sequences", 100))
     parser.add_argument("--steps", type=int, default=run.get("steps", 20))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=("apps", "servers", "sizes", "large"), default=None,
+                        help="run one set-up only")
+    parser.add_argument("--document", type=Path, default=CORPUS / "linode.com-4.97.2.yaml",
+                        help="the large OpenAPI document of set-up (d)")
     args = parser.parse_args()
     print(f"{args.sequences} sequences of up to {args.steps} steps; {args.repeats} repeats")
     os.chdir(REPO)
 
     os.environ["EMPLOYEES_CASE_SENSITIVE_LIKE"] = "1"  # the fix: nothing to find
     os.environ["EMPLOYEES_DB"] = str(Path(tempfile.mkdtemp()) / "employees.db")
+    if args.only in (None, "sizes"):
+        measure_sizes(args.sequences, args.steps, args.repeats)
+    if args.only in (None, "large"):
+        measure_large(args.document, args.sequences, args.steps, args.repeats)
+    if args.only in ("sizes", "large"):
+        return
     in_process = example_spec({name: {"app": ref} for name, ref in APPS.items()})
-    measure("a: two in-process apps", "app", in_process, {}, args.sequences, args.steps,
-            args.repeats)
+    if args.only != "servers":
+        measure("a: two in-process apps", "app", in_process, APPS, args.sequences, args.steps,
+                args.repeats)
+    if args.only == "apps":
+        return
 
     model, model_url = start_server(APPS["model"])
     candidate, candidate_url = start_server(APPS["candidate"])

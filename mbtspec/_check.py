@@ -7,6 +7,7 @@ is fixed). Hypothesis' own database, keyed by the spec's hash, then replays what
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -25,6 +26,7 @@ from mbtspec.executor import (
     unreached_operations,
 )
 from mbtspec.executor.replay import replay_requests
+from mbtspec.parallel._shards import Shard
 from mbtspec.report.data import Redactor
 from mbtspec.report.replay_file import read_replay_file, saved_failures, write_replay_file
 from mbtspec.spec import load_spec
@@ -46,8 +48,12 @@ class CheckResult:
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
                       steps: int | None, *, keep_going: bool = False,
-                      swarm: bool | None = None, mode: str | None = None) -> tuple[str, ...]:
+                      swarm: bool | None = None, mode: str | None = None,
+                      concurrency: int | None = None,
+                      shard: Shard | None = None) -> tuple[str, ...]:
     command = ["mbtspec", "check", str(spec_path), "--seed", str(seed)]
+    if shard is not None and shard.count > 1:  # (the part that found it: see ``parallel``)
+        command += ["--shard", str(shard)]
     if sequences is not None:
         command += ["--sequences", str(sequences)]
     if steps is not None:
@@ -58,6 +64,8 @@ def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,
         command += ["--mode", mode]
     if swarm is not None:
         command.append("--swarm" if swarm else "--no-swarm")
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
     return tuple(command)  # shell-quoted where shown: shlex.join
 
 
@@ -72,29 +80,42 @@ def check(
     keep_going: bool | None = None,
     swarm: bool | None = None,
     mode: str | None = None,
+    concurrency: int | None = None,
     database: Path | None = Path(".mbtspec/hypothesis"),
     failures: Path | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     on_step: Callable[[Step], None] | None = None,
+    shard: Shard | None = None,
+    replay_saved: bool = True,
 ) -> CheckResult:
     """Load, compile and run the spec at ``spec_path``.
 
     ``failures``: the folder of replay files (tried first, and written on a new failure);
-    None for neither. Raises ``SpecError`` (invalid spec), ``UsageError``, ``RunError`` or
-    ``TargetError``.
+    None for neither. ``shard``: run only that part of the run's sequences (``parallel``);
+    the seed of the result and of the command is the run's, not the part's.
+    ``replay_saved``: False to leave the saved failures to another part. Raises
+    ``SpecError`` (invalid spec), ``UsageError``, ``RunError`` or ``TargetError``.
     """
     spec = load_spec(spec_path)
-    plan = compile_plan(spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                        shrink_time=shrink_time, keep_going=keep_going, swarm=swarm,
-                        mode=mode)  # type: ignore[arg-type]
+    run_seed, part_seed, part_sequences = seed, seed, sequences
+    if shard is not None:
+        run_seed = seed if seed is not None else spec.run.seed
+        if run_seed is None:
+            run_seed = random.randrange(2**32)
+        part_seed = shard.seed(run_seed)
+        part_sequences = shard.sequences(sequences if sequences is not None
+                                         else spec.run.sequences)
+    plan = compile_plan(spec, sequences=part_sequences, steps=steps, seed=part_seed,
+                        max_time=max_time, shrink_time=shrink_time, keep_going=keep_going,
+                        swarm=swarm, mode=mode, concurrency=concurrency)  # type: ignore[arg-type]
     if on_plan is not None:
         on_plan(plan)
     judge = make_judge(plan)
     redact = Redactor(plan.secrets)
     tried: list[tuple[Path, str]] = []
     still: list[Failure] = []  # saved failures that still show (kept going past them)
-    saved = saved_failures(plan, failures) if failures is not None else []
+    saved = saved_failures(plan, failures) if failures is not None and replay_saved else []
     if plan.run.keep_going:  # all are replayed: oldest first, so they keep their numbers
         saved.reverse()
     for path in saved:
@@ -106,7 +127,7 @@ def check(
             continue
         times = FLAKY_REPLAYS if record.flaky else 1
         outcome = replay_requests(plan, record.steps, judge=judge, on_step=on_step,
-                                  times=times)
+                                  times=times, rederive=record.fits(plan))
         if outcome.status == "reproduced":
             kind = outcome.steps[-1].findings[0].kind
             when = f" (in replay {outcome.runs} of up to {times})" if record.flaky else ""
@@ -129,10 +150,14 @@ def check(
             tried.append((path, f"not seen in {outcome.runs} replays; it was flaky, so it may "
                                 "still be there (the file was removed)" if record.flaky
                           else "fixed (the file was removed)"))
-        else:
-            tried.append((path, f"cannot be replayed any more: {outcome.reason}"))
+        else:  # the spec changed so that it cannot happen any more: it would stay forever
+            path.unlink(missing_ok=True)
+            tried.append((path, f"cannot be replayed any more: {outcome.reason} (the file "
+                                "was removed)"))
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
                       database=database, known=tuple(still))
+    if run_seed is not None and shard is not None:
+        result = replace(result, seed=run_seed)
     stale = stale_entries(plan.spec, result.stats.accepted)
     if stale:  # (the accept entries that accepted nothing: a warning each)
         early = bool(result.stopped or (result.failures and not plan.run.keep_going))
@@ -140,13 +165,18 @@ def check(
             *result.warnings,
             *(stale_warning(plan.spec, e, result.stats, stopped_early=early) for e in stale)))
     command = reproduce_command(spec_path, result.seed, sequences, steps,
-                                keep_going=bool(keep_going), swarm=swarm, mode=mode)
+                                keep_going=bool(keep_going), swarm=swarm, mode=mode,
+                                concurrency=concurrency, shard=shard)
     files: list[Path] = []
     replay_error = ""
     if failures is not None:
         for failure in result.failures:
             if failure.source:
                 files.append(Path(failure.source))
+                continue
+            if failure.race is not None:
+                # A replay file replays steps one after another: it cannot show a race (the
+                # seed and --concurrency in the command repeat the search instead).
                 continue
             try:  # (a folder that cannot be written must not cost the user the failure found)
                 files.append(write_replay_file(plan, failure, seed=result.seed,

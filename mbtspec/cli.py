@@ -97,6 +97,16 @@ def check(
         "--mode", help="positive: valid requests only (default: run.mode, else positive); "
         "negative: requests that violate the OpenAPI schemas, after boundary values; "
         "all: both.", case_sensitive=False)] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", help="Look for races: after a sequential prefix, send N branches "
+        "of steps concurrently, and check that one sequential order explains the answers "
+        "(default: run.concurrency, else off).", min=2, max=16)] = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", help="Run the sequences in this many processes, each with targets of "
+        "its own (see specs/run.md).", min=1)] = 1,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", help="Run only part i of n of the run's sequences, e.g. 2/4 (for a CI "
+        "matrix; merge the reports with mbtspec merge-reports).")] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -115,6 +125,7 @@ def check(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from mbtspec._check import check as run_check
+    from mbtspec.parallel import parse_shard
     from mbtspec.report.data import Redactor
     from mbtspec.report.terminal import (
         render_failures,
@@ -158,15 +169,33 @@ def check(
     _hypothesis_home(no_database)
     failures = None if no_database else Path(".mbtspec") / "failures"
     try:
-        with progress:
-            outcome = run_check(
-                spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
-                shrink_time=shrink_time, keep_going=keep_going or None, swarm=swarm,
+        part = parse_shard(shard) if shard is not None else None
+        if part is not None and workers > 1:
+            raise UsageError("--workers and --shard do not go together: a CI job runs its "
+                             "shard in one process (give each job its own --shard i/n)")
+        if workers > 1 and concurrency is not None:
+            raise UsageError("--workers and --concurrency do not go together: each worker "
+                             "would check its races alone (set run.concurrency in the spec)")
+        if workers > 1:
+            from mbtspec.parallel._workers import run_workers
+
+            outcome = run_workers(
+                spec, workers, sequences=sequences, steps=steps, seed=seed,
+                max_time=max_time, shrink_time=shrink_time, keep_going=keep_going or None,
+                swarm=swarm,
                 mode=mode.value if mode is not None else None,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
-                failures=failures, on_plan=on_plan, on_progress=on_progress,
-                on_step=on_step if verbose else None,
-            )
+                failures=failures, on_plan=on_plan)
+        else:
+            with progress:
+                outcome = run_check(
+                    spec, sequences=sequences, steps=steps, seed=seed, max_time=max_time,
+                    shrink_time=shrink_time, keep_going=keep_going or None, swarm=swarm,
+                    mode=mode.value if mode is not None else None, concurrency=concurrency,
+                    database=None if no_database else Path(".mbtspec/hypothesis"),
+                    failures=failures, on_plan=on_plan, on_progress=on_progress,
+                    on_step=on_step if verbose else None, shard=part,
+                )
     except (MbtspecError, KeyboardInterrupt) as error:
         _exit_for(err, error, spec, "run", redact)
     plan, result = outcome.plan, outcome.result
@@ -272,6 +301,7 @@ def replay(
     from mbtspec.report.replay_file import read_replay_file
     from mbtspec.report.terminal import render_findings, render_sequence
     from mbtspec.spec import load_spec
+    from mbtspec.spec.model import MODES
 
     out, err = _consoles(no_color)
     redact = Redactor(())
@@ -290,11 +320,14 @@ def replay(
             raise typer.Exit(EXIT_OK)
         if record.spec_sha256 and record.spec_sha256 != spec.sha256:
             err.print(f"note: {record.spec} changed since this failure was saved; replaying "
-                      "its calls with the spec as it is now", soft_wrap=True, markup=False)
-        plan = compile_plan(spec)
+                      "its recorded calls (ids and tokens as they were then) with the spec as "
+                      "it is now", soft_wrap=True, markup=False)
+        saved_mode = record.data.get("mode")
+        plan = compile_plan(spec, mode=saved_mode if saved_mode in MODES else None)
         runs = times if times is not None else FLAKY_REPLAYS if record.flaky else 1
         outcome = replay_requests(plan, record.steps, judge=make_judge(plan), times=runs,
-                                  until_seen=runs == 1)
+                                  until_seen=runs == 1,
+                                  rederive=record.fits(plan))
     except (MbtspecError, KeyboardInterrupt) as error:
         _exit_for(err, error, record.spec if "record" in locals() else file, "replayed",
                   redact)
@@ -389,6 +422,47 @@ def lint(
     if unusable:
         raise typer.Exit(EXIT_INVALID)
     raise typer.Exit(EXIT_FAILURE if failing else EXIT_OK)
+
+
+@app.command("merge-reports")
+def merge_reports(
+    reports: Annotated[list[Path], typer.Argument(help="The JSON reports of the shards.")],
+    report_json: Annotated[Path | None, typer.Option(
+        "--report-json", help="Write the merged report here (default: print it).")] = None,
+    junit_xml: Annotated[Path | None, typer.Option(
+        "--junit-xml", help="Write a JUnit XML report of the merged run here.")] = None,
+) -> None:
+    """Merge the JSON reports of a run's shards (--shard i/n) into one report; exit 1 if
+    any shard found a failure."""
+    import json
+
+    from mbtspec.parallel._merge import merge_reports as merge
+    from mbtspec.parallel._merge import render_merged_junit
+
+    out, err = _consoles(True)
+    try:
+        parsed = []
+        for path in reports:
+            try:
+                parsed.append((path, json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError) as error:
+                raise UsageError(f"{path}: cannot read it as JSON: "
+                                 f"{getattr(error, 'strerror', None) or error}") from None
+        merged = merge(parsed)
+    except UsageError as error:
+        err.print(f"error: {error}", style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    text = json.dumps(merged, indent=2, ensure_ascii=False) + "\n"
+    for target, content in ((report_json, text),
+                            (junit_xml, render_merged_junit(merged) if junit_xml else "")):
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+    if report_json is None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True, end="")
+    else:
+        out.print(merged["verdict"], markup=False, soft_wrap=True)
+    raise typer.Exit(EXIT_FAILURE if merged["failures"] else EXIT_OK)
 
 
 @app.command()

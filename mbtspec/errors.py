@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mbtspec.spec.problems import Problem
@@ -35,7 +35,7 @@ class SpecError(MbtspecError):
     """The spec is invalid. ``problems`` lists every problem found, sorted by position."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(sorted(problems))
+        self.problems = tuple(sorted(set(problems)))  # (each once: see iter_problems)
         first = self.problems[0].format() if self.problems else "invalid spec"
         more = len(self.problems) - 1
         super().__init__(first + (f" (and {more} more)" if more > 0 else ""))
@@ -66,6 +66,9 @@ class TargetError(MbtspecError):
 
     def __str__(self) -> str:
         return f"target '{self.target}': {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # (as it was made: from a worker process)
+        return type(self), (self.target, self.message, self.log_tail, self.log_path)
 
 
 #: Set this environment variable (to anything but ``0``) to see an internal error's traceback.

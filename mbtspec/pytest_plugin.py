@@ -3,7 +3,9 @@
 pytest collects files named like the ``mbtspec_files`` ini patterns (default
 ``*.mbtspec.yaml`` and ``mbtspec.yaml``, or ``.yml``), and any spec file named on its command
 line. Each
-becomes one test item, ``<file>::check``, that passes when ``check`` finds no difference and no
+becomes one test item, ``<file>::check`` (with ``--mbtspec-shards N``, N items
+``<file>::check[shard-i-of-N]``, the parts of its run, which pytest-xdist spreads over its
+workers as it spreads spec files), that passes when ``check`` finds no difference and no
 broken invariant; its failure shows the same report as the command line (minimal sequence,
 both responses, differences, the reproduce and replay commands), for every distinct failure
 with keep-going (``run.keep_going`` or ``--mbtspec-keep-going``). An invalid spec fails with its
@@ -49,6 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "them all (as run.keep_going)")
     group.addoption("--mbtspec-no-database", action="store_true",
                     help="neither read nor save failures (.mbtspec/)")
+    group.addoption("--mbtspec-shards", type=int, metavar="N",
+                    help="split each spec file into N test items, each a part of its run's "
+                         "sequences (as mbtspec check --shard i/N): pytest-xdist spreads them")
     parser.addini("mbtspec_files", type="args", default=DEFAULT_PATTERNS,
                   help="glob patterns of the spec files to collect as tests")
 
@@ -62,6 +67,26 @@ def pytest_configure(config: pytest.Config) -> None:
     seed = config.getoption("mbtspec_seed")
     if seed is not None and seed < 0:
         raise pytest.UsageError(f"--mbtspec-seed must be 0 or more, not {seed}")
+    shards = config.getoption("mbtspec_shards")
+    if shards is not None and shards < 1:
+        raise pytest.UsageError(f"--mbtspec-shards must be 1 or more, not {shards}")
+
+
+def _run_seed(config: pytest.Config) -> int:
+    """The seed of a sharded run without one (no --mbtspec-seed, no run.seed): the same in
+    every pytest-xdist worker (from the test run's id, which they share), else one per
+    session; all shards of a spec file must be parts of the same run."""
+    import hashlib
+    import random
+
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and workerinput.get("testrunuid"):
+        digest = hashlib.sha256(str(workerinput["testrunuid"]).encode()).digest()
+        return int.from_bytes(digest[:4], "big")
+    if not hasattr(config, "_mbtspec_seed"):
+        config._mbtspec_seed = random.randrange(2**32)  # type: ignore[attr-defined]
+    seed: int = config._mbtspec_seed  # type: ignore[attr-defined]
+    return seed
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
@@ -90,10 +115,18 @@ def _is_spec(path: Path) -> bool:
 
 
 class SpecFile(pytest.File):
-    """A spec file: one test, ``check``."""
+    """A spec file: one test, ``check``; with ``--mbtspec-shards N``, N tests
+    ``check[shard-i-of-N]``, each a part of the run (pytest-xdist may run them at once)."""
 
     def collect(self) -> Iterator[SpecItem]:
-        yield SpecItem.from_parent(self, name="check")
+        shards = self.config.getoption("mbtspec_shards") or 1
+        if shards == 1:
+            yield SpecItem.from_parent(self, name="check")
+            return
+        for index in range(1, shards + 1):
+            item = SpecItem.from_parent(self, name=f"check[shard-{index}-of-{shards}]")
+            item.shard = (index, shards)
+            yield item
 
 
 class CheckFailed(Exception):
@@ -106,16 +139,26 @@ class CheckFailed(Exception):
 
 
 class SpecItem(pytest.Item):
-    """Runs ``check`` on the spec file, with the options given to pytest."""
+    """Runs ``check`` on the spec file (or one part of its run), with pytest's options."""
+
+    shard: tuple[int, int] | None = None
 
     def runtest(self) -> None:
         from mbtspec._check import check
+        from mbtspec.parallel import Shard
 
         options = self.config.option
         no_database = bool(options.mbtspec_no_database)
+        seed = options.mbtspec_seed
+        if self.shard is not None and seed is None:
+            from mbtspec.spec import load_spec
+
+            seed = load_spec(self.path).run.seed
+            seed = _run_seed(self.config) if seed is None else seed
         outcome = check(
             self.path, sequences=options.mbtspec_sequences, steps=options.mbtspec_steps,
-            seed=options.mbtspec_seed, max_time=options.mbtspec_max_time,
+            seed=seed, max_time=options.mbtspec_max_time,
+            shard=Shard(*self.shard) if self.shard is not None else None,
             keep_going=True if options.mbtspec_keep_going else None,
             database=None if no_database else Path(".mbtspec/hypothesis"),
             failures=None if no_database else Path(".mbtspec") / "failures",
@@ -148,6 +191,8 @@ class SpecItem(pytest.Item):
                           for name in ("sequences", "steps")
                           if getattr(options, f"mbtspec_{name}") is not None]
                 again += ["--mbtspec-keep-going"] if options.mbtspec_keep_going else []
+                again += ([f"--mbtspec-shards {self.shard[1]}"] if self.shard is not None
+                          else [])
                 return (_render(error.outcome, failure=True)
                         + f"In pytest: {' '.join(again)}\n")
             if isinstance(error, MbtspecError):

@@ -36,6 +36,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from mbtspec._scaffold_auth import Auth, plan_auth
 from mbtspec.errors import UsageError
 from mbtspec.spec._build import PATH_PARAM
 from mbtspec.spec._openapi import (
@@ -438,6 +439,8 @@ class _Action:
     path: list[tuple[str, str]] = field(default_factory=list)  # placeholder -> YAML value
     store: dict[str, str] = field(default_factory=dict)  # variable -> CEL
     notes: list[str] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)  # name -> YAML value
+    mode: str = ""
 
 
 def _response_properties(schema: Any, depth: int = 0) -> dict[str, Any]:
@@ -627,6 +630,7 @@ class _Scaffold:
         self.generator_keys: dict[tuple[str, str], str] = {}
         self.generator_notes: dict[str, str] = {}
         self.wired = 0
+        self.auth: Auth | None = None
 
     # the parts
 
@@ -638,6 +642,7 @@ class _Scaffold:
                 f"spec ({'; '.join(self.skipped[:3])}); fix the paths (they start with '/') "
                 "or give the operations an operationId without spaces")
         self._wire()
+        self._authenticate()
         lines = [
             *self._header(),
             "version: 1",
@@ -717,6 +722,34 @@ class _Scaffold:
         for variable in variables.values():
             for source in variable.sources:
                 actions[source.producer].store.setdefault(variable.name, source.expr)
+
+    def _authenticate(self) -> None:
+        """Log in with the document's security scheme, when the scaffold understands it (see
+        ``_scaffold_auth``): the login action stores each target's token, and every action
+        that needs it sends it."""
+        auth = plan_auth(self.doc, [a.op for a in self.actions])
+        if auth is None:
+            return
+        self.auth = auth
+        taken = {v for a in self.actions for v in a.store} | set(_BOUND_NAMES | _CEL_RESERVED)
+        variable = _unique("auth_tokens", taken)
+        token = _unique("auth_token", set(self.generators))
+        self.generators[token] = {"pick": variable}
+        self.generator_notes[token] = (f"a session token, stored per target by the "
+                                       f"{auth.login} call")
+        header = token
+        if auth.prefix:
+            header = _unique("auth_header", set(self.generators))
+            self.generators[header] = auth.prefix + "${" + token + "}"
+            self.generator_notes[header] = f"the value of the {auth.header} header"
+        for action in self.actions:
+            if action.op.key == auth.login:
+                action.store[variable] = _cel_path(auth.token)
+                action.mode = "positive"
+                action.notes.append(f"logs in: stores each target's token ({auth.scheme}); "
+                                    "set realistic credentials in 'body'")
+            elif action.op.key in auth.secured:
+                action.headers.append((auth.header, _scalar("${" + header + "}", flow=True)))
 
     def _variable_name(self, param: str, action: _Action) -> str:
         """snake_case of the parameter; a bare ``id`` (``slug``...) gets its collection's name:
@@ -835,6 +868,9 @@ class _Scaffold:
     def _targets(self) -> list[str]:
         url = _scalar(self._base_url())
         auth = self._auth_hint()
+        if self.auth is not None:
+            auth = (f"{self.auth.header}: sent by the actions that need it, with the token "
+                    f"that {self.auth.login} stores")
         return [
             "targets:",
             "  model:                            # the implementation you trust (the source of "
@@ -843,7 +879,7 @@ class _Scaffold:
             "    # or in-process (ASGI/WSGI):   app: mypackage.reference:app",
             '    # or started by mbtspec:       command: ["${python}", -m, mypackage.server, '
             '--port, "${port}"]',
-            f"    # {auth}   (secrets from the environment)",
+            f"    # {auth}" + ("" if self.auth else "   (secrets from the environment)"),
             "  candidate:                        # the implementation under test",
             f"    base_url: {url}     # placeholder: change it, model and candidate must differ",
             "    # or in-process (ASGI/WSGI):   app: mypackage.server:app",
@@ -866,7 +902,7 @@ class _Scaffold:
             return []
         lines = ["generators:",
                  "  # Values of path parameters (a pick's 'or:' is used while nothing is "
-                 "stored yet)."]
+                 "stored yet)" + ("; the session token." if self.auth else ".")]
         for name, value in self.generators.items():
             note = self.generator_notes.get(name)
             if note:
@@ -888,9 +924,14 @@ class _Scaffold:
             if action.path:
                 lines.append("    path:")
                 lines.extend(f"      {_scalar(k)}: {v}" for k, v in action.path)
+            if action.headers:
+                lines.append("    headers:")
+                lines.extend(f"      {_scalar(k)}: {v}" for k, v in action.headers)
             if action.store:
                 lines.append("    store:")
                 lines.extend(f"      {_scalar(k)}: {_scalar(v)}" for k, v in action.store.items())
+            if action.mode:
+                lines.append(f"    mode: {action.mode}")
         return lines
 
     def _rest(self) -> list[str]:

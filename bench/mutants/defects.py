@@ -97,3 +97,33 @@ DEFECTS: tuple[Defect, ...] = (
 )
 
 BY_NAME = {defect.name: defect for defect in DEFECTS}
+
+
+@dataclass(frozen=True)
+class Race:
+    """A defect only concurrent calls show (``races.yaml``, ``run.concurrency``): after the
+    sequential ``prefix``, the calls of ``branches`` in flight at once, then ``then``."""
+
+    name: str
+    kind: str
+    prefix: tuple[Call, ...]
+    branches: tuple[tuple[Call, ...], ...]
+    then: tuple[Call, ...] = ()
+    note: str = ""
+
+
+RACES: tuple[Race, ...] = (
+    Race("stock_lost_update", "race: lost update", (_MEMBER, ("add_book", {"copies": ">=2"})),
+         ((_BORROW,), (_BORROW,)), (("list_books", {}),),
+         note="each borrow reads the available copies, awaits, and writes back what it read "
+              "minus one: two loans, one copy fewer (seen when the copies are read back)"),
+    Race("card_issued_twice", "race: check-then-act", (_MEMBER,),
+         ((("issue_card", {}),), (("issue_card", {}),)),
+         note="both check that the member has no card before either creates one: two 201"),
+    Race("last_copy_twice", "race: check-then-act", (_MEMBER, ("add_book", {"copies": 1})),
+         ((_BORROW,), (_BORROW,)),
+         note="both see the last copy available before either takes it: two 201, -1 "
+              "available (needs a book down to its last copy, 1 in 5 books drawn)"),
+)
+
+RACES_BY_NAME = {race.name: race for race in RACES}

@@ -25,7 +25,16 @@ The contract (``openapi.yaml`` documents it):
   ``loan_limit`` when the member holds 3 loans, 409 ``no_copy_available``; else 201 ``{id,
   memberId, bookId, createdAt}`` and one copy fewer available. ``DELETE /loans/{id}``: 204
   (the copy is back), or 404.
+* ``POST /cards {memberId}``: 422, 404 unknown member, 409 ``card_exists`` when the member has
+  a card already; else 201 ``{id, memberId}``. One card per member. (Only ``races.yaml``
+  calls it; ``openapi.yaml`` documents what ``spec.yaml`` tests, and leaves it out.)
 * ``POST /__reset``: 204, everything forgotten, ids start again at 1.
+
+``borrow`` and ``issue_card`` await something before they look at the state (a fraud check, a
+card printer: ``pause``, ``$MUTANT_PAUSE`` seconds, default 0, one turn of the event loop), so
+that two calls in flight at once interleave there; the correct service then checks and writes
+with no ``await`` in between. The race defects await between the check (or the read) and the
+write instead: only concurrent calls (``run.concurrency``) can show them.
 
 The seeded defects, each with its class and a known minimal sequence (``defects.py`` holds the
 same table in machine-readable form):
@@ -63,6 +72,17 @@ page_skips_one              pagination           add_book, add_book, list_books(
 long_name_accepted          invalid accepted     add_member(21-character name) -> 201, not 422
 zero_copies_accepted        invalid accepted     add_book(copies=0) -> 201, not 422
                                                  (needs inputs outside the schema)
+stock_lost_update           race: lost update    after the prefix add_member, add_book
+                                                 (copies>=2): borrow || borrow, then
+                                                 list_books: one copy fewer available, not
+                                                 two (each borrow wrote back what it read
+                                                 before its await)
+card_issued_twice           race: check-then-act after the prefix add_member: issue_card ||
+                                                 issue_card for the same member: both 201,
+                                                 not one 201 and one 409 card_exists
+last_copy_twice             race: check-then-act after the prefix add_member, add_book
+                                                 (copies=1): borrow || borrow: both 201 (the
+                                                 last copy lent twice), not 201 and 409
 noise                       noise only           never a difference: createdAt written
                                                  "...Z" (not "+00:00"), a member's loans listed
                                                  newest first, an extra x-served-by header
@@ -71,6 +91,8 @@ noise                       noise only           never a difference: createdAt w
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,14 +109,19 @@ from examples.employees._asgi import (
     empty_response,
     json_response,
     parse_json,
+    parse_query,
 )
+from examples.employees._asgi import _read_body as read_body
 
 DEFECTS = (
     "unknown_book_500", "trailing_space_500", "copies_max_rejected", "title_max_rejected",
     "loan_limit_off_by_one", "borrow_keeps_stock", "delete_lent_book", "soft_delete",
     "full_answers_200", "copies_lost_update", "return_keeps_loan", "id_reused", "tenth_book",
-    "tenth_loan", "page_skips_one", "long_name_accepted", "zero_copies_accepted", "noise",
+    "tenth_loan", "page_skips_one", "long_name_accepted", "zero_copies_accepted",
+    "stock_lost_update", "card_issued_twice", "last_copy_twice", "noise",
 )
+#: The defects only concurrent calls show (``races.yaml``).
+RACES = ("stock_lost_update", "card_issued_twice", "last_copy_twice")
 MAX_TITLE, MAX_NAME, MAX_COPIES, LOAN_LIMIT, MAX_PAGE = 40, 20, 5, 3, 10
 
 
@@ -105,7 +132,9 @@ class Library:
     books: dict[int, dict[str, Any]] = field(default_factory=dict)
     members: dict[int, dict[str, Any]] = field(default_factory=dict)
     loans: dict[int, dict[str, Any]] = field(default_factory=dict)
-    next_id: dict[str, int] = field(default_factory=lambda: {"book": 1, "member": 1, "loan": 1})
+    cards: dict[int, dict[str, Any]] = field(default_factory=dict)  # by member id
+    next_id: dict[str, int] = field(default_factory=lambda: {"book": 1, "member": 1, "loan": 1,
+                                                             "card": 1})
     free_book_ids: list[int] = field(default_factory=list)  # only the id_reused defect uses it
 
     def clear(self) -> None:
@@ -250,7 +279,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
         return json_response(200, held[::-1] if "noise" in on else held)
 
     @router.route("/loans", "POST")
-    def borrow(request: Request) -> Response:
+    async def borrow(request: Request) -> Response:
         body = parse_json(request.body)
         if not isinstance(body, dict):
             return invalid("body")
@@ -259,6 +288,9 @@ def make_app(defect: str | None = None) -> ASGIApp:
             return invalid("memberId")
         if not whole_number(book_id):
             return invalid("bookId")
+        racy = "stock_lost_update" in on or "last_copy_twice" in on
+        if not racy:
+            await pause()  # (then checks and writes with no await in between)
         book = lib.books.get(book_id)
         if member_id not in lib.members or book is None:
             return json_response(404, NOT_FOUND)
@@ -271,12 +303,35 @@ def make_app(defect: str | None = None) -> ASGIApp:
             if "full_answers_200" in on:
                 return json_response(200, {"error": "no_copy_available"})
             return conflict("no_copy_available")
+        read = book["available"]
+        if racy:
+            await pause()  # the defects: between the check (and the read) and the write
         loan = {"id": lib.mint("loan"), "memberId": member_id, "bookId": book_id,
                 "createdAt": stamp()}
         lib.loans[loan["id"]] = loan
-        if "borrow_keeps_stock" not in on:
+        if "stock_lost_update" in on:
+            book["available"] = read - 1  # writes back what it read before its await
+        elif "borrow_keeps_stock" not in on:
             book["available"] -= 1
         return json_response(201, loan)
+
+    @router.route("/cards", "POST")
+    async def issue_card(request: Request) -> Response:
+        body = parse_json(request.body)
+        member_id = body.get("memberId") if isinstance(body, dict) else INVALID
+        if not whole_number(member_id):
+            return invalid("memberId")
+        if member_id not in lib.members:
+            return json_response(404, NOT_FOUND)
+        if "card_issued_twice" not in on:
+            await pause()
+        if member_id in lib.cards:
+            return conflict("card_exists")
+        if "card_issued_twice" in on:
+            await pause()  # the defect: checked, then awaits, then creates
+        card = {"id": lib.mint("card"), "memberId": member_id}
+        lib.cards[member_id] = card
+        return json_response(201, card)
 
     @router.route("/loans/{id}", "DELETE")
     def return_loan(request: Request) -> Response:
@@ -295,7 +350,7 @@ def make_app(defect: str | None = None) -> ASGIApp:
         lib.clear()
         return empty_response(204)
 
-    app = asgi_app(router)
+    app = serve(router)
     if "noise" not in on:
         return app
 
@@ -309,6 +364,38 @@ def make_app(defect: str | None = None) -> ASGIApp:
         await app(scope, receive, tagged)
 
     return with_extra_header
+
+
+PAUSE = float(os.environ.get("MUTANT_PAUSE") or 0)
+
+
+async def pause() -> None:
+    """What a handler awaits (another service, a disk): ``PAUSE`` seconds, at least one turn
+    of the event loop, where another call in flight can run."""
+    await asyncio.sleep(PAUSE)
+
+
+def serve(router: Router) -> ASGIApp:
+    """``asgi_app``, for handlers that may be ``async``: a coroutine a handler returns is
+    awaited."""
+    plain = asgi_app(router)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await plain(scope, receive, send)
+            return
+        request = Request(method=scope["method"].upper(), path=scope.get("path", "/") or "/",
+                          query=parse_query(scope.get("query_string", b"")),
+                          body=await read_body(receive))
+        response = router.dispatch(request)
+        if inspect.isawaitable(response):
+            response = await response
+        headers = [*response.headers, (b"content-length", str(len(response.body)).encode())]
+        await send({"type": "http.response.start", "status": response.status,
+                    "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    return app
 
 
 def from_env() -> ASGIApp:

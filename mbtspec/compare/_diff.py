@@ -18,6 +18,7 @@ match of every prefix at every level; where no rule can apply any more, the walk
 
 from __future__ import annotations
 
+import marshal
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -30,9 +31,27 @@ from mbtspec.spec.problems import format_path
 Path = tuple[str | int, ...]
 
 
+def identical(a: Any, b: Any) -> bool:
+    """Are ``a`` and ``b`` the same JSON value, of the same types, keys in the same order?
+    (Then no plain comparison finds a difference.) ``marshal`` writes each type apart
+    (``True`` is not ``1``, ``1.0`` not ``1``) at C speed: about seven times faster than the
+    walk on equal bodies. Format 2: later ones write an object seen twice as a reference,
+    which depends on how the objects are shared, not on the value. False when unsure (keys
+    in another order: the walk decides)."""
+    if not isinstance(a, dict | list) or type(a) is not type(b) or a != b:
+        return False  # (``!=`` first: bodies that differ mostly differ early)
+    try:
+        return marshal.dumps(a, 2) == marshal.dumps(b, 2)
+    except ValueError:  # (a value marshal cannot write: only ``ABSENT`` in practice)
+        return False
+
+
 class _Absent:
     def __repr__(self) -> str:
         return "<absent>"
+
+    def __reduce__(self) -> str:
+        return "ABSENT"  # (one object, also after a trip through pickle: workers)
 
 
 ABSENT: Any = _Absent()
@@ -218,7 +237,8 @@ class Comparer:
         elif self._ignore.matches(place[0]):
             return
         if not (any(place[0]) or any(place[1]) or any(place[2])):
-            yield from self._diff_plainly(a, b, path)  # no rule applies below: faster
+            if not identical(a, b):  # (most bodies are: a C-speed look settles it)
+                yield from self._diff_plainly(a, b, path)  # no rule applies below: faster
             return
         active = self._matchers.matching(place[2]) if any(place[2]) else ()
         if active and self.matchers.present(active) and a is not ABSENT and b is not ABSENT:

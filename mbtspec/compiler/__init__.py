@@ -33,10 +33,10 @@ from mbtspec.compiler._values import (
     text_of,
 )
 from mbtspec.compiler.state import PerTarget, State, resolve
-from mbtspec.errors import SpecError
+from mbtspec.errors import SpecError, UsageError
 from mbtspec.spec import model as m
-from mbtspec.spec._rules import UNFILLED_HEADERS
-from mbtspec.spec._walks import iter_needed_picks, iter_refs
+from mbtspec.spec._rules import UNFILLED_HEADERS, action_needed_picks
+from mbtspec.spec._walks import iter_refs
 from mbtspec.spec.problems import Problem, format_path
 
 __all__ = [
@@ -61,7 +61,9 @@ __all__ = [
 ]
 
 #: Marks "send no body" (distinct from a JSON null body).
-NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY"})()
+NO_BODY: Any = type("NoBody", (), {"__repr__": lambda self: "NO_BODY",
+                                   # (one object, also after a trip through pickle: workers)
+                                   "__reduce__": lambda self: "NO_BODY"})()
 _IGNORED_HEADERS = UNFILLED_HEADERS
 #: Drawn for each optional part of a request: is it sent this time? (One object, so that the
 #: boundary pass can tell this draw from others and send every optional part.)
@@ -80,6 +82,28 @@ class RequestDraft:
     body: Any
     media_type: str | None
     change: InputChange | None = None  # the deliberate invalid or boundary value, if any
+    url: Any = None  # the whole request target, when the action gives one (see ``url``)
+    #: Per target, what it gets instead (``targets:``): keys path, query, headers (merged
+    #: over the action's; None leaves one out), body and url (replacing the action's).
+    overrides: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def for_target(self, target: str) -> RequestDraft:
+        """The draft as ``target`` gets it: with its overrides applied."""
+        change = self.overrides.get(target)
+        if not change:
+            return self
+        query = list(self.query)
+        for name, value in change.get("query", ()):
+            at = next((i for i, (k, _) in enumerate(query) if k == name), None)
+            query = [(k, v) for k, v in query if k != name]
+            query.insert(len(query) if at is None else at, (name, value))
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() not in {n.lower() for n, _ in change.get("headers", ())}}
+        headers.update({k: v for k, v in change.get("headers", ()) if v is not None})
+        return dataclasses.replace(
+            self, path_params={**self.path_params, **dict(change.get("path", ()))},
+            query=query, headers=headers, body=change.get("body", self.body),
+            url=change.get("url", self.url), overrides={})
 
 
 @dataclass(frozen=True)
@@ -102,6 +126,8 @@ class ActionPlan:
     body: _Part | None
     media_type: str | None
     inputs: Inputs | None = None  # invalid and boundary inputs (negative and all modes)
+    url: _Part | None = None
+    overrides: tuple[tuple[str, tuple[tuple[str, tuple[_Part, ...]], ...]], ...] = ()
 
     @property
     def name(self) -> str:
@@ -124,13 +150,19 @@ class ActionPlan:
             return out
 
         path_params = dict(drawn(self.path_params))
+        url = self.url.node.draw(ctx) if self.url is not None else None
         query = drawn(self.query)
         headers = dict(drawn(self.headers))
         body = NO_BODY
         if self.body is not None and (not self.body.optional or ctx.draw(INCLUDE)):
             body = self.body.node.draw(ctx)
+        overrides = {target: {key: (tuple((p.name, p.node.draw(ctx)) for p in parts)
+                                    if key in ("path", "query", "headers")
+                                    else parts[0].node.draw(ctx))
+                              for key, parts in changes}
+                     for target, changes in self.overrides}
         draft = RequestDraft(self.action.method, self.action.path, path_params, query,
-                             headers, body, self.media_type)
+                             headers, body, self.media_type, url=url, overrides=overrides)
         if self.inputs is not None:
             change: InputChange | None = ctx.draw(self.inputs.choice)
             changed = change.apply(draft) if change is not None else None
@@ -162,6 +194,7 @@ def compile_plan(
     keep_going: bool | None = None,
     swarm: bool | None = None,
     mode: m.Mode | None = None,
+    concurrency: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Plan:
     """Compile ``spec``; the keyword arguments override its ``run:`` settings.
@@ -177,6 +210,16 @@ def compile_plan(
                                  "keep_going": keep_going, "mode": mode, "swarm": swarm}
     settings = dataclasses.replace(
         spec.run, **{name: value for name, value in overrides.items() if value is not None})
+    if concurrency is not None:  # --concurrency N: N branches, the spec's other options kept
+        parallel = dataclasses.replace(settings.concurrency or m.Concurrency(),
+                                       branches=concurrency)
+        settings = dataclasses.replace(settings, concurrency=parallel)
+        count = m.interleavings(parallel.branches, parallel.steps)
+        if count > m.MAX_INTERLEAVINGS:
+            raise UsageError(
+                f"--concurrency {concurrency} with {parallel.steps} steps per branch gives "
+                f"{count:,} interleavings, more than the {m.MAX_INTERLEAVINGS:,} a race can be "
+                "checked against; use fewer branches or set run.concurrency.branch_steps lower")
     problems: list[Problem] = []
     actions = []
     for action in spec.actions:
@@ -225,6 +268,8 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str,
                    else param.name)
             if key in set_names or param.schema is None or param.location == "cookie":
                 continue
+            if param.location == "path" and action.url is not None:
+                continue  # the whole target is given: no path to fill in
             if param.location == "header" and param.name.lower() in _IGNORED_HEADERS:
                 continue
             if not (param.required or everything):
@@ -243,17 +288,51 @@ def _compile_action(action: m.Action, compiler: Compiler, dialect: str,
             part = _Part(param.name, node, optional=not param.required)
             {"path": path_params, "query": query, "header": headers}[param.location].append(part)
         body = _fill_body(action, body, compiler, dialect, everything)
-    given_values = [*action.let, *action.path_params, *action.query, *action.headers]
-    if action.body is not None:
-        given_values.append(("body", action.body))
-    needs = frozenset(pick.variable for _, value in given_values
-                      for pick in iter_needed_picks(value))
+    needs = frozenset(pick.variable
+                      for pick in action_needed_picks(action, tuple(compiler.generators.items())))
     inputs = None
     if mode != "positive" and op is not None:
         sites = _sites(action, op, dialect, path_params, query, headers, body)
         inputs = compile_inputs(sites, mode, bool(action.store), action.name, compiler.notes)
+    url = _Part("url", compiler.compile(action.url, scope)) if action.url is not None else None
     return ActionPlan(action, needs, tuple(lets), tuple(path_params), tuple(query),
-                      tuple(headers), body, op.body_media_type if op else None, inputs)
+                      tuple(headers), body, _media_type(action), inputs, url,
+                      tuple(_compile_override(o, compiler, scope) for o in action.overrides))
+
+
+def _compile_override(override: m.Override, compiler: Compiler, scope: frozenset[str]
+                      ) -> tuple[str, tuple[tuple[str, tuple[_Part, ...]], ...]]:
+    """(target, ((key, parts), ...)): the parts of one target's override, in drawing order."""
+    def header(name: str, value: m.Value) -> _Part:
+        node = compiler.compile(value, scope)
+        if isinstance(value, m.Literal_) and value.value is None:
+            return _Part(name, node)  # null: the header is not sent to this target
+        return _Part(name, _header_node(node))
+
+    changes: list[tuple[str, tuple[_Part, ...]]] = [
+        ("path", tuple(_Part(k, compiler.compile(v, scope)) for k, v in override.path_params)),
+        ("query", tuple(_Part(k, compiler.compile(v, scope)) for k, v in override.query)),
+        ("headers", tuple(header(k, v) for k, v in override.headers)),
+    ]
+    if override.has_body:
+        body = override.body if override.body is not None else m.Literal_(None)
+        changes.append(("body", (_Part("body", compiler.compile(body, scope)),)))
+    if override.url is not None:
+        changes.append(("url", (_Part("url", compiler.compile(override.url, scope)),)))
+    return override.target, tuple((k, parts) for k, parts in changes
+                                  if parts or k not in ("path", "query", "headers"))
+
+
+def _media_type(action: m.Action) -> str | None:
+    """The media type the action's body is sent as; a body of bytes without a documented one
+    is ``application/octet-stream`` (else JSON, chosen when the body is encoded)."""
+    if action.media_type is not None:
+        return action.media_type
+    body = action.body
+    if isinstance(body, m.BytesGen) or (isinstance(body, m.Literal_)
+                                        and isinstance(body.value, bytes)):
+        return "application/octet-stream"
+    return None
 
 
 def _sites(action: m.Action, op: m.Operation, dialect: str, path_params: list[_Part],
@@ -271,6 +350,8 @@ def _sites(action: m.Action, op: m.Operation, dialect: str, path_params: list[_P
     for location, parts in (("path", path_params), ("query", query), ("header", headers)):
         for part in parts:
             param = op.parameter(location, part.name)
+            if location == "path" and action.url is not None:
+                continue
             key = (location, part.name.lower() if location == "header" else part.name)
             if param is None or param.schema is None:
                 continue
@@ -279,7 +360,7 @@ def _sites(action: m.Action, op: m.Operation, dialect: str, path_params: list[_P
                 continue
             sites.append(Site(location, part.name, param.schema, dialect,  # type: ignore[arg-type]
                               param.required, keep_value=picked))
-    schema = op.body_schema
+    schema = action.body_schema
     if body is None or schema is None or isinstance(action.body, m.Pick):
         return sites
     sites.append(Site("body", None, schema, dialect, op.body_required))
@@ -338,16 +419,25 @@ def _fill_body(action: m.Action, body: _Part | None, compiler: Compiler, dialect
                everything: bool) -> _Part | None:
     op = action.operation
     assert op is not None
-    schema = op.body_schema
+    schema = action.body_schema
     if schema is None:
         return body
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    multipart = _is_multipart(action.media_type)
     if body is None:
         if not (op.body_required or everything):
             return None
-        node = _schema_node(compiler, schema, dialect, "request body", action)
-        return _Part("body", node, optional=not op.body_required)
-    value = action.body
-    props = schema.get("properties") if isinstance(schema, dict) else None
+        if isinstance(schema, dict) and _binary(schema) and schema.get("type") != "array":
+            # raw bytes (application/octet-stream, images ...): bytes, not text
+            return _Part("body", compiler.compile(m.BytesGen(0, 256), frozenset()),
+                         optional=not op.body_required)
+        if not (multipart and isinstance(props, dict)):
+            node = _schema_node(compiler, schema, dialect, "request body", action)
+            return _Part("body", node, optional=not op.body_required)
+        # A form: each property a part, binary ones as file parts (below).
+        body = _Part("body", compiler.compile(m.ObjectValue(()), frozenset()),
+                     optional=not op.body_required)
+    value = action.body if action.body is not None else m.ObjectValue(())
     if not isinstance(value, m.ObjectValue) or not isinstance(props, dict):
         return body
     required = set(schema.get("required") or ())
@@ -358,14 +448,35 @@ def _fill_body(action: m.Action, body: _Part | None, compiler: Compiler, dialect
         if name in given or not isinstance(sub, dict) or sub.get("readOnly") is True:
             continue
         if name in required or everything:
-            extra.append((name, m.SchemaGen(sub, dialect)))  # type: ignore[arg-type]
+            extra.append((name, _file_part(name) if multipart and _binary(sub)
+                          else m.SchemaGen(sub, dialect)))  # type: ignore[arg-type]
             if name not in required:
                 optional.add(name)
     if not extra:
         return body
     filled = m.ObjectValue(value.fields + tuple(extra), frozenset(optional))
     try:
-        return _Part("body", compiler.compile(filled, frozenset(n for n, _ in action.let)))
+        return _Part("body", compiler.compile(filled, frozenset(n for n, _ in action.let)),
+                     optional=body.optional)
     except CompileError as err:
         raise CompileError(f"request body of {action.method} {action.path}: {err.message}",
                            action.mark) from None
+
+
+def _is_multipart(media_type: str | None) -> bool:
+    return media_type is not None and media_type.lower().startswith("multipart/")
+
+
+def _binary(schema: dict[str, Any]) -> bool:
+    """A property documented as a file: ``format: binary`` (3.0) or ``contentMediaType``
+    / ``contentEncoding`` (3.1), or an array of such."""
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return _binary(schema["items"])
+    return schema.get("format") in ("binary", "byte") or "contentMediaType" in schema or \
+        "contentEncoding" in schema
+
+
+def _file_part(name: str) -> m.Value:
+    """A file drawn for a documented file property: up to 64 random bytes named after it."""
+    return m.FileValue(m.BytesGen(0, 64), m.Literal_(f"{name}.bin"),
+                       m.Literal_("application/octet-stream"))

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from mbtspec.compiler._payloads import FilePart, b64
 from mbtspec.compiler.state import PerTarget, State
 from mbtspec.spec import model as m
 from mbtspec.spec._schemas import generation_schema, schema_problem
@@ -152,7 +153,18 @@ def text_of(value: Any) -> str:
         return "null"
     if isinstance(value, int | float):
         return repr(value) if isinstance(value, float) else str(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, bytes):
+        return b64(value)
+    if isinstance(value, FilePart):
+        return value.content if isinstance(value.content, str) else b64(value.content)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)
+
+
+def json_default(value: Any) -> Any:
+    """How JSON writes what is not JSON: bytes as base64 text, a file part as its content."""
+    if isinstance(value, bytes | FilePart):
+        return text_of(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def lift(function: Callable[..., Any], values: list[Any], targets: tuple[str, ...]) -> Any:
@@ -387,6 +399,25 @@ class Compiler:
             return [bag[i] for i in indexes]
 
         return Dynamic(draw)
+
+    def _bytesgen(self, value: m.BytesGen, lets: frozenset[str]) -> Node:
+        """Bytes of any value; shrinks towards fewer bytes, then towards zero bytes."""
+        return Pure(st.binary(min_size=value.min_size, max_size=value.max_size))
+
+    def _filevalue(self, value: m.FileValue, lets: frozenset[str]) -> Node:
+        parts = [self.compile(v, lets) if v is not None else None
+                 for v in (value.content, value.filename, value.content_type)]
+        nodes = [n if n is not None else Pure(st.none()) for n in parts]
+
+        def make(content: Any, filename: Any, content_type: Any) -> FilePart:
+            if not isinstance(content, bytes | str):
+                content = text_of(content)
+            return FilePart(content, None if filename is None else text_of(filename),
+                            None if content_type is None else text_of(content_type))
+
+        if all(n.strategy is not None for n in nodes):
+            return Pure(st.tuples(*_strategies(nodes)).map(lambda drawn: make(*drawn)))
+        return Dynamic(lambda ctx: lift(make, [n.draw(ctx) for n in nodes], ctx.targets))
 
     def _unique(self, value: m.Unique, lets: frozenset[str]) -> Node:
         inner = self.compile(value.value, lets)

@@ -139,6 +139,14 @@ class State:
         return result
 
 
+def copy_state(state: State) -> State:
+    """A copy of ``state`` that stores and removes on its own (the values are shared)."""
+    copied = State()
+    copied.bags = {name: list(bag) for name, bag in state.bags.items()}
+    copied.origins = {name: list(origins) for name, origins in state.origins.items()}
+    return copied
+
+
 class _View(MutableMapping[str, list[Any]]):
     """A read-only view (mutable only in type, so that it can sit in a ChainMap)."""
     def __init__(self, bags: dict[str, list[Any]], target: str) -> None:

@@ -25,6 +25,7 @@ from mbtspec.compiler import Plan, State, Unsatisfiable
 from mbtspec.errors import RunError, TargetError
 from mbtspec.executor._boundaries import iter_boundary_failures
 from mbtspec.executor._draws import ReplayDraws
+from mbtspec.executor._races import RaceShrinker, search_races
 from mbtspec.executor._runtime import (
     Abort,
     Judge,
@@ -40,6 +41,7 @@ from mbtspec.executor.records import (
     Failure,
     Finding,
     Progress,
+    Race,
     Request,
     Response,
     RunResult,
@@ -50,7 +52,7 @@ from mbtspec.executor.records import (
 )
 
 __all__ = [
-    "Difference", "Failure", "Finding", "Judge", "Progress", "Request", "Response",
+    "Difference", "Failure", "Finding", "Judge", "Progress", "Race", "Request", "Response",
     "RunResult", "Signature", "Stats", "Step", "run_plan", "signature", "unreached_operations",
 ]
 
@@ -124,6 +126,9 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
     if any(p.inputs is not None and p.inputs.boundaries for p in plan.actions):
         stopped, over = _boundary_pass(runtime, seed, isolated, warnings, found)
     round_seed, first = seed, True
+    if plan.run.concurrency is not None and not over:
+        stopped = _race_search(runtime, session, seed, isolated, warnings, found)
+        over = True
     while not over:
         try:
             failure, stopped = _search(runtime, round_seed, isolated, warnings,
@@ -151,7 +156,48 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
         runtime.failures, runtime.best, runtime.aborted = 0, None, None
     failures = tuple(replace(f, variants=runtime.known.get(signature(f.steps[-1]), 0))
                      for f in found)
+    for action, (count, why) in runtime.refused.items():
+        warnings.append(f"action '{action}': {count} request{'s' if count != 1 else ''} "
+                        f"{why}: mbtspec sends requests to its targets only, so a URL in "
+                        "'url' must point at the same target (a path, or its base URL)")
     return _result(runtime, seed, failures, stopped, warnings)
+
+
+def _race_search(runtime: Runtime, session: Session, seed: int, isolated: bool,
+                 warnings: list[str], found: list[Failure]) -> str:
+    """Search with parallel sequences (``run.concurrency``); a failure found is shrunk and
+    added to ``found``. Returns why the run stopped early, or "". (The first failure ends
+    the search: keep-going does not apply to races.)"""
+    if not isolated:
+        warnings.append("without a reset, a race cannot be replayed reliably: its shrinking "
+                        "and its confirmation may go astray")
+    try:
+        outcome = search_races(runtime, session, seed)
+    except TimeUp:
+        return "max-time"
+    except (Abort, TargetError, KeyboardInterrupt) as error:
+        if isinstance(error, Abort):
+            error = error.error
+        if not found:
+            raise error from None
+        return "interrupted" if isinstance(error, KeyboardInterrupt) else "target error"
+    if outcome is None or outcome.failure is None:
+        return ""
+    failure = outcome.failure
+    if failure.race is None:  # an ordinary failure, in the prefix
+        failure = (_minimize(runtime, failure, warnings) if isolated
+                   else _confirm(runtime, failure, warnings))
+    else:
+        shrinker = RaceShrinker(runtime, session, runtime.plan.run.shrink_time)
+        try:
+            failure = shrinker.shrink(outcome)
+        except Abort as err:
+            failure = _cut_short(failure.steps, err.error, warnings, failure)
+        except KeyboardInterrupt:
+            failure = _cut_short(failure.steps, None, warnings, failure)
+    runtime.trace = []
+    found.append(failure)
+    return ""
 
 
 def _generated(stats: Stats) -> int:
@@ -275,7 +321,7 @@ def _result(runtime: Runtime, seed: int, failures: tuple[Failure, ...], stopped:
 
 
 def _cut_short(steps: tuple[Step, ...], error: TargetError | None,
-               warnings: list[str]) -> Failure:
+               warnings: list[str], race: Failure | None = None) -> Failure:
     """The failure ``steps`` show, reported as it is because shrinking could not go on:
     a target failed (``error``) or the user stopped the run (``error`` is None). A failure
     once found is never lost to what happens after."""
@@ -287,7 +333,8 @@ def _cut_short(steps: tuple[Step, ...], error: TargetError | None,
         if tail:
             warnings.append(f"while shrinking, {error}; its last output: {' | '.join(tail)}")
     return Failure(steps[-1].findings[0].kind, steps, cut_short=True, ends_run=True,
-                   note=f"shrinking stopped early ({why}): a shorter sequence may show it too")
+                   note=f"shrinking stopped early ({why}): a shorter sequence may show it too",
+                   race=race.race if race is not None else None)
 
 
 def _replay(runtime: Runtime, steps: tuple[Step, ...], kind: str) -> tuple[Step, ...] | None:

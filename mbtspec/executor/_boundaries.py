@@ -154,6 +154,7 @@ def _run_case(runtime: Runtime, setup: Sequence[ActionPlan], plan: ActionPlan,
               case: InputChange, seed: int) -> Failure | None:
     runtime.begin_sequence()
     runtime.stats.boundary += 1
+    runtime.open = "boundary"
     try:
         for step_plan in setup:
             if not runtime.enabled(step_plan):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from mbtspec.compiler import UNIQUE_TRIES, State, Unsatisfiable
 from mbtspec.compiler.state import Entry
 from mbtspec.executor._simplest import NONE, simplest_value
+from mbtspec.executor.records import Redacted
 
 
 class RecordingDraws:
@@ -76,6 +77,10 @@ class ReplayDraws:
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
         value = self.next()
+        if isinstance(value, Redacted):  # (from a replay file) the secret is drawn again
+            value = simplest_value(strategy)
+            if value is NONE:
+                raise Unsatisfiable("a redacted value cannot be drawn again")
         if isinstance(value, Entry) or (isinstance(value, list) and value
                                         and isinstance(value[0], Entry)):
             # A pick whose variable is empty in this replay, drawing its 'or:' instead: the

@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import itertools
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -28,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from mbtspec.executor import _supervisor
 from mbtspec.executor._supervisor import MARK
@@ -113,7 +114,8 @@ class ManagedProcess:
 
     def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None,
                  log_path: Path, lifetime: Literal["server", "command"] = "server",
-                 grace: float = 5.0, mark: str | None = None) -> None:
+                 grace: float = 5.0, mark: str | None = None,
+                 user: str | None = None) -> None:
         self.argv = list(argv)
         self.log_path = log_path
         self.lifetime = lifetime
@@ -123,11 +125,13 @@ class ManagedProcess:
         self._seen: tuple[float, bool] = (0.0, True)  # (when, whether) others lived
         self._termed: set[int] = set()  # processes of it that got a signal
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed when it is over
+        account = as_user(user) if user else {}
         try:
             self.popen = subprocess.Popen(
-                self.argv, cwd=cwd, env={**env, MARK: self.mark}, stdin=subprocess.DEVNULL,
-                stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()) if _LINUX else None)
+                self.argv, cwd=cwd, env={**env, **account.pop("env", {}), MARK: self.mark},
+                stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()) if _LINUX else None, **account)
         except BaseException:
             self._log.close()
             raise
@@ -278,6 +282,15 @@ def _marked(processes: Sequence[ManagedProcess]) -> dict[str, list[tuple[int, in
         if mark in wanted:
             found.setdefault(mark, []).append((pid, group))
     return found
+
+
+def as_user(name: str) -> dict[str, Any]:
+    """``Popen`` arguments that run a command as the account ``name`` (its user, its group,
+    no other groups, and its ``HOME``, ``USER`` and ``LOGNAME``); ``KeyError`` if there is no
+    such account. Only root may switch accounts."""
+    account = pwd.getpwnam(name)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": [],
+            "env": {"HOME": account.pw_dir, "USER": name, "LOGNAME": name}}
 
 
 def _group_alive(pgid: int) -> bool:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
@@ -116,11 +117,17 @@ class Runtime:
         #: again: a step that shows one of them ends the search in that sequence quietly.
         self.known: dict[Signature, int] = {}
         self.quiet = False  # this sequence showed a known failure: nothing after it counts
+        self.discarding = False  # this sequence was cut short by reject() (see Stats)
+        #: The kind of the sequence begun and not ended yet: "search", "shrinking" or
+        #: "boundary" (the counter of ``stats`` that counted it); "" between sequences.
+        self.open = ""
         #: The shortest failing sequence seen so far: what is reported when shrinking cannot
         #: finish (a target fails, the user stops the run).
         self.best: tuple[Step, ...] | None = None
         self.started = time.monotonic()
         self.max_time = plan.run.max_time
+        #: Requests not sent (a stored URL on another origin), per action: (count, why).
+        self.refused: dict[str, tuple[int, str]] = {}
         self.chooser = Chooser(plan)
         #: The running sequence's swarm (swarm testing): the actions it may use; None before
         #: its first step, and without swarm testing.
@@ -137,25 +144,38 @@ class Runtime:
             raise TimeUp()
         self.end_sequence()  # (and empties the trace)
         self.quiet = False
+        self.discarding = False  # (this sequence was not cut short yet)
         self.reset_targets()
         self.state = State(self.variables)
         self.swarm = None
         self.ended = False
         self.stats.sequences += 1
+        self.open = "search"
         if self.failures:
             self.stats.shrinking += 1
+            self.open = "shrinking"
         self.progress()
 
     def end_sequence(self) -> None:
+        """Close the sequence: its length is kept; one that made no call at all (Hypothesis
+        starts a few that end before their first step) is not counted as a sequence."""
         if self.trace:
             self.stats.lengths.append(len(self.trace))
             self.trace = []
+        elif self.open:
+            self.stats.sequences -= 1
+            if self.open in ("shrinking", "boundary"):
+                setattr(self.stats, self.open, getattr(self.stats, self.open) - 1)
+        self.open = ""
 
     def reset_targets(self) -> None:
+        started = time.monotonic()
         try:
             self.reset()
         except TargetError as err:
             raise self.abort(err) from None
+        finally:
+            self.stats.reset_seconds += time.monotonic() - started
 
     def abort(self, error: TargetError) -> Abort:
         """The ``Abort`` to raise for ``error`` (remembered: see ``aborted``)."""
@@ -209,6 +229,7 @@ class Runtime:
             self.stats.swarms += 1
             self.stats.swarm_actions += len(self.swarm)
         candidates = self._candidates()
+        unsatisfiable = False
         while candidates:
             plan = self.chooser.choose(pick, candidates)
             try:
@@ -216,6 +237,7 @@ class Runtime:
             except Unsatisfiable as why:
                 self.stats.action(plan.name).skipped[str(why)] += 1
                 candidates = [c for c in candidates if c is not plan]
+                unsatisfiable = True
                 continue
             except KeyboardInterrupt as stop:
                 # (Hypothesis may report an interrupted replay as a flaky test instead)
@@ -223,6 +245,13 @@ class Runtime:
                 raise
             self.raise_failure(step)
             return
+        if unsatisfiable and not self.trace:
+            # No step of this sequence could be drawn and it made no call: Hypothesis drops
+            # it and draws another in its place (counted as discarded, see ``Stats``).
+            if not self.discarding:
+                self.discarding = True
+                self.stats.discarded += 1
+            reject()
         self.ended = True  # nothing can run any more: the rest of the sequence is empty
 
     def _candidates(self) -> list[ActionPlan]:
@@ -259,7 +288,7 @@ class Runtime:
         """Run one action on every target; returns the recorded step (findings included)."""
         self.checkpoint()
         ctx = DrawContext(draws, self.state, self.names)
-        draft = plan.draw(ctx)  # (``Unsatisfiable`` goes to the caller)
+        draft = plan.draw(ctx)  # (``Unsatisfiable`` goes to the caller: see ``draw_step``)
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
@@ -284,6 +313,10 @@ class Runtime:
             responses = self.send(requests)
         except TargetError as err:
             raise self.abort(err) from None
+        for request in requests.values():
+            if request.refused:
+                count, _ = self.refused.get(plan.name, (0, ""))
+                self.refused[plan.name] = (count + 1, request.refused)
         store_values(plan, self.state, self.names, self.dialect, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,

@@ -57,7 +57,7 @@ class Session:
         self.commands: list[ManagedProcess] = []  # reset commands running now
         self.commands_mark = ""  # the start of the mark of every reset command's processes
         self.commands_started = 0
-        self.supervised = any(t.kind == "command" for t in plan.spec.targets) or any(
+        self.supervised = any(t.kind in ("command", "compose") for t in plan.spec.targets) or any(
             step.command for step in _all_reset_steps(plan))
 
     def __enter__(self) -> Session:
@@ -81,6 +81,7 @@ class Session:
         self.interrupts.shield(self._hurry)
         try:
             stop_all([*self._processes(), *self.commands])
+            stop_all(self._services())  # (after the servers that use them)
             if self.commands_mark:  # what reset commands left running in the background
                 sweep(self.commands_mark + ".", 1.0)
             _stop_loop(self.loop, self.targets)
@@ -116,9 +117,13 @@ class Session:
     def _processes(self) -> list[ManagedProcess]:
         return [t.process for t in self.targets.values() if t.process is not None]
 
+    def _services(self) -> list[ManagedProcess]:
+        return [p for t in self.targets.values() if isinstance(t, CommandTarget)
+                for p in t.service_processes()]
+
     def _hurry(self) -> None:
         """A second signal while stopping: SIGKILL now, and stop waiting for the loop."""
-        for process in [*self._processes(), *self.commands]:
+        for process in [*self._processes(), *self.commands, *self._services()]:
             process.kill()
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(_cancel_all, self.loop)
@@ -181,20 +186,30 @@ class Session:
         answers = await asyncio.gather(*(self.targets[n].send(requests[n]) for n in names))
         return dict(zip(names, answers, strict=True))
 
-    def reset(self) -> None:
-        """Run the reset steps on every target (step by step, the targets together) and
-        forget their cookies; ``TargetError`` if a step fails."""
+    def reset(self, only: tuple[str, ...] | None = None) -> None:
+        """Run the reset steps on every target (step by step, the targets together), or on
+        the targets named in ``only``, and forget their cookies; ``TargetError`` if a step
+        fails, or a service has exited."""
         steps = {name: target.definition.reset if target.definition.reset is not None
-                 else self.plan.spec.reset for name, target in self.targets.items()}
-        for target in self.targets.values():
+                 else self.plan.spec.reset for name, target in self.targets.items()
+                 if only is None or name in only}
+        for name in steps:
+            target = self.targets[name]
             target.forget()
+            for service in getattr(target, "services", ()):
+                if (error := service.exited()) is not None:
+                    raise error
         for index in range(max((len(s) for s in steps.values()), default=0)):
             round_ = {name: s[index] for name, s in steps.items() if index < len(s)}
+            restarts = {name: step for name, step in round_.items()
+                        if step.restart is not None and _restarts(step, self.targets[name])}
+            if restarts:
+                self.run(_restart_all({n: self.targets[n] for n in restarts}, restarts))
             commands = {name: step for name, step in round_.items() if step.command}
             if commands:
                 self._run_commands(commands)
             requests = {name: _reset_request(self.targets[name], step)
-                        for name, step in round_.items() if not step.command}
+                        for name, step in round_.items() if step.method is not None}
             if requests:
                 answers = self.send_all(requests)
                 for name, response in answers.items():
@@ -278,6 +293,27 @@ class _Sender:
         self.inbox.put(None)
 
 
+def _restarts(step: ResetStep, target: Target) -> bool:
+    """Does the restart ``step`` restart ``target``? (Only command targets restart.)"""
+    return isinstance(target, CommandTarget) and (step.restart == "all"
+                                                  or target.name in (step.restart or ()))
+
+
+async def _restart_all(targets: dict[str, Target], steps: dict[str, ResetStep]) -> None:
+    """Restart the targets together; the first error (after all of them ended) is raised."""
+    results = await asyncio.gather(
+        *(_restart(target, steps[name]) for name, target in targets.items()),
+        return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+
+
+async def _restart(target: Target, step: ResetStep) -> None:
+    assert isinstance(target, CommandTarget)
+    await target.restart(step.commands)
+
+
 def _all_reset_steps(plan: Plan) -> list[ResetStep]:
     steps = list(plan.spec.reset)
     for target in plan.spec.targets:
@@ -320,8 +356,11 @@ def _check_still_running(targets: dict[str, Target]) -> None:
 
 def _stop_loop(loop: asyncio.AbstractEventLoop, targets: dict[str, Target]) -> None:
     """Stop every target's in-process part (transports, ASGI lifespans), then the loop."""
+    stopping = _stop_all(targets)
     with contextlib.suppress(BaseException):
-        loop.run_until_complete(asyncio.wait_for(_stop_all(targets), timeout=10))
+        # (30 s: a compose target's 'down' stops containers, 5 s each at most)
+        loop.run_until_complete(asyncio.wait_for(stopping, timeout=30))
+    stopping.close()  # (a signal may cancel it before it starts: no "never awaited" warning)
     leftovers = asyncio.all_tasks(loop)  # e.g. requests cut short by Ctrl-C
     for task in leftovers:
         task.cancel()

@@ -9,9 +9,17 @@ from functools import cached_property
 from typing import Any, Literal
 
 from mbtspec.compiler._inputs import InputChange
+from mbtspec.compiler._payloads import as_data
 
 #: What stands for a secret wherever a request is shown or saved.
 REDACTED = "***"
+
+
+class Redacted:
+    """A drawn value that held a secret, read back from a replay file: drawn again."""
+
+    def __repr__(self) -> str:
+        return "<redacted>"
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,8 @@ class Request:
     body: Any  # compiler.NO_BODY when there is none
     content: bytes | None  # the encoded body
     media_type: str | None
+    #: Why it was not sent (a stored URL on another origin than the target's), if it was not.
+    refused: str = ""
 
     @cached_property
     def context(self) -> dict[str, Any]:
@@ -38,7 +48,8 @@ class Request:
             "path": self.path,
             "url": self.url,
             "headers": dict(self.headers),
-            "body": None if self.content is None else self.body,
+            # (bytes and files as a spec writes them: {base64: ...}, {file: ...})
+            "body": None if self.content is None else as_data(self.body),
         }
 
 
@@ -154,6 +165,28 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Race:
+    """The parallel part of a failure found with ``run.concurrency``.
+
+    ``Failure.steps`` holds the prefix, then the closest interleaving (the order of the
+    parallel steps, and the ``then`` steps, that matched the most steps on the model) up to
+    the step that fails, with both targets' exchanges. Here is what the candidate did
+    concurrently, branch by branch, and how the check went.
+    """
+
+    prefix: int  # how many of ``Failure.steps`` ran before the parallel part
+    branches: tuple[tuple[Step, ...], ...]  # the candidate's steps, one tuple per branch
+    then: tuple[Step, ...] = ()  # the candidate's steps after the parallel part
+    #: The closest interleaving, as (branch, step) pairs from 1 (one per parallel step).
+    closest: tuple[tuple[int, int], ...] = ()
+    matched: int = 0  # steps of it (parallel and then) that matched before one did not
+    tried: int = 0  # interleavings run on the model (0 in single-target mode)
+    total: int = 0  # interleavings of the parallel part
+    tries: int = 1  # runs of the reported sequence it took to show the failure
+    runs: int = 1  # runs of it made at most
+
+
+@dataclass(frozen=True)
 class Failure:
     """The minimal failing sequence. ``reproduced`` is False when a replay did not show it."""
 
@@ -169,6 +202,7 @@ class Failure:
     minimal: bool = False  # checked 1-minimal: leaving out any single step loses it
     #: With keep-going: how many more times the same failure (``signature``) showed
     variants: int = 0
+    race: Race | None = None  # found with run.concurrency: the parallel part
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -238,11 +272,19 @@ class Stats:
     sequences: int = 0
     shrinking: int = 0  # of which run while shrinking a failure
     boundary: int = 0  # of which run to try boundary values (before the random search)
+    #: of which cut short where a drawn step could not run (no action's values could be drawn
+    #: before the sequence made a call; a parallel prefix's pick found nothing): Hypothesis
+    #: does not count them against ``run.sequences``, and draws others in their place
+    discarded: int = 0
     calls: int = 0  # requests sent, all targets together
     steps: int = 0
     actions: dict[str, ActionStats] = field(default_factory=dict)
     time_ms: dict[str, float] = field(default_factory=dict)  # per target
     lengths: list[int] = field(default_factory=list)  # steps of each finished sequence
+    parallel: int = 0  # parallel parts run (run.concurrency)
+    interleavings: int = 0  # interleavings of them run on the model
+    check_seconds: float = 0.0  # spent running interleavings on the model
+    reset_seconds: float = 0.0  # spent resetting the targets before sequences
     drawn: int = 0  # steps the engine drew (not replays): the steps ``could_run`` counts
     #: Swarm testing: sequences that drew a swarm, and the actions their swarms held in all
     swarms: int = 0

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mbtspec.compiler import NO_BODY, InputChange, Plan, State
+from mbtspec.compiler import NO_BODY, ActionPlan, InputChange, Plan, State, Unsatisfiable
+from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor._http import encode_body
 from mbtspec.executor._runtime import Abort, Judge, Runtime
 from mbtspec.executor._session import Session
@@ -34,6 +35,10 @@ class RecordedStep:
     action: str
     requests: dict[str, RecordedRequest] = field(default_factory=dict)
     change: InputChange | None = None  # the invalid or boundary value it sent on purpose
+    #: What the step drew (picks as the entries they chose), and its ``Step.origin``: a
+    #: replay draws the step again from them, when the spec is the one they were drawn for.
+    draws: tuple[Any, ...] | None = None
+    origin: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,12 +61,17 @@ class ReplayOutcome:
 
 def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judge,
                     on_step: Callable[[Step], None] | None = None, times: int = 1,
-                    until_seen: bool = True) -> ReplayOutcome:
+                    until_seen: bool = True, rederive: bool = True) -> ReplayOutcome:
     """Send ``recorded`` to the plan's targets after their reset, up to ``times`` times (one
     start of the targets, a reset before each replay); see ``ReplayOutcome``. With
     ``until_seen``, stop at the first replay that shows the failure; else make every replay,
     to count how often it shows. The steps of the outcome are those of the first replay that
-    showed it, else of the last one."""
+    showed it, else of the last one.
+
+    With ``rederive`` (for a spec unchanged since the steps were recorded), a step with its
+    draws is drawn again from them, so that the values it takes from earlier responses (ids,
+    tokens, URLs: its picks) are those of this replay's responses; a step without draws, or
+    whose draws no longer fit, resends its recorded requests."""
     actions = {p.name: p for p in plan.actions}
     for number, step in enumerate(recorded, start=1):  # check the fit before starting
         if step.action not in actions:
@@ -81,7 +91,7 @@ def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judg
         try:
             while runs < times and not (seen and until_seen):
                 runs += 1
-                trace = _replay_once(runtime, session, actions, recorded)
+                trace = _replay_once(runtime, session, actions, recorded, rederive)
                 if trace[-1].findings:
                     shown = trace if not seen else shown
                     seen += 1
@@ -93,17 +103,32 @@ def replay_requests(plan: Plan, recorded: Sequence[RecordedStep], *, judge: Judg
 
 
 def _replay_once(runtime: Runtime, session: Session, actions: Mapping[str, Any],
-                 recorded: Sequence[RecordedStep]) -> tuple[Step, ...]:
+                 recorded: Sequence[RecordedStep], rederive: bool) -> tuple[Step, ...]:
     """One replay from a reset; the steps sent, up to the first with a finding."""
     runtime.trace = []
     runtime.state = State(runtime.variables)
     runtime.reset_targets()
     for step in recorded:
-        requests = {name: _request(step.requests[name], session.targets[name])
-                    for name in runtime.names}
-        if runtime.execute(actions[step.action], requests, change=step.change).findings:
+        done = _redraw(runtime, actions[step.action], step) if rederive else None
+        if done is None:
+            requests = {name: _request(step.requests[name], session.targets[name])
+                        for name in runtime.names}
+            done = runtime.execute(actions[step.action], requests, change=step.change,
+                                   origin=step.origin, draws=step.draws or ())
+        if done.findings:
             break
     return tuple(runtime.trace)
+
+
+def _redraw(runtime: Runtime, plan: ActionPlan, step: RecordedStep) -> Step | None:
+    """``step`` drawn again from its draws (None when it has none, or they do not fit: a
+    pick of an entry this replay did not store, a value of another kind)."""
+    if step.draws is None:
+        return None
+    try:
+        return runtime.step(plan, ReplayDraws(step.draws, step.origin))
+    except (Unsatisfiable, IndexError, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _request(recorded: RecordedRequest, target: Target) -> Request:

@@ -19,7 +19,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +30,14 @@ import httpx
 from mbtspec.errors import TargetError
 from mbtspec.executor._exchange import ResponseTooLarge, ServerTransport, exchange, read_body
 from mbtspec.executor._inprocess import ASGIAppTransport, guard_wsgi
-from mbtspec.executor._process import ManagedProcess, free_port
+from mbtspec.executor._process import ManagedProcess, free_port, stop_all
+from mbtspec.executor._services import (
+    SETUP_TIMEOUT,
+    CommandFailed,
+    Service,
+    run_to_end,
+    start_services,
+)
 from mbtspec.executor.records import Request, Response
 from mbtspec.spec.model import TargetDef
 
@@ -109,9 +116,12 @@ class Target:
     async def send(self, request: Request) -> Response:
         """Send ``request`` to an in-process ASGI app, on the event loop."""
         assert self.async_transport is not None
+        if request.refused:
+            return Response(None, error=request.refused)
         started = time.perf_counter()
         outgoing = self._outgoing(request)
-        try:  # (an in-process app has no socket to time out on: wait_for does it)
+        try:  # (an in-process app has no socket to time out on: wait_for does it; not
+            # asyncio.timeout, which lost Ctrl-C in start-up: see tests/e2e/test_signals.py)
             response = await asyncio.wait_for(
                 self.async_transport.handle_async_request(outgoing), self.timeout)
             content = read_body(response, self.max_response_size)  # (in memory: decoding)
@@ -125,6 +135,8 @@ class Target:
         """``send`` on the blocking transport. Servers are called from threads: blocking
         calls cost far less CPU than the event loop's (which runs in-process ASGI apps), and
         the threads still overlap the targets' waits."""
+        if request.refused:
+            return Response(None, error=request.refused)
         started = time.perf_counter()
         outgoing = self._outgoing(request)
         try:
@@ -371,10 +383,14 @@ class UrlTarget(Target):
     def __init__(self, definition: TargetDef, headers: dict[str, str], base_url: str) -> None:
         super().__init__(definition, headers)
         self.base_url = base_url.rstrip("/")
+        self.sync_transport = self.new_transport()
+
+    def new_transport(self) -> ServerTransport:
+        """A new pool of connections to ``base_url``."""
         # Certificates are only loaded for https (loading them takes tens of milliseconds).
         try:
-            self.sync_transport = ServerTransport(verify=self.base_url.startswith("https:"),
-                                                  proxy=proxy_for(self.base_url))
+            return ServerTransport(verify=self.base_url.startswith("https:"),
+                                   proxy=proxy_for(self.base_url))
         except (ValueError, ImportError) as err:  # an unknown proxy scheme, socks without socksio
             raise TargetError(self.name, f"cannot use the proxy {proxy_for(self.base_url)}: "
                               f"{err}") from None
@@ -431,10 +447,19 @@ class CommandTarget(UrlTarget):
     def __init__(self, definition: TargetDef, headers: dict[str, str], tmp: Path) -> None:
         port = str(free_port())
         variables = {"port": port, "tmp": str(tmp), "python": sys.executable}
+        cwd = interpolate(definition.cwd, variables) if definition.cwd else None
+        # (a service gets mbtspec's environment, not the target's: the target's refers to it)
+        self.services = [Service(d, definition.name, tmp, dict(os.environ), cwd)
+                         for d in definition.services]
+        for service in self.services:
+            variables[f"services.{service.name}.port"] = service.port
+            variables[f"services.{service.name}.dir"] = str(service.dir)
+        self.service_variables = {k: v for k, v in variables.items() if "." in k}
+        self.tmp = tmp
         try:
             self.argv = [interpolate(a, variables) for a in definition.command]
             self.env = {**os.environ, **{k: interpolate(v, variables) for k, v in definition.env}}
-            self.cwd = interpolate(definition.cwd, variables) if definition.cwd else None
+            self.cwd = cwd
             base_url = interpolate(definition.base_url or "http://127.0.0.1:${port}", variables)
         except KeyError as err:
             raise TargetError(definition.name, str(err.args[0])) from None
@@ -443,18 +468,53 @@ class CommandTarget(UrlTarget):
         self.port = port
 
     async def start(self) -> None:
+        await start_services(self.services)
+        self._start_process()
+        await self.wait_ready()
+
+    def _start_process(self) -> None:
         try:
             self.process = ManagedProcess(self.argv, env=self.env, cwd=self.cwd,
                                           log_path=self.log_path)
         except OSError as err:
             raise TargetError(self.name, f"cannot start {self.argv[0]!r}: {err.strerror}; "
                               "check the command") from None
+
+    async def restart(self, commands: Sequence[Sequence[str]]) -> None:
+        """Stop its server, run ``commands`` (each must exit with 0) while it is stopped, start
+        it again on the same port and wait until it is ready. Its services keep running."""
+        if self.process is not None:
+            await asyncio.to_thread(self.process.stop)
+        if self.sync_transport is not None:  # (its connections went with the old server)
+            self.sync_transport.close()
+            self.sync_transport = self.new_transport()
+        log = self.tmp / f"{self.name}.restart.log"
+        for argv in commands:
+            try:
+                shown = [interpolate(a, self.variables) for a in argv]
+            except KeyError as err:
+                reason = str(err.args[0])
+                if not reason.startswith("environment variable"):
+                    reason = f"${{{reason}}} is not available for this target"
+                raise TargetError(self.name, f"restart command {argv[0]!r} failed: "
+                                  f"{reason}") from None
+            try:
+                await run_to_end(shown, env=self.env, cwd=self.cwd, log_path=log,
+                                 timeout=SETUP_TIMEOUT)
+            except CommandFailed as err:
+                raise TargetError(self.name, f"restart command {' '.join(shown)!r} failed: "
+                                  f"{err}", err.tail, str(log) if err.tail else None) from None
+        self._start_process()
         await self.wait_ready()
+
+    def service_processes(self) -> list[ManagedProcess]:
+        return [s.process for s in self.services if s.process is not None]
 
     async def stop(self) -> None:
         await super().stop()
         if self.process is not None:
             self.process.stop()
+        stop_all(self.service_processes())
 
 
 def make_target(definition: TargetDef, tmp: Path) -> Target:
@@ -469,6 +529,10 @@ def make_target(definition: TargetDef, tmp: Path) -> Target:
             target = AppTarget(definition, headers)
         elif definition.kind == "command":
             target = CommandTarget(definition, headers, tmp)
+        elif definition.kind == "compose":
+            from mbtspec.executor._compose import ComposeTarget  # (it builds on UrlTarget)
+
+            target = ComposeTarget(definition, headers, tmp)
         else:
             target = UrlTarget(definition, headers, interpolate(definition.base_url or "", {}))
     except KeyError as err:
@@ -476,4 +540,5 @@ def make_target(definition: TargetDef, tmp: Path) -> Target:
     target.variables = {"tmp": str(tmp), "python": sys.executable}
     if isinstance(target, CommandTarget):
         target.variables["port"] = target.port
+        target.variables.update(target.service_variables)
     return target

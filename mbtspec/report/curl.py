@@ -32,6 +32,9 @@ def _default_url(definition: TargetDef | None, port: int) -> tuple[str, str]:
                      "on that port, or set the variable")
     if definition.kind == "base_url":
         return url, f"base_url {definition.base_url} depends on the environment: set the variable"
+    if definition.kind == "compose" and definition.compose is not None:
+        return url, (f"service {definition.compose.service} of {definition.compose.file}: run "
+                     "'docker compose up', and set the variable to its published port")
     return url, "started by mbtspec on a free port: start it yourself and set the variable"
 
 
@@ -57,15 +60,33 @@ def render_curl(record: ReplayRecord, targets: Mapping[str, TargetDef],
             request = step.requests.get(name)
             if request is None:
                 continue
-            command = ["curl", "-sS", "-X", request.method]
+            # HEAD: -I, since with -X HEAD curl waits for a body that never comes
+            command = ["curl", "-sS", "-I"] if request.method == "HEAD" else [
+                "curl", "-sS", "-X", request.method]
             for header, value in restore_secrets(request.headers,
                                                   (secrets or {}).get(name, {})):
                 command += ["-H", f"{header}: {value}"]
             content, _ = encode_body(request.body, request.media_type)
+            feed = ""
             if content is not None:  # the bytes the run sent
-                command += ["--data-binary", content.decode("utf-8", errors="replace")]
+                text = _as_text(content)
+                if text is None:  # not text: printf writes the exact bytes to curl's input
+                    feed = "printf '" + "".join(f"\\{b:03o}" for b in content) + "' | "
+                    command += ["--data-binary", "@-"]
+                else:
+                    command += ["--data-binary", text]
             command += ["-w", f"\\n{name}: status %{{http_code}}\\n"]
             url = f'"${{{_variable(name)}}}"{shlex.quote(request.path)}'
             lines.append(f"echo '-- {name}'")
-            lines.append(shlex.join(command) + " " + url)
+            lines.append(feed + shlex.join(command) + " " + url)
     return "\n".join(lines) + "\n"
+
+
+def _as_text(content: bytes) -> str | None:
+    """``content`` as text that a shell argument can carry unchanged (UTF-8, no NUL, and not
+    starting with ``@``, which curl reads as a file name); None when it is not."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return None if "\0" in text or text.startswith("@") else text

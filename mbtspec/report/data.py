@@ -16,12 +16,14 @@ from typing import Any
 
 from mbtspec.compare import ABSENT
 from mbtspec.compiler import NO_BODY, InputChange, Plan
+from mbtspec.compiler._payloads import as_data, holds_payload
 from mbtspec.executor.records import (
     AcceptedCount,
     ActionStats,
     Difference,
     Failure,
     Finding,
+    Race,
     Request,
     Response,
     RunResult,
@@ -79,10 +81,17 @@ def json_text(value: Any) -> Iterator[str]:
             closing.append("]")
             first.append(True)
         else:
-            yield comma + key + json.dumps(item, ensure_ascii=False, default=str)
+            yield comma + key + json.dumps(item, ensure_ascii=False, default=_default)
 
 
 _END = object()
+
+
+def _default(value: Any) -> Any:
+    """What is not JSON, shown: bytes as ``{"base64": ...}``, a file part as ``{"file":
+    ...}`` (as a spec writes them), anything else as its text."""
+    shown = as_data(value)
+    return str(value) if shown is value else shown
 
 
 def too_deep(value: Any, limit: int = DEEPEST) -> bool:
@@ -156,7 +165,7 @@ def _json_entry(value: Any, path: tuple[str | int, ...], depth: int, prefix: str
         items = ((item, (*path, n), depth + 1, "", "," if n < last else "")
                  for n, item in enumerate(value))
         return (f"{pad}{prefix}[", path), (items, (f"{pad}]{comma}", path))
-    text = json.dumps(_plain(value), ensure_ascii=False, default=str)
+    text = json.dumps(_plain(value), ensure_ascii=False, default=_default)
     return (f"{pad}{prefix}{text}{comma}", path), None
 
 
@@ -210,7 +219,11 @@ def request_data(request: Request, redact: Redactor) -> dict[str, Any]:
     data: dict[str, Any] = {"method": request.method, "path": request.path,
                             "url": request.url, "headers": dict(request.headers)}
     if request.content is not None:
-        _body(data, request.body, None)
+        if holds_payload(request.body):  # bytes, files: saved as a spec writes them
+            _body(data, as_data(request.body), None)
+            data["body_format"] = "values"
+        else:
+            _body(data, request.body, None)
         if request.media_type:
             data["media_type"] = request.media_type
     return dict(redact.data(data))
@@ -348,7 +361,8 @@ def failure_report(failure: Failure, redact: Redactor, *, command: list[str] | N
         "steps": [step_data(s, redact, body_limit=body_limit) for s in failure.steps],
         "reproduce": command,
         "replay_file": replay_file,
-    }
+    } | ({"race": race_data(failure.race, redact, body_limit=body_limit)}
+         if failure.race is not None else {})
 
 
 def documented_statuses_never_seen(plan: Plan, result: RunResult) -> dict[str, list[str]]:
@@ -422,9 +436,12 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
         "time_ms": {t: round(stats.time_ms.get(t, 0.0), 3) for t in plan.targets},
         "mean_latency_ms": {t: round(stats.time_ms.get(t, 0.0) / max(stats.steps, 1), 3)
                             for t in plan.targets},
+        "reset_ms": round(stats.reset_seconds * 1000, 3),
         "operations": {"covered": covered, "never_exercised": list(result.unreached)},
         "documented_statuses_never_seen": documented_statuses_never_seen(plan, result),
-    }
+    } | ({"parallel_parts": stats.parallel, "interleavings_checked": stats.interleavings,
+          "interleaving_check_s": round(stats.check_seconds, 3)}
+         if plan.run.concurrency is not None else {})
 
 
 def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
@@ -459,3 +476,27 @@ def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
     if verdict is not None:
         data["verdict"] = verdict
     return data
+
+
+def slot_name(slot: tuple[int, int]) -> str:
+    """``2.1``: branch 2, its first step (both from 1)."""
+    return f"{slot[0] + 1}.{slot[1] + 1}"
+
+
+def race_data(race: Race, redact: Redactor, *, body_limit: int | None = None
+              ) -> dict[str, Any]:
+    """A race as the JSON report lists it (``race`` of a failure)."""
+    def steps(items: tuple[Step, ...]) -> list[dict[str, Any]]:
+        return [step_data(s, redact, body_limit=body_limit) for s in items]
+
+    return {
+        "prefix": race.prefix,
+        "branches": [steps(branch) for branch in race.branches],
+        "then": steps(race.then),
+        "orders": race.total,
+        "orders_tried": race.tried,
+        "closest": [slot_name(s) for s in race.closest],
+        "matched": race.matched,
+        "tries": race.tries,
+        "runs": race.runs,
+    }

@@ -144,13 +144,17 @@ def _failure_section(failure: dict[str, Any], number: int, total: int,
                     if failure["variants"] else "") + "</p>")
     if failure["note"]:
         parts.append(f'<p class="note">note: {escape(failure["note"])}</p>')
-    parts.append(f"<{h}>Minimal sequence</{h}>")
+    if failure.get("race"):
+        parts.append(_race_section(failure["race"], h))
+        parts.append(f"<{h}>The prefix, then the parallel steps in the closest order</{h}>")
+    else:
+        parts.append(f"<{h}>Minimal sequence</{h}>")
     rows = []
     for step in failure["steps"]:
         requests = "<br>".join(
             f"<code>{escape(r['method'])} {escape(clip(r['path'], 2000))}"
             f"{' ' + _shown(r['body']) if 'body' in r else ''}"
-            f"</code> <span class='note'>({escape(t)})</span>"
+            f"</code> <span class='note'>({escape(t)})</span>" + _headers(r)
             for t, r in step["requests"].items())
         if "input" in step:  # sent on purpose: say what and where
             requests += (f"<br><span class='note'>{escape(step['input']['kind'])}: "
@@ -218,6 +222,48 @@ def _accepted_section(data: dict[str, Any]) -> list[str]:
     return ['<h2 id="accepted">Accepted differences</h2>',
             _table(["reason", "action", "place", "calls", "differences", "first seen",
                     "entry"], rows)]
+
+
+def _race_section(race: dict[str, Any], h: str) -> str:
+    """The parallel part of a race: one column per branch (what the candidate answered),
+    the then steps, and how the check went."""
+    def cell(step: dict[str, Any], name: str) -> str:
+        request = step["requests"]["candidate"]
+        body = f" {_shown(request['body'])}" if "body" in request else ""
+        return (f"<b>{escape(name)}</b> {escape(step['action'])}<br><code>"
+                f"{escape(request['method'])} {escape(clip(request['path'], 2000))}{body}"
+                f"</code><br>&rarr; {escape(str(step['responses']['candidate']['status']))}")
+
+    branches = race["branches"]
+    rows = [[cell(b[row], f"{number + 1}.{row + 1}") if row < len(b) else ""
+             for number, b in enumerate(branches)]
+            for row in range(max(len(b) for b in branches))]
+    parts = [f"<{h}>Parallel part</{h}>",
+             f'<p class="note">After step {race["prefix"]}, sent to the candidate '
+             "concurrently, one column per branch.</p>",
+             _table([f"branch {n + 1}" for n in range(len(branches))], rows)]
+    if race["then"]:
+        parts.append("<p>Then, on the candidate: " + "; ".join(
+            f"{escape(s['action'])} &rarr; {escape(str(s['responses']['candidate']['status']))}"
+            for s in race["then"]) + "</p>")
+    closest = " &rarr; ".join(escape(s) for s in race["closest"])
+    if race["orders_tried"]:
+        parts.append(f"<p>{race['orders_tried']} of {race['orders']} orders run on the model; "
+                     f"none explains the answers. Closest: {closest} ({race['matched']} "
+                     "matched).</p>")
+    if race["runs"] > 1:
+        parts.append(f'<p class="note">Shown on run {race["tries"]} of up to {race["runs"]} '
+                     "of this sequence.</p>")
+    return "\n".join(parts)
+
+
+def _headers(request: dict[str, Any]) -> str:
+    """The headers a request carried (already redacted), except ``content-type``."""
+    shown = [f"{k}: {v}" for k, v in (request.get("headers") or {}).items()
+             if str(k).lower() != "content-type"]
+    if not shown:
+        return ""
+    return ("<br><span class='note'>" + escape(clip("  ".join(shown), 2000)) + "</span>")
 
 
 def render_html(plan: Plan, result: RunResult, *, redact: Redactor,

@@ -21,9 +21,11 @@ from typing import Any
 import yaml
 
 from mbtspec.compiler import NO_BODY, InputChange, Plan
+from mbtspec.compiler._payloads import from_data
 from mbtspec.errors import UsageError
-from mbtspec.executor.records import Failure
+from mbtspec.executor.records import Failure, Step
 from mbtspec.executor.replay import RecordedRequest, RecordedStep
+from mbtspec.report._draws import draws_data, draws_from_data
 from mbtspec.report.data import SAVED_BODY, Redactor, step_data
 
 FORMAT = 1
@@ -42,6 +44,12 @@ class ReplayRecord:
     steps: tuple[RecordedStep, ...]
     data: dict[str, Any]
     flaky: bool = False  # it did not show every time it ran when it was saved
+
+    def fits(self, plan: Plan) -> bool:
+        """Were the draws saved for this spec, as ``plan`` compiles it? (Then a replay draws
+        the steps again from them; else it resends the recorded requests.)"""
+        return self.spec_sha256 == plan.spec.sha256 and self.data.get(
+            "mode", "positive") == plan.run.mode
 
 
 def replay_path(plan: Plan, failure: Failure, folder: Path = FOLDER,
@@ -69,7 +77,8 @@ def write_replay_file(plan: Plan, failure: Failure, *, seed: int, command: list[
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "reproduce": shlex.join(command),
         "targets": list(plan.targets),
-        "steps": [step_data(step, redact, body_limit=SAVED_BODY) for step in failure.steps],
+        "mode": plan.run.mode,  # (the draws fit a plan compiled for this mode)
+        "steps": [_saved_step(step, redact) for step in failure.steps],
     }
     header = (
         "# mbtspec replay file: the shortest sequence of calls that shows a failure.\n"
@@ -80,6 +89,17 @@ def write_replay_file(plan: Plan, failure: Failure, *, seed: int, command: list[
     path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True,
                                             width=100), encoding="utf-8")
     return path
+
+
+def _saved_step(step: Step, redact: Redactor) -> dict[str, Any]:
+    """A step as the file keeps it: what was sent and answered, and (when they can be
+    written) its draws, from which a replay draws the step again (see ``_draws``)."""
+    data = step_data(step, redact, body_limit=SAVED_BODY)
+    draws = draws_data(step.draws, redact) if step.draws else None
+    if draws is not None:
+        data["origin"] = step.origin
+        data["draws"] = draws
+    return data
 
 
 def read_replay_file(path: Path) -> ReplayRecord:
@@ -114,10 +134,12 @@ def _step(data: dict[str, Any]) -> RecordedStep:
             method=str(request["method"]),
             path=str(request["path"]),
             headers=tuple((str(k), str(v)) for k, v in (request.get("headers") or {}).items()),
-            body=request.get("body", NO_BODY),
+            body=(from_data(request["body"]) if request.get("body_format") == "values"
+                  else request.get("body", NO_BODY)),
             media_type=request.get("media_type"),
         )
-    return RecordedStep(str(data["action"]), requests, InputChange.from_data(data.get("input")))
+    return RecordedStep(str(data["action"]), requests, InputChange.from_data(data.get("input")),
+                        draws_from_data(data.get("draws")), int(data.get("origin") or 0))
 
 
 def saved_failures(plan: Plan, folder: Path = FOLDER) -> list[Path]:

@@ -18,7 +18,7 @@ from rich.text import Text
 from mbtspec.compare import KEPT_DIFFERENCES
 from mbtspec.compiler import Plan
 from mbtspec.errors import SpecError, TargetError
-from mbtspec.executor.records import Failure, Request, Response, RunResult, Step
+from mbtspec.executor.records import Failure, Request, Response, RunResult, Stats, Step
 from mbtspec.report.data import (
     SHOWN_DIFFERENCES,
     Redactor,
@@ -32,6 +32,7 @@ from mbtspec.report.data import (
     run_failures,
     shown_json,
 )
+from mbtspec.report.race import render_race
 from mbtspec.spec.problems import Problem
 
 #: Lines of a response body shown on the terminal, and characters of each line.
@@ -59,6 +60,14 @@ def _request_line(request: Request, redact: Redactor) -> str:
     return f"{request.method} {shown(request.path, redact, 160)}{body}"
 
 
+def header_text(request: Request, redact: Redactor, limit: int = 200) -> str:
+    """The headers a request carried (the target's and the action's; not ``content-type``,
+    which the body's media type says), redacted, each value cut to 60 characters:
+    ``Authorization: Bearer ***  X-Version: 2``; "" when there are none."""
+    return clip("  ".join(f"{shown(k, redact, 60)}: {shown(v, redact, 60)}"
+                          for k, v in request.headers if k.lower() != "content-type"), limit)
+
+
 def _status(response: Response, redact: Redactor) -> str:
     if response.status is not None:
         return str(response.status)
@@ -74,13 +83,16 @@ def render_sequence(console: Console, steps: Sequence[Step], targets: Sequence[s
     for name in targets:
         table.add_column(name, justify="center")
     for step in steps:
-        lines = {_request_line(step.request(t), redact) for t in targets}
-        if len(lines) == 1:
-            sent = escape(lines.pop())
+        shown_requests = {t: (_request_line(step.request(t), redact),
+                              header_text(step.request(t), redact)) for t in targets}
+        if len(set(shown_requests.values())) == 1:
+            line, headers = shown_requests[targets[0]]
+            sent = escape(line) + (f"\n[dim]{escape(headers)}[/dim]" if headers else "")
         else:  # per-target values: each target received its own request
             sent = "\n".join(
-                f"{escape(_request_line(step.request(t), redact))}  [dim]({t})[/dim]"
-                for t in targets)
+                f"{escape(line)}  [dim]({t})[/dim]"
+                + (f"\n[dim]{escape(headers)}[/dim]" if headers else "")
+                for t, (line, headers) in shown_requests.items())
         mark = " [red]✗[/red]" if step.findings else ""
         if step.change is not None:  # said under the request: it was sent on purpose
             sent += f"\n[yellow]{escape(change_line(step, redact))}[/yellow]"
@@ -159,8 +171,9 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
         noun = {"difference": "DIFFERENCE", "invariant": "INVARIANT BROKEN",
                 "expect": "EXPECTATION FAILED"}[failure.kind]
         flaky = "FLAKY " if failure.flaky else ""
-        console.print(Text(f"✗ {flaky}{noun} after {calls} call{'s' if calls != 1 else ''} "
-                           f"(seed {seed})", style="bold red"))
+        race = "RACE: " if failure.race is not None else ""
+        console.print(Text(f"✗ {flaky}{race}{noun} after {calls} call"
+                           f"{'s' if calls != 1 else ''} (seed {seed})", style="bold red"))
         if failure.note:
             console.print(Text(f"note: {shown(failure.note, redact)}", style="yellow"),
                           soft_wrap=True)
@@ -169,9 +182,19 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
                            f"{'s' if failure.variants != 1 else ''} in this run (not reported "
                            "again)", style="dim"), soft_wrap=True)
     console.print()
-    checked = "; leaving out any one step loses the failure" if failure.minimal else ""
-    console.print("[bold]Minimal sequence[/bold] (each step sent to "
-                  f"{' and '.join(targets)}{checked}):")
+    if failure.race is not None:
+        render_race(console, failure, redact)
+        console.print()
+        checked = ("; leaving out any branch, any step of a branch or any step of the prefix "
+                   "loses the race" if failure.minimal else "")
+        order = ("the parallel steps in the closest order, on the model"
+                 if failure.race.tried else "the parallel steps, branch by branch")
+        console.print(f"[bold]The prefix, then {order}[/bold] ({escape(' and '.join(targets))}"
+                      f"{checked}):")
+    else:
+        checked = "; leaving out any one step loses the failure" if failure.minimal else ""
+        console.print("[bold]Minimal sequence[/bold] (each step sent to "
+                      f"{' and '.join(targets)}{checked}):")
     render_sequence(console, failure.steps, targets, redact)
     last = failure.steps[-1]
     console.print()
@@ -330,6 +353,17 @@ def render_summary(console: Console, result: RunResult, plan: Plan) -> None:
     timing = ", ".join(f"{name} {stats.time_ms.get(name, 0.0) / max(stats.steps, 1):.1f} "
                        "ms/call" for name in targets)
     console.print(f"[dim]mean latency: {timing}[/dim]")
+    if stats.reset_seconds and result.elapsed > 0:
+        console.print(f"[dim]reset: {stats.reset_seconds:.1f}s of {result.elapsed:.1f}s "
+                      f"({stats.reset_seconds / result.elapsed:.0%}), "
+                      f"{stats.reset_seconds * 1000 / max(stats.sequences, 1):.1f} "
+                      "ms/sequence[/dim]")
+    if plan.run.concurrency is not None:
+        rate = (f", {stats.interleavings / stats.check_seconds:,.0f}/s"
+                if stats.check_seconds > 0 else "")
+        console.print(f"[dim]parallel parts: {stats.parallel:,} (the parallel calls went to "
+                      "the candidate only); orders of their steps run on the model: "
+                      f"{stats.interleavings:,} in {stats.check_seconds:.1f}s{rate}[/dim]")
     if result.unreached:
         console.print(f"[yellow]never reached ({len(result.unreached)}):[/yellow] "
                       + ", ".join(result.unreached))
@@ -353,6 +387,7 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
         what += f" ({stats.boundary} boundary case{'s' if stats.boundary != 1 else ''})"
     if stats.shrinking:
         what += f" ({stats.shrinking} of the sequences while shrinking)"
+    what += _beyond_asked(stats, plan)
     stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
     if result.failure is None and not stats.steps:
         return (f"✓ nothing was checked: no call was made in {result.elapsed:.1f}s{stopped} "
@@ -373,6 +408,13 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     if result.failure.flaky:
         return f"✗ flaky {kind} in {what} (seed {result.seed})"
     shrunk = ("shrinking stopped early at" if result.failure.cut_short else "shrunk to")
+    race = result.failure.race
+    if race is not None:  # e.g. "shrunk to 1 + 2 branches of 1 + 1 call(s)"
+        branches = " + ".join(str(len(b)) for b in race.branches)
+        why = f"{kind}: not linearizable" if race.tried else f"{kind} in the parallel part"
+        return (f"✗ race ({why}) found in {what}, {shrunk} {race.prefix} "
+                f"call(s) + {len(race.branches)} concurrent branches of {branches} call(s) "
+                f"(seed {result.seed})")
     return (f"✗ {kind} found in {what}, {shrunk} "
             f"{len(result.failure.steps)} call(s) (seed {result.seed})")
 
@@ -392,11 +434,26 @@ def _several_verdict(failures: Sequence[Failure], what: str, seed: int) -> str:
 _KIND_WORDS = {"invariant": "broken invariant", "expect": "failed expectation"}
 
 
+def _beyond_asked(stats: Stats, plan: Plan) -> str:
+    """Why more sequences ran than ``run.sequences`` asked for, when they did: Hypothesis
+    counts only the sequences it could draw to their end."""
+    extra = stats.sequences - stats.shrinking - stats.boundary - plan.run.sequences
+    if extra <= 0:
+        return ""
+    return (f" ({extra} more than the {plan.run.sequences} asked: a sequence cut short, where "
+            "no step could be drawn or the random data ran out, does not count, and another "
+            "is drawn in its place)")
+
+
 def render_step_line(step: Step, redact: Redactor) -> str:
     """One call, as ``-v`` prints it while the run goes on."""
-    requests = {_request_line(r, redact) for _, r in step.requests}
+    def line(request: Request) -> str:
+        headers = header_text(request, redact, 120)
+        return _request_line(request, redact) + (f" [{headers}]" if headers else "")
+
+    requests = {line(r) for _, r in step.requests}
     sent = requests.pop() if len(requests) == 1 else " | ".join(
-        f"{name}: {_request_line(r, redact)}" for name, r in step.requests)
+        f"{name}: {line(r)}" for name, r in step.requests)
     answers = "  ".join(f"{name} {_status(r, redact)}" for name, r in step.responses)
     mark = "  ✗ " + shown(step.findings[0].title, redact) if step.findings else ""
     change = f"  [{change_line(step, redact)}]" if step.change is not None else ""

@@ -59,9 +59,10 @@ def _load(path: Path, *, lint: bool = False) -> tuple[Spec | None, list[Problem]
 
 
 def iter_problems(path: str | Path) -> list[Problem]:
-    """Every problem of the spec file at ``path`` (errors and warnings), sorted by position."""
+    """Every problem of the spec file at ``path`` (errors and warnings), sorted by position,
+    each once (a check may meet the same mistake twice: ``optional: [b, b]``)."""
     _, problems = _load(Path(path), lint=True)
-    return sorted(problems)
+    return sorted(set(problems))
 
 
 def lint_spec(path: str | Path) -> list[Problem]:

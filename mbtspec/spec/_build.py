@@ -15,6 +15,13 @@ from urllib.parse import quote
 from mbtspec.spec import model as m
 from mbtspec.spec._compare import STEP_VARS, build_accept, build_compare
 from mbtspec.spec._openapi import METHODS, OpenApiDocument, OpenApiLoadError, load_openapi
+from mbtspec.spec._services import (
+    build_compose,
+    build_restart,
+    build_services,
+    check_restarts,
+    service_reference_problem,
+)
 from mbtspec.spec._values import ValueParser
 from mbtspec.spec._walks import iter_refs
 from mbtspec.spec._yaml import JsonPath, Positions
@@ -50,6 +57,7 @@ class Builder:
         self.openapi: OpenApiDocument | None = None
         self.stored: dict[str, JsonPath] = {}  # variable -> where it is first stored
         self.unresolved: set[JsonPath] = set()  # requests naming no operation of the document
+        self.target_names: set[str] = set()  # (filled once the targets are built)
         self.has_model = "model" in (data.get("targets") or {})
 
     # -- helpers ---------------------------------------------------------------------------
@@ -127,8 +135,10 @@ class Builder:
         targets = tuple(
             self._build_target(name, spec) for name, spec in data["targets"].items()
         )
+        self.target_names = {t.name for t in targets}
         reset = self._build_reset(data.get("reset") or [], ("reset",))
         self._check_reset_commands(data.get("reset") or [])
+        check_restarts(data, self.problem)
         generators = tuple(
             (name, self.values.parse(value, ("generators", name)))
             for name, value in (data.get("generators") or {}).items()
@@ -168,6 +178,7 @@ class Builder:
                 shrink_time=run.get("shrink_time", 30.0),
                 keep_going=run.get("keep_going", False),
                 mode=run.get("mode", "positive"),
+                concurrency=_concurrency(run.get("concurrency")),
                 swarm=run.get("swarm", m.RunSettings.swarm),
             ),
             variables=tuple(sorted(self.stored)),
@@ -190,20 +201,31 @@ class Builder:
     def _build_target(self, name: str, spec: dict[str, Any]) -> m.TargetDef:
         path: JsonPath = ("targets", name)
         mark = self.positions.of(path)
-        kinds = [k for k in ("app", "command") if k in spec]
+        kinds = [k for k in ("app", "command", "compose") if k in spec]
         if len(kinds) > 1:
             self.problem(path, "target-kind",
                          "a target is either an in-process 'app' or a 'command' to start, "
-                         "not both: remove one")
+                         "not both: remove one" if "compose" not in kinds else
+                         f"a target is one of an in-process 'app', a 'command' to start and a "
+                         f"'compose' service: keep either {kinds[0]!r} or {kinds[1]!r}")
         if not kinds and "base_url" not in spec:
             self.problem(path, "target-kind",
                          f"target '{name}' needs one of: app (module:attribute), base_url "
                          "(a running server) or command (a server to start)")
         kind = kinds[0] if kinds else "base_url"
-        for key in ("env", "cwd"):
+        if kind == "compose" and "base_url" in spec:
+            self.problem((*path, "base_url"), "target-option",
+                         "'base_url' does not apply to a 'compose' target: its URL comes from "
+                         "the port Docker publishes", key=True)
+        for key in ("env", "cwd", "services"):
             if key in spec and kind != "command":
                 self.problem((*path, key), "target-option",
                              f"'{key}' applies to a 'command' target only", key=True)
+        if "parallel_sequences" in spec and kind != "base_url" and len(kinds) < 2:
+            self.problem((*path, "parallel_sequences"), "target-option",
+                         "'parallel_sequences' applies to a 'base_url' target only: with "
+                         f"--workers, each worker {'imports' if kind == 'app' else 'starts'} "
+                         "a target of its own; remove it", key=True)
         if "ready" in spec and kind == "app":
             self.problem((*path, "ready"), "target-option",
                          "'ready' applies to 'command' and 'base_url' targets, not to an "
@@ -228,12 +250,16 @@ class Builder:
             env=tuple((k, _text(v)) for k, v in (spec.get("env") or {}).items()),
             cwd=spec.get("cwd"),
             ready=m.ReadyCheck(**ready) if isinstance(ready, dict) else (
-                m.ReadyCheck() if kind == "command" else None),
+                m.ReadyCheck() if kind in ("command", "compose") else None),
             headers=headers,
             timeout=float(spec.get("timeout", 10.0)),
             reset=(self._build_reset(spec["reset"], (*path, "reset"))
                    if "reset" in spec else None),
             max_response_size=self._size(spec, (*path, "max_response_size")),
+            services=(build_services(spec, path, self.positions, self.problem)
+                      if kind == "command" else ()),
+            compose=build_compose(spec),
+            parallel_sequences=spec.get("parallel_sequences") is True,
         )
 
     def _size(self, spec: dict[str, Any], path: JsonPath) -> int:
@@ -278,10 +304,22 @@ class Builder:
         for i, step in enumerate(spec.get("reset") or []):
             for j, arg in enumerate(step.get("command") or []):
                 places.append(((*path, "reset", i, "command", j), arg, process | {"tmp", "python"}))
+            for k, argv in enumerate(step.get("commands") or []):
+                places += [((*path, "reset", i, "commands", k, j), arg,
+                            process | {"tmp", "python"}) for j, arg in enumerate(argv)]
+        services = spec.get("services") if kind == "command" else None
         for where, text, allowed in places:
             for found in _TARGET_VARS.finditer(text):
                 inner = found.group(1)
                 if inner in allowed or re.fullmatch(r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
+                    continue
+                wrong = (service_reference_problem(inner, services)
+                         if isinstance(services, dict) and allowed else "")
+                if wrong is None:
+                    continue
+                if wrong:
+                    self.problem(where, "invalid-reference", wrong,
+                                 offset=(1, found.start() + 1))
                     continue
                 options = ", ".join(f"${{{a}}}" for a in sorted(allowed))
                 self.problem(where, "invalid-reference",
@@ -323,27 +361,43 @@ class Builder:
     def _check_reset_commands(self, steps: list[dict[str, Any]]) -> None:
         """Top-level reset commands run for every target: ${tmp}, ${python}, ${port} (the
         latter only where the target is a command) and ${env.NAME}."""
+        places: list[tuple[JsonPath, str]] = []
         for i, step in enumerate(steps):
-            for j, arg in enumerate(step.get("command") or []):
-                for found in _TARGET_VARS.finditer(arg):
-                    inner = found.group(1)
-                    if inner in ("tmp", "python", "port") or re.fullmatch(
-                            r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
-                        continue
-                    self.problem(("reset", i, "command", j), "invalid-reference",
-                                 f"'${{{inner}}}' is not available here; use ${{tmp}}, "
-                                 "${python}, ${port} or ${env.NAME}",
-                                 offset=(1, found.start() + 1))
+            places += [(("reset", i, "command", j), a) for j, a in enumerate(step.get("command")
+                                                                              or [])]
+            places += [(("reset", i, "commands", k, j), a)
+                       for k, argv in enumerate(step.get("commands") or [])
+                       for j, a in enumerate(argv)]
+        for where, arg in places:
+            for found in _TARGET_VARS.finditer(arg):
+                inner = found.group(1)
+                if inner in ("tmp", "python", "port") or re.fullmatch(
+                        r"env\.[A-Za-z_][A-Za-z0-9_]*(:-.*)?", inner):
+                    continue
+                self.problem(where, "invalid-reference",
+                             f"'${{{inner}}}' is not available here; use ${{tmp}}, "
+                             "${python}, ${port} or ${env.NAME}",
+                             offset=(1, found.start() + 1))
 
     def _build_reset(self, items: list[dict[str, Any]], path: JsonPath) -> tuple[m.ResetStep, ...]:
         steps = []
         for i, item in enumerate(items):
             where = (*path, i)
-            has = [k for k in ("request", "command") if k in item]
+            has = [k for k in ("request", "command", "restart") if k in item]
             if len(has) != 1:
                 self.problem(where, "reset-step",
-                             "each reset step is either 'request: METHOD /path' or "
-                             "'command: [program, args...]'")
+                             "each reset step is either 'request: METHOD /path', "
+                             "'command: [program, args...]' or 'restart: [targets]'")
+                continue
+            if "commands" in item and "restart" not in item:
+                self.problem((*where, "commands"), "reset-step",
+                             "'commands' runs while a 'restart' step has stopped its targets; "
+                             "for a command on its own, write 'command: [program, args...]'",
+                             key=True)
+            if "restart" in item:
+                restart, commands = build_restart(item)
+                steps.append(m.ResetStep(self.positions.of(where), restart=restart,
+                                         commands=commands))
                 continue
             if "command" in item:
                 steps.append(m.ResetStep(self.positions.of(where),
@@ -377,11 +431,8 @@ class Builder:
                     else:
                         self._unknown_generator(ref.at or ("generators", name), ref.name,
                                                 names, ref.column, in_action=False)
-                elif isinstance(ref, m.Pick):
-                    self.problem(ref.at or ("generators", name), "pick-in-generator",
-                                 "'pick' reads stored values, which exist only inside an "
-                                 "action: use it in an action's path, query, headers, body or "
-                                 "let, not in a generator")
+                elif isinstance(ref, m.Pick) and ref.variable not in self.stored:
+                    self._unstored(ref, ("generators", name))
         for name in graph:  # a generator that (indirectly) refers to itself never ends
             cycle = _cycle(graph, name)
             if cycle:
@@ -438,9 +489,22 @@ class Builder:
         body = self.values.parse(spec["body"], (*path, "body")) if "body" in spec else None
         if body is not None:
             self._check_refs(body, (*path, "body"), scope)
+        url = self.values.parse(spec["url"], (*path, "url")) if "url" in spec else None
+        if url is not None:
+            self._check_refs(url, (*path, "url"), scope)
+        overrides = tuple(self._build_override(target, item, (*path, "targets", target), scope)
+                          for target, item in (spec.get("targets") or {}).items())
         fill = spec.get("fill", "all")
-        if (*path, "request") not in self.unresolved:
+        content_type = spec.get("content_type")
+        if content_type is not None:
+            self._check_content_type(content_type, operation, (*path, "content_type"))
+        if (*path, "request") not in self.unresolved and url is None:
             self._check_path_params(target_path, operation, parts["path"], fill, path)
+        for key, _ in parts["path"] if url is not None else ():
+            self.problem((*path, "path", key), "unknown-parameter",
+                         f"'{key}' is not used: the action's 'url' is the whole request "
+                         "target, so no path parameter is filled in; remove it from 'path'",
+                         key=True)
         store = tuple(
             (var, expr) for var, source in (spec.get("store") or {}).items()
             if (expr := self.expression(source, (*path, "store", var), RESPONSE_VARS, "store"))
@@ -472,19 +536,60 @@ class Builder:
             mode=spec.get("mode"),
             accept=build_accept(self, spec.get("accept") or [], (*path, "accept"),
                                 list(self.data["actions"]), own=name),
+            content_type=content_type,
+            url=url,
+            overrides=overrides,
         )
+
+    def _build_override(self, target: str, spec: dict[str, Any], path: JsonPath,
+                        scope: set[str]) -> m.Override:
+        """One target's changes to an action's request: parsed and checked like the action's
+        own values (not against the OpenAPI document: versions differ)."""
+        parts: dict[str, tuple[tuple[str, m.Value], ...]] = {}
+        for part in ("path", "query", "headers"):
+            parts[part] = tuple((k, self.values.parse(v, (*path, part, k)))
+                                for k, v in (spec.get(part) or {}).items())
+            for key, value in parts[part]:
+                self._check_refs(value, (*path, part, key), scope)
+                if part == "headers" and not (isinstance(value, m.Literal_)
+                                              and value.value is None):
+                    self._check_header((*path, part, key), key, _literal_text(value))
+        single: dict[str, m.Value | None] = {}
+        for key in ("body", "url"):
+            parsed = self.values.parse(spec[key], (*path, key)) if key in spec else None
+            if parsed is not None:
+                self._check_refs(parsed, (*path, key), scope)
+            single[key] = parsed
+        if target not in self.target_names:
+            self.problem(path, "unknown-key", f"no target '{target}' in this spec; its "
+                         f"targets: {', '.join(sorted(self.target_names))}", key=True)
+        return m.Override(target, parts["path"], parts["query"], parts["headers"],
+                          single["body"], "body" in spec, single["url"])
+
+    def _check_content_type(self, content_type: str, operation: m.Operation | None,
+                            path: JsonPath) -> None:
+        """A media type the operation documents for its body (any, when it documents none)."""
+        if operation is None or not operation.body_media or operation.media(content_type):
+            return
+        documented = [name for name, _ in operation.body_media]
+        self.problem(path, "undocumented-media-type",
+                     f"{operation.key} documents no request body of type '{content_type}'"
+                     f"{did_you_mean(content_type, documented)}; documented: "
+                     f"{', '.join(documented)}")
 
     def _check_refs(self, value: m.Value, path: JsonPath, scope: set[str]) -> None:
         for ref in iter_refs(value):
             if isinstance(ref, m.Pick):
                 if ref.variable not in self.stored:
-                    self.problem(ref.at or path, "unstored-variable",
-                                 f"nothing stores '{ref.variable}'"
-                                 f"{did_you_mean(ref.variable, self.stored)}; add "
-                                 f"'store: {{{ref.variable}: response.body...}}' to the action "
-                                 "that creates it")
+                    self._unstored(ref, path)
             elif not ref.env and ref.name not in scope:
                 self._unknown_generator(ref.at or path, ref.name, scope, ref.column)
+
+    def _unstored(self, pick: m.Pick, path: JsonPath) -> None:
+        self.problem(pick.at or path, "unstored-variable",
+                     f"nothing stores '{pick.variable}'{did_you_mean(pick.variable, self.stored)}; "
+                     f"add 'store: {{{pick.variable}: response.body...}}' to the action that "
+                     "creates it")
 
     def _resolve_request(self, request: str,
                          path: JsonPath) -> tuple[str, str, m.Operation | None]:
@@ -627,3 +732,17 @@ def _function_names() -> list[str]:
     from mbtspec.spec.expressions import BARE_FUNCTIONS
 
     return sorted(BARE_FUNCTIONS | NAMESPACED_FUNCTIONS)
+
+
+def _concurrency(value: Any) -> m.Concurrency | None:
+    """``run.concurrency`` (its shape checked by the schema already): a number of branches,
+    or the whole mapping."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return m.Concurrency(branches=value)
+    if not isinstance(value, dict):
+        return None
+    return m.Concurrency(branches=value.get("branches", 2),
+                         branch_steps=value.get("branch_steps"),
+                         prefix_steps=value.get("prefix_steps", 5),
+                         then=tuple(value.get("then") or ()),
+                         tries=value.get("tries", 5))

@@ -57,6 +57,8 @@ class Operation:
     body_schema: Any = None
     body_required: bool = False
     body_media_type: str | None = None
+    #: Every documented media type of the request body, with its schema (None: no schema).
+    body_media: tuple[tuple[str, Any], ...] = ()
     responses: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     @property
@@ -70,6 +72,13 @@ class Operation:
             ):
                 return p
         return None
+
+    def media(self, media_type: str) -> tuple[str, Any] | None:
+        """The documented media type that ``media_type`` names (without regard to case and
+        parameters), with its schema; None when the body documents no such media type."""
+        wanted = media_base(media_type)
+        return next(((name, schema) for name, schema in self.body_media
+                     if media_base(name) == wanted), None)
 
     def response_for(self, status: int) -> tuple[str, tuple[tuple[str, Any], ...]] | None:
         """The documented response for ``status``: exact code, then ``4XX``, then default."""
@@ -221,8 +230,8 @@ def _iter_operations(raw: dict[str, Any], resolver: _Resolver) -> Iterator[Opera
                 continue
             own = _parameters(op.get("parameters"), resolver, base)
             merged = {(p.location, p.name): p for p in (*shared, *own)}
-            body_schema, body_required, media = _request_body(op.get("requestBody"), resolver,
-                                                              base)
+            body_schema, body_required, media, all_media = _request_body(
+                op.get("requestBody"), resolver, base)
             yield Operation(
                 method=method.upper(),
                 path=str(path),
@@ -232,6 +241,7 @@ def _iter_operations(raw: dict[str, Any], resolver: _Resolver) -> Iterator[Opera
                 body_schema=body_schema,
                 body_required=body_required,
                 body_media_type=media,
+                body_media=all_media,
                 responses=tuple(_responses(op.get("responses"), resolver, base)),
             )
 
@@ -269,18 +279,25 @@ def _pick_media(content: Any) -> tuple[str | None, Any]:
     return media, content[media]
 
 
-def _request_body(body: Any, resolver: _Resolver,
-                  base: Path) -> tuple[Any, bool, str | None]:
+def _request_body(body: Any, resolver: _Resolver, base: Path
+                  ) -> tuple[Any, bool, str | None, tuple[tuple[str, Any], ...]]:
     body, base = resolver.follow(body, base)
     if not isinstance(body, dict):
-        return None, False, None
-    media, value = _pick_media(body.get("content"))
-    schema = value.get("schema") if isinstance(value, dict) else None
-    return (
-        resolver.schema(schema, base, "a request body") if schema is not None else None,
-        bool(body.get("required", False)),
-        media,
-    )
+        return None, False, None, ()
+    media, _ = _pick_media(body.get("content"))
+    content = body.get("content")
+    every: list[tuple[str, Any]] = []
+    for name, value in content.items() if isinstance(content, dict) else ():
+        schema = value.get("schema") if isinstance(value, dict) else None
+        every.append((str(name), resolver.schema(schema, base, "a request body")
+                      if schema is not None else None))
+    chosen = next((schema for name, schema in every if name == media), None)
+    return chosen, bool(body.get("required", False)), media, tuple(every)
+
+
+def media_base(media_type: str) -> str:
+    """``multipart/form-data; boundary=x`` -> ``multipart/form-data``."""
+    return media_type.split(";")[0].strip().lower()
 
 
 def _responses(responses: Any, resolver: _Resolver,

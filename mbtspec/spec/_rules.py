@@ -6,6 +6,7 @@ These run once the file's shape is right and every name resolves (``_build``). E
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -35,7 +36,9 @@ def iter_rule_problems(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
 
 
 def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
-    """Query, header and body names the operation does not document."""
+    """Query, header and body names the operation does not document (a header that an API
+    key security scheme names is documented by it)."""
+    key_headers = _api_key_headers(spec.openapi.raw if spec.openapi else None)
     for action in spec.actions:
         op = action.operation
         if op is None:
@@ -45,7 +48,8 @@ def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
             for name, _ in getattr(action, part):
                 if op.parameter(location, name) is not None:
                     continue
-                if location == "header" and name.lower() in STANDARD_HEADERS:
+                if location == "header" and (name.lower() in STANDARD_HEADERS
+                                             or name.lower() in key_headers):
                     continue
                 known = [p.name for p in op.parameters if p.location == location]
                 yield positions.problem(
@@ -57,11 +61,13 @@ def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
         if action.body is None:
             continue
         if op.body_media_type is None:
-            yield positions.problem((*base, "body"), "undocumented-body",
-                                    f"{op.key} documents no request body: remove 'body'",
-                                    key=True)
+            if action.content_type is None:
+                yield positions.problem(
+                    (*base, "body"), "undocumented-body",
+                    f"{op.key} documents no request body: remove 'body', or set "
+                    "'content_type' (e.g. application/json) to send it anyway", key=True)
             continue
-        schema = op.body_schema
+        schema = action.body_schema
         if schema is None:
             continue  # a body without a schema: anything goes
         props = schema.get("properties") if isinstance(schema, dict) else None
@@ -77,6 +83,15 @@ def undocumented_names(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
                         key=True)
 
 
+def _api_key_headers(raw: Any) -> frozenset[str]:
+    """Header names (lower case) of the document's ``apiKey`` security schemes."""
+    components = raw.get("components") if isinstance(raw, dict) else None
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+    return frozenset(str(s["name"]).lower() for s in (
+        schemes.values() if isinstance(schemes, dict) else ())
+        if isinstance(s, dict) and s.get("in") == "header" and isinstance(s.get("name"), str))
+
+
 def invalid_literals(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
     """Literal values that cannot match the schema of their parameter or body property."""
     dialect = spec.openapi.dialect if spec.openapi else "json-schema"
@@ -90,19 +105,22 @@ def invalid_literals(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
                 param = op.parameter(location, name)
                 if param is None or param.schema is None or not isinstance(value, m.Literal_):
                     continue
+                if location == "query" and value.value is None:
+                    continue  # null: the parameter is left out of the request
                 why = _mismatch(_from_text(value.value, param.schema), param.schema, dialect)
                 if why:
                     key = {"path": "path", "query": "query", "header": "headers"}[location]
                     yield positions.problem(
                         (*base, key, name), "invalid-literal",
-                        f"{value.value!r} can never be a valid {location} parameter '{name}' "
+                        f"{_json(value.value)} can never be a valid {location} parameter "
+                        f"'{name}' "
                         f"of {op.key}: {why}")
         yield from _body_literals(action, op, dialect, positions, base)
 
 
 def _body_literals(action: m.Action, op: Operation, dialect: str, positions: Positions,
                    base: JsonPath) -> Iterator[Problem]:
-    schema = op.body_schema
+    schema = action.body_schema
     if isinstance(action.body, m.Literal_) and schema is not None:
         why = _mismatch(action.body.value, schema, dialect)
         if why:
@@ -118,7 +136,8 @@ def _body_literals(action: m.Action, op: Operation, dialect: str, positions: Pos
             if why:
                 yield positions.problem(
                     (*base, "body", name), "invalid-literal",
-                    f"{value.value!r} can never be a valid '{name}' in the body of {op.key}: "
+                    f"{_json(value.value)} can never be a valid '{name}' in the body of "
+                    f"{op.key}: "
                     f"{why}")
 
 
@@ -146,7 +165,24 @@ def _mismatch(value: Any, schema: Any, dialect: str) -> str:
         error = next(iter(cls(converted).iter_errors(value)), None)
     except Exception:
         return ""
-    return error.message if error is not None else ""
+    if error is None:
+        return ""
+    if error.validator == "type":  # (jsonschema writes the value as Python: None, True)
+        expected = error.validator_value
+        return f"{_json(error.instance)} is not of type " + (
+            repr(expected) if isinstance(expected, str) else ", ".join(map(repr, expected)))
+    return str(error.message)
+
+
+def _json(value: Any) -> str:
+    """A value as YAML and JSON write it (null, true, [1, null]); texts and numbers quoted
+    as the other messages quote them ('abc', 3)."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return repr(value)
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def ungenerable_values(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
@@ -181,7 +217,7 @@ def ungenerable_values(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
 
 def _ungenerable_body(action: m.Action, op: Operation, dialect: str, everything: bool,
                       positions: Positions, where: JsonPath) -> Iterator[Problem]:
-    schema = op.body_schema
+    schema = action.body_schema
     if schema is None:
         return
     parts: list[tuple[str, Any]] = []
@@ -203,17 +239,28 @@ def _ungenerable_body(action: m.Action, op: Operation, dialect: str, everything:
                 "the action or fix its schema in the OpenAPI document")
 
 
+def action_needed_picks(action: m.Action, generators: tuple[tuple[str, m.Value], ...]
+                        ) -> Iterator[m.Pick]:
+    """The picks without ``or`` that every step of ``action`` makes, also through the
+    generators its values refer to (see ``iter_needed_picks``)."""
+    values = [v for _, v in (*action.let, *action.path_params, *action.query, *action.headers)]
+    values += [v for v in (action.body, action.url) if v is not None]
+    for override in action.overrides:
+        values += [v for _, v in (*override.path_params, *override.query, *override.headers)]
+        values += [v for v in (override.body, override.url) if v is not None]
+    named = dict(generators)
+    hidden = frozenset(name for name, _ in action.let)
+    for value in values:
+        yield from iter_needed_picks(value, named, hidden)
+
+
 def unreachable_actions(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
     """Actions that can never run: they pick a variable that only they (or other actions
     that can never run) store, or their 'when' reads one nothing stores."""
     needs: dict[str, set[str]] = {}
     storers: dict[str, set[str]] = {}
     for action in spec.actions:
-        values = [v for _, v in (*action.let, *action.path_params, *action.query,
-                                 *action.headers)]
-        if action.body is not None:
-            values.append(action.body)
-        needs[action.name] = {p.variable for v in values for p in iter_needed_picks(v)}
+        needs[action.name] = {p.variable for p in action_needed_picks(action, spec.generators)}
         for variable, _ in action.store:
             storers.setdefault(variable, set()).add(action.name)
     runnable: set[str] = set()
@@ -285,6 +332,83 @@ def nothing_to_invalidate(spec: m.Spec, positions: Positions) -> Iterator[Proble
                 "your-api.yaml", severity="warning")
 
 
+def concurrency_settings(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """``run.concurrency``: actions of ``then`` that do not exist, and parallel parts with
+    more interleavings than a failure can be checked against."""
+    settings = spec.run.concurrency
+    if settings is None:
+        return
+    base: JsonPath = ("run", "concurrency")
+    names = [a.name for a in spec.actions]
+    for index, name in enumerate(settings.then):
+        if name not in names:
+            yield positions.problem(
+                (*base, "then", index), "unknown-action",
+                f"no action '{name}'{did_you_mean(name, names)}; 'then' lists actions of "
+                f"'actions' ({', '.join(names)})")
+    count = m.interleavings(settings.branches, settings.steps)
+    if count > m.MAX_INTERLEAVINGS:
+        fits = max(k for k in range(1, settings.steps + 1)
+                   if m.interleavings(settings.branches, k) <= m.MAX_INTERLEAVINGS)
+        where = (*base, "branch_steps") if settings.branch_steps else base
+        yield positions.problem(
+            where, "too-many-interleavings",
+            f"{settings.branches} branches of {settings.steps} steps have {count:,} "
+            f"interleavings, more than the {m.MAX_INTERLEAVINGS:,} a race can be checked "
+            f"against; set branch_steps to {fits} "
+            f"({m.interleavings(settings.branches, fits):,} interleavings) or fewer, or use "
+            "fewer branches")
+
+
+def misplaced_files(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
+    """``file`` values where no file can be sent: outside a multipart body, or nested in one
+    deeper than a property (or an element of a property's list)."""
+    for action in spec.actions:
+        media = action.media_type or ""
+        multipart = media.lower().startswith("multipart/form-data")
+        sources: list[m.Action | m.Override] = [action, *action.overrides]
+        values = [v for source in sources for part in ("path_params", "query", "headers")
+                  for _, v in getattr(source, part)]
+        values += [source.url for source in sources if source.url is not None]
+        for value in values:
+            for found in _files(value, 0):
+                yield positions.problem(
+                    found.at, "misplaced-file",
+                    "a file can only be a property of a multipart/form-data body; send "
+                    "bytes here ({bytes: ...}, as base64 text) or move it to 'body'")
+        bodies = [action.body, *(o.body for o in action.overrides)]
+        for found in (f for body in bodies if body is not None
+                      for f in _files(body, 0 if not multipart else 1)):
+            where = (f"the body is sent as {media or 'application/json'}: set 'content_type: "
+                     "multipart/form-data' to send files" if not multipart else
+                     "a file must be a property of the body (or an element of a property's "
+                     "list), not nested deeper")
+            yield positions.problem(found.at, "misplaced-file",
+                                    f"a file cannot be sent here: {where}")
+
+
+def _files(value: m.Value, allowed_depth: int, depth: int = 0) -> Iterator[m.FileValue]:
+    """``file`` values in ``value`` deeper than ``allowed_depth`` levels of objects (a list
+    of files counts as its property's level)."""
+    if isinstance(value, m.FileValue):
+        if allowed_depth == 0 or depth != allowed_depth:
+            yield value
+        return
+    if isinstance(value, m.ObjectValue):
+        for _, item in value.fields:
+            yield from _files(item, allowed_depth, depth + 1)
+    elif isinstance(value, m.ListValue | m.OneOf):
+        items = value.items if isinstance(value, m.ListValue) else value.options
+        for item in items:
+            yield from _files(item, allowed_depth, depth)
+    elif isinstance(value, m.ListGen):
+        yield from _files(value.element, allowed_depth, depth)
+    elif isinstance(value, m.Pick) and value.or_ is not None:
+        yield from _files(value.or_, allowed_depth, depth)
+    elif isinstance(value, m.Unique):
+        yield from _files(value.value, allowed_depth, depth)
+
+
 def few_unique_values(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
     """Warnings: a ``unique`` generator with fewer values than a sequence has steps (once
     they are used, the actions that need one cannot run in that sequence)."""
@@ -308,4 +432,4 @@ def few_unique_values(spec: m.Spec, positions: Positions) -> Iterator[Problem]:
 
 RULES: tuple[Rule, ...] = (undocumented_names, invalid_literals, ungenerable_values,
                            unreachable_actions, risky_specs, nothing_to_invalidate,
-                           few_unique_values)
+                           concurrency_settings, misplaced_files, few_unique_values)

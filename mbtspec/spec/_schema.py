@@ -67,6 +67,14 @@ def _leaves(errors: list[Any]) -> Iterator[Any]:
             if len(deepest.absolute_path) > len(error.absolute_path):
                 yield from _leaves([deepest])
                 continue
+            # the branch of the value's type says best what is wrong (e.g. a number of
+            # branches out of range, where a mapping would do as well); not where the
+            # schema says itself what the value may be ("x-message")
+            typed = [e for e in error.context if e.validator != "type"
+                     and e.absolute_path == error.absolute_path]
+            if len(typed) == 1 and "x-message" not in error.schema:
+                yield from _leaves(typed)
+                continue
         yield error
 
 

@@ -7,6 +7,8 @@ yielded with the JSON path they stand at; the caller turns them into positioned 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections.abc import Callable
@@ -35,7 +37,7 @@ REMOVE_FORMS = ("true (when every target answers with a 2xx status), always, fal
 
 GENERATOR_KEYWORDS = (
     "one_of", "integer", "number", "boolean", "string", "format", "list", "object", "schema",
-    "pick", "const",
+    "pick", "const", "bytes", "base64", "file",
 )
 _EXTRA_KEYS = {
     "pick": {"or", "remove"},
@@ -51,7 +53,11 @@ _OPTIONS = {
     "number": {"min", "max", "allow_nan", "allow_infinity"},
     "boolean": set(),
     "string": {"min_size", "max_size", "alphabet", "pattern"},
+    "bytes": {"min_size", "max_size"},
+    "file": {"content", "filename", "content_type"},
 }
+#: The largest ``min_size`` of a ``bytes`` generator.
+MAX_BYTES_MIN_SIZE = 1_000
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The largest ``min_size`` of a ``string`` (characters) and of a ``list`` (elements): longer
 #: values need more random choices than Hypothesis makes for a whole sequence of steps.
@@ -388,6 +394,39 @@ class ValueParser:
             self.issue(path, "cannot-generate", f"no value can be drawn from this schema: {why}")
             return m.Literal_(None)
         return m.SchemaGen(arg)
+
+    def _gen_bytes(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        opts = self._options("bytes", arg, path)
+        min_size, max_size = self._sizes(opts, path, MAX_BYTES_MIN_SIZE, "bytes")
+        return m.BytesGen(min_size, max_size)
+
+    def _gen_base64(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        if not isinstance(arg, str):
+            self.issue(path, "invalid-generator", "'base64' takes the bytes written in base64 "
+                       "text, e.g. {base64: aGVsbG8=}")
+            return m.Literal_(b"")
+        try:
+            return m.Literal_(base64.b64decode("".join(arg.split()), validate=True))
+        except (binascii.Error, ValueError):
+            self.issue(path, "invalid-generator", "'base64' text is not valid base64: "
+                       "write the bytes as standard base64 (A-Z a-z 0-9 + / and = padding)")
+            return m.Literal_(b"")
+
+    def _gen_file(self, data: dict[str, Any], arg: Any, path: JsonPath, _: JsonPath) -> m.Value:
+        if not isinstance(arg, dict) or "content" not in arg:
+            self.issue(path, "invalid-generator",
+                       "'file' takes a mapping with 'content' (and optionally 'filename' and "
+                       "'content_type'), e.g. {file: {content: {bytes: {max_size: 64}}, "
+                       "filename: a.bin}}")
+            return m.Literal_(None)
+        self._options("file", arg, path)
+
+        def part(key: str) -> m.Value | None:
+            return self.parse(arg[key], (*path, key)) if key in arg else None
+
+        content = part("content")
+        assert content is not None
+        return m.FileValue(content, part("filename"), part("content_type"), path)
 
     def _gen_pick(self, data: dict[str, Any], arg: Any, path: JsonPath, base: JsonPath) -> m.Value:
         if not isinstance(arg, str) or not NAME.fullmatch(arg):

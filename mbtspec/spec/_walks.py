@@ -4,7 +4,7 @@ can draw. Shared by the loader's checks and the compiler."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from mbtspec.spec import model as m
 
@@ -45,26 +45,45 @@ def distinct_values(value: m.Value, cap: int = 10**6) -> int:
     return cap
 
 
-def iter_needed_picks(value: m.Value) -> Iterator[m.Pick]:
+def iter_needed_picks(value: m.Value, generators: Mapping[str, m.Value] | None = None,
+                      hidden: frozenset[str] = frozenset(),
+                      _seen: frozenset[str] = frozenset()) -> Iterator[m.Pick]:
     """Picks without a fallback that every draw of ``value`` makes (so their variable must
-    hold something): not those inside a pick's ``or`` or one option of a ``one_of``."""
+    hold something): not those inside a pick's ``or`` or one option of a ``one_of``. With
+    ``generators``, also those of the generators it refers to (``${name}``, not the names in
+    ``hidden``: ``let`` values, which are counted where they are written)."""
+    def inner(item: m.Value, seen: frozenset[str] = _seen) -> Iterator[m.Pick]:
+        return iter_needed_picks(item, generators, hidden, seen)
+
     if isinstance(value, m.Pick):
         if value.or_ is None:
             yield value
+    elif isinstance(value, m.Ref | m.Template) and generators:
+        refs = [value] if isinstance(value, m.Ref) else [
+            p for p in value.parts if isinstance(p, m.Ref)]
+        for ref in refs:
+            if (not ref.env and ref.name in generators and ref.name not in hidden
+                    and ref.name not in _seen):
+                yield from inner(generators[ref.name], _seen | {ref.name})
     elif isinstance(value, m.ListValue):
         for item in value.items:
-            yield from iter_needed_picks(item)
+            yield from inner(item)
     elif isinstance(value, m.ObjectValue):
         for key, item in value.fields:
             if key not in value.optional:
-                yield from iter_needed_picks(item)
+                yield from inner(item)
     elif isinstance(value, m.FormatGen):
+        local = {name for name, _ in value.local}
         for _, item in value.local:
-            yield from iter_needed_picks(item)
+            yield from inner(item)
+        yield from iter_needed_picks(value.template, generators, hidden | local, _seen)
     elif isinstance(value, m.ListGen) and value.min_size > 0:
-        yield from iter_needed_picks(value.element)
+        yield from inner(value.element)
     elif isinstance(value, m.Unique):
-        yield from iter_needed_picks(value.value)
+        yield from inner(value.value)
+    elif isinstance(value, m.FileValue):
+        for item in file_parts(value):
+            yield from inner(item)
 
 
 def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
@@ -88,6 +107,9 @@ def iter_refs(value: m.Value) -> Iterator[m.Ref | m.Pick]:
         yield from iter_refs(value.element)
     elif isinstance(value, m.Unique):
         yield from iter_refs(value.value)
+    elif isinstance(value, m.FileValue):
+        for item in file_parts(value):
+            yield from iter_refs(item)
     elif isinstance(value, m.FormatGen):
         local = {name for name, _ in value.local}
         for part in value.template.parts:
@@ -112,3 +134,11 @@ def iter_unique(value: m.Value) -> Iterator[m.Unique]:
             yield from iter_unique(item)
     elif isinstance(value, m.ListGen):
         yield from iter_unique(value.element)
+    elif isinstance(value, m.FileValue):
+        for item in file_parts(value):
+            yield from iter_unique(item)
+
+
+def file_parts(value: m.FileValue) -> tuple[m.Value, ...]:
+    """The values a ``file`` is made of: its content, and its name and media type when set."""
+    return tuple(v for v in (value.content, value.filename, value.content_type) if v is not None)

@@ -6,6 +6,7 @@ where it was written so that later stages can point back into the file.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -114,6 +115,24 @@ class ListGen:
 
 
 @dataclass(frozen=True)
+class BytesGen:
+    """Raw bytes (any of the 256 values), ``min_size`` to ``max_size`` long."""
+
+    min_size: int = 0
+    max_size: int | None = None
+
+
+@dataclass(frozen=True)
+class FileValue:
+    """A file part of a ``multipart/form-data`` body: its content, file name and media type."""
+
+    content: Value
+    filename: Value | None = None
+    content_type: Value | None = None
+    at: tuple[str | int, ...] = ()  # JSON path of the 'file' key's value
+
+
+@dataclass(frozen=True)
 class SchemaGen:
     """Values drawn from a JSON Schema (inline, or a parameter's schema from OpenAPI)."""
 
@@ -161,7 +180,8 @@ class Unique:
 
 Value = (
     Literal_ | Ref | Template | ListValue | ObjectValue | OneOf | IntegerGen | NumberGen
-    | BooleanGen | StringGen | FormatGen | ListGen | SchemaGen | Pick | Unique
+    | BooleanGen | StringGen | FormatGen | ListGen | SchemaGen | Pick | BytesGen | FileValue
+    | Unique
 )
 
 # --------------------------------------------------------------------------------------------
@@ -177,11 +197,39 @@ class ReadyCheck:
 
 
 @dataclass(frozen=True)
+class ServiceDef:
+    """A process a command target depends on (a database): started before the target, in a
+    folder of its own (``${dir}``), on a port of its own (``${port}``), stopped after it.
+
+    Ready when ``ready_command`` exits with 0, or (without one) when ``${port}`` accepts a TCP
+    connection. ``user``: the account its commands run as when mbtspec runs as root (database
+    servers refuse to run as root); ignored otherwise."""
+
+    name: str
+    mark: Mark
+    command: tuple[str, ...]
+    setup: tuple[tuple[str, ...], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    ready_command: tuple[str, ...] = ()
+    ready_timeout: float = 30.0
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class ComposeDef:
+    """A service of a Docker Compose file, run with ``docker compose`` for the run."""
+
+    file: str
+    service: str
+    port: int
+
+
+@dataclass(frozen=True)
 class TargetDef:
     """One implementation under test. Strings may hold ``${port}``, ``${tmp}``, ``${env.X}``."""
 
     name: str
-    kind: Literal["app", "base_url", "command"]
+    kind: Literal["app", "base_url", "command", "compose"]
     mark: Mark
     app: str | None = None
     base_url: str | None = None
@@ -193,11 +241,17 @@ class TargetDef:
     timeout: float = 10.0
     reset: tuple[ResetStep, ...] | None = None
     max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE  # bytes, after content decoding
+    services: tuple[ServiceDef, ...] = ()
+    compose: ComposeDef | None = None
+    #: A base_url server that can take several sequences at once: --workers may share it
+    parallel_sequences: bool = False
 
 
 @dataclass(frozen=True)
 class ResetStep:
-    """``request: POST /path`` (optional body/headers, expected status) or ``command: [...]``."""
+    """``request: POST /path`` (optional body/headers, expected status), ``command: [...]``,
+    or ``restart: [names] | all`` (stop command targets, run ``commands``, start them again).
+    """
 
     mark: Mark
     method: str | None = None
@@ -206,6 +260,8 @@ class ResetStep:
     headers: tuple[tuple[str, str], ...] = ()
     status: int | None = None
     command: tuple[str, ...] = ()
+    restart: tuple[str, ...] | Literal["all"] | None = None
+    commands: tuple[tuple[str, ...], ...] = ()  # run while restarted targets are stopped
 
 
 # --------------------------------------------------------------------------------------------
@@ -336,6 +392,21 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Override:
+    """What one target gets instead in an action (its ``targets:`` key): path, query and
+    header values merged over the action's (``null`` leaves one out), and its own body or
+    request target when given."""
+
+    target: str
+    path_params: tuple[tuple[str, Value], ...] = ()
+    query: tuple[tuple[str, Value], ...] = ()
+    headers: tuple[tuple[str, Value], ...] = ()
+    body: Value | None = None
+    has_body: bool = False
+    url: Value | None = None
+
+
+@dataclass(frozen=True)
 class Action:
     name: str
     mark: Mark
@@ -356,6 +427,65 @@ class Action:
     #: Overrides ``run.mode`` for this action (None: the run's mode).
     mode: Mode | None = None
     accept: tuple[AcceptEntry, ...] = ()  # its own entries (those of the top level apart)
+    #: The media type of the body, as the action names it (None: from the document).
+    content_type: str | None = None
+    #: The whole request target (a stored URL or path), instead of ``path`` (None: the path).
+    url: Value | None = None
+    #: Per-target changes to the request (``targets:``).
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def media_type(self) -> str | None:
+        """The media type its body is sent as: ``content_type``, else the document's."""
+        if self.content_type is not None:
+            return self.content_type
+        return self.operation.body_media_type if self.operation is not None else None
+
+    @property
+    def body_schema(self) -> Any:
+        """The documented schema of its body, for the media type it is sent as."""
+        if self.operation is None:
+            return None
+        if self.content_type is None:
+            return self.operation.body_schema
+        found = self.operation.media(self.content_type)
+        return found[1] if found is not None else None
+
+
+#: Most interleavings one parallel part may have: past it, checking one failing parallel part
+#: against the model could replay the model tens of thousands of times.
+MAX_INTERLEAVINGS = 10_000
+
+
+def interleavings(branches: int, steps: int) -> int:
+    """How many sequential orders ``branches`` branches of ``steps`` steps each have:
+    (N*k)! / (k!)^N."""
+    orders: int = math.factorial(branches * steps) // math.factorial(steps) ** branches
+    return orders
+
+
+def default_branch_steps(branches: int) -> int:
+    """Steps per branch when the spec does not say: the most that keep a parallel part at a
+    few dozen interleavings (2 branches: 3 steps, 20; 3: 2 steps, 90; 4 or more: 1, N!)."""
+    return 3 if branches == 2 else 2 if branches == 3 else 1
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """``run.concurrency``: each sequence is a sequential prefix, then ``branches`` branches of
+    up to ``branch_steps`` steps sent concurrently, then the ``then`` actions in order."""
+
+    branches: int = 2
+    branch_steps: int | None = None  # None: ``default_branch_steps(branches)``
+    prefix_steps: int = 5
+    then: tuple[str, ...] = ()
+    #: How often a shrunk candidate of a race is run before it counts as not showing it.
+    tries: int = 5
+
+    @property
+    def steps(self) -> int:
+        """Steps per branch, at most."""
+        return self.branch_steps or default_branch_steps(self.branches)
 
 
 @dataclass(frozen=True)
@@ -367,6 +497,7 @@ class RunSettings:
     shrink_time: float = 30.0
     keep_going: bool = False
     mode: Mode = "positive"
+    concurrency: Concurrency | None = None  # None: every sequence is sequential
     swarm: bool = True  # swarm testing: each sequence uses a random subset of the actions
 
 

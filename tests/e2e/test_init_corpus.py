@@ -60,3 +60,17 @@ def test_init_lints_clean_or_says_why_not(doc: Path, tmp_path: Path) -> None:
     assert (spec.parent / data["openapi"]).resolve() == doc.resolve()
     assert "Operations left out" not in text  # every operation of these documents is named
     assert len(data["actions"]) >= 1
+
+
+def test_conduit_logs_in_by_itself() -> None:
+    """The RealWorld 'Conduit' document: registering answers {user: {token}}, and the
+    protected operations take 'Authorization: Token ...' (an apiKey scheme)."""
+    doc = CORPUS / "realworld.show-conduit-1.1.0.yaml"
+    if not doc.is_file():
+        pytest.skip(f"the OpenAPI corpus is not there ({CORPUS})")
+    data = yaml.safe_load(scaffold_spec(doc, None))
+    assert data["generators"]["auth_header"] == "Token ${auth_token}"
+    assert data["actions"]["create_user"]["store"] == {
+        "auth_tokens": "response.body.user.token"}
+    secured = [a for a, v in data["actions"].items() if "headers" in v]
+    assert "get_current_user" in secured and "get_tags" not in secured

@@ -726,3 +726,30 @@ def test_candidate_only_judge(tmp_path: Path) -> None:
     # the details of later checks
     assert findings[0].details == ("size(candidate.body) < 2: false",)
     assert all(f.kind == "invariant" for f in findings)  # no model: no difference
+
+
+@SETTINGS
+@given(JSON_VALUES, JSON_VALUES, st.booleans())
+def test_the_quick_look_at_equal_bodies_agrees_with_the_walk(a: Any, b: Any,
+                                                             same: bool) -> None:
+    # ``identical`` may only say yes where the plain walk finds no difference
+    from mbtspec.compare._diff import Comparer, identical
+
+    if same:
+        b = json.loads(json.dumps(a))
+    walk = Comparer(rules(), set())
+    found = list(walk._diff_plainly(a, b, ("body",)))
+    if identical(a, b):
+        assert found == []
+
+
+def test_the_quick_look_tells_types_apart() -> None:
+    from mbtspec.compare._diff import identical
+
+    body = [{"a": 1, "b": [True, None, "x", 1.5]}]
+    assert identical(body, json.loads(json.dumps(body)))
+    assert not identical([1], [True])
+    assert not identical({"a": 0}, {"a": False})
+    assert not identical({"a": 1, "b": 2}, {"b": 2, "a": 1})  # (the walk decides: equal)
+    assert diff([True] * 3, [1] * 3) != []
+    assert diff({"a": [0, {"b": False}]}, {"a": [0, {"b": 0}]}) != []

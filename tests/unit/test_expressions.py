@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from mbtspec.spec._yaml import Mark
 from mbtspec.spec.expressions import (
+    HANDLE,
     ExpressionEvaluationError,
     _fields_read,
     compile_expression,
+    held,
     prepare_context,
 )
 
@@ -25,7 +27,13 @@ MARK = Mark("spec.yaml", 1, 1)
     ("response.body.employeeNo", {"body"}),
     ("x.candidate == candidate.status", {"status"}),  # a field named candidate is not it
     ("candidates.size() + candidate.y", {"y"}),
-    ("conforms_to_openapi(candidate)", None),  # the whole value goes to a function
+    # the whole value goes to a Python function: a handle to it (``held``)
+    ("conforms_to_openapi(candidate)", {HANDLE}),
+    ("candidate.status < 500 && header(candidate, 'etag') != ''", {"status", HANDLE}),
+    ("openapi_problems( candidate ).size() == 0", {HANDLE}),
+    ("conforms_to_openapi(candidate.body)", {"body"}),
+    ("conforms_to_openapi([candidate][0])", None),
+    ("my_conforms_to_openapi(candidate)", None),
     ("candidate.size() > 1", None),  # a method on the map itself
     ('candidate["status"] == 1', None),
     ("candidate.?body.hasValue()", None),
@@ -69,3 +77,21 @@ def _outcome(run: Any) -> Any:
         return ("value", run())
     except ExpressionEvaluationError as err:
         return ("error", str(err))
+
+
+def test_a_value_handed_whole_to_a_response_function_is_not_converted() -> None:
+    seen: list[object] = []
+    body = {"items": list(range(5))}
+    candidate = {"status": 200, "body": body}
+
+    def conforms_to_openapi(value: object) -> bool:
+        seen.append(held(value))
+        return True
+
+    expression = compile_expression(
+        "candidate.status == 200 && conforms_to_openapi(candidate)", MARK)
+    assert expression.evaluate({"candidate": candidate},
+                               {"conforms_to_openapi": conforms_to_openapi}) is True
+    assert seen == [candidate]
+    assert seen[0] is candidate  # the value itself: no copy through CEL and back
+    assert held({"status": 1}) == {"status": 1}

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bench.mutants import service
-from bench.mutants.defects import BY_NAME, DEFECTS
+from bench.mutants.defects import BY_NAME, DEFECTS, RACES
 from bench.mutants.runner import SPEC
 
 Call = tuple[str, str, Any]  # method, path, JSON body (None: no body)
@@ -82,7 +82,8 @@ def seen(response: httpx.Response, call: Call) -> tuple[int, Any]:
 
 
 def test_the_table_names_the_service_defects_and_the_spec_actions() -> None:
-    assert tuple(d.name for d in DEFECTS) == service.DEFECTS
+    assert {d.name for d in DEFECTS} | {r.name for r in RACES} == set(service.DEFECTS)
+    assert tuple(r.name for r in RACES) == service.RACES
     assert service.__doc__ is not None
     actions = set(yaml.safe_load(SPEC.read_text())["actions"])
     for defect in DEFECTS:
@@ -128,3 +129,53 @@ def test_four_defects_at_once_each_still_show_at_their_last_call(name: str) -> N
     four = [seen(r, c) for r, c in zip(play(service.four, calls), calls, strict=True)]
     assert four[:-1] == model[:-1]
     assert four[-1] != model[-1]
+
+
+# The races: a prefix played in order, then two calls in flight at once, then a read back.
+CARD: Call = ("POST", "/cards", {"memberId": 1})
+RACE_WITNESSES: dict[str, tuple[list[Call], list[Call], list[Call]]] = {
+    "stock_lost_update": ([MEMBER, book(copies=2)], [LOAN, LOAN], [("GET", "/books", None)]),
+    "card_issued_twice": ([MEMBER], [CARD, CARD], []),
+    "last_copy_twice": ([MEMBER, book(copies=1)], [LOAN, LOAN], [("GET", "/books", None)]),
+}
+
+
+def play_together(app: Any, prefix: list[Call], together: list[Call], then: list[Call]
+                  ) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
+    """``prefix`` in order, ``together`` all at once (asyncio tasks: the app's awaits
+    interleave them), then ``then``: what the concurrent calls and the read back saw."""
+    async def run() -> tuple[list[httpx.Response], list[httpx.Response]]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://library") as client:
+            assert (await client.post("/__reset")).status_code == 204
+            for method, path, body in prefix:
+                await client.request(method, path, json=body)
+            concurrent = await asyncio.gather(*(client.request(m, p, json=b)
+                                                for m, p, b in together))
+            return list(concurrent), [await client.request(m, p, json=b) for m, p, b in then]
+
+    concurrent, after = asyncio.run(run())
+    return ([seen(r, c) for r, c in zip(concurrent, together, strict=True)],
+            [seen(r, c) for r, c in zip(after, then, strict=True)])
+
+
+@pytest.mark.parametrize("name", list(RACE_WITNESSES))
+def test_a_race_shows_only_when_the_calls_are_in_flight_together(name: str) -> None:
+    prefix, together, then = RACE_WITNESSES[name]
+    assert name in {r.name for r in RACES}
+    in_order = prefix + together + then
+    # one after another, the defect answers as the model does: no sequential run sees it
+    assert [seen(r, c) for r, c in zip(play(service.make_app(name), in_order), in_order,
+                                       strict=True)] == \
+        [seen(r, c) for r, c in zip(play(service.make_app(), in_order), in_order, strict=True)]
+    # together, the correct service still answers as some order would (here: either order of
+    # two identical calls gives the same answers), the defect does not
+    model = play(service.make_app(), in_order)
+    expected = ([seen(r, c) for r, c in zip(model[len(prefix):len(prefix) + 2], together,
+                                            strict=True)],
+                [seen(r, c) for r, c in zip(model[len(prefix) + 2:], then, strict=True)])
+    correct = play_together(service.make_app(), prefix, together, then)
+    assert (sorted(correct[0], key=repr), correct[1]) == \
+        (sorted(expected[0], key=repr), expected[1])
+    racy = play_together(service.make_app(name), prefix, together, then)
+    assert (sorted(racy[0], key=repr), racy[1]) != (sorted(expected[0], key=repr), expected[1])

@@ -157,3 +157,40 @@ def test_a_bug_in_mbtspec_is_a_clear_failure_not_an_internalerror(
                                  "report it (rerun with MBTSPEC_DEBUG=1 to see the traceback)"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     assert "Traceback" not in result.stdout.str()
+
+
+def test_pytest_xdist_spreads_spec_files_and_shards_over_its_workers(
+        project: pytest.Pytester) -> None:
+    project.makefile(".mbtspec.yaml", one=SPEC, two=SPEC)
+    result = project.runpytest_subprocess("-n", "2", "-v", "-p", "xdist",
+                                          "--mbtspec-shards", "2", "--mbtspec-sequences", "10")
+    result.assert_outcomes(passed=4)
+    output = result.stdout.str()
+    for name in ("one", "two"):
+        for shard in ("shard-1-of-2", "shard-2-of-2"):
+            assert f"{name}.mbtspec.yaml::check[{shard}]" in output
+    assert "[gw0] " in output and "[gw1] " in output  # both workers ran items
+
+
+def test_a_shard_fails_with_the_command_of_its_part(project: pytest.Pytester) -> None:
+    project.makefile(".mbtspec.yaml", broken=BROKEN)
+    result = project.runpytest_subprocess("-n", "2", "-p", "xdist", "--mbtspec-shards", "2",
+                                          "--mbtspec-sequences", "40", "--mbtspec-seed", "1")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1
+    output = result.stdout.str()
+    found = re.search(r"Reproduce: mbtspec check \S*broken.mbtspec.yaml --seed 1 --shard "
+                      r"(\d)/2 --sequences 40", output)
+    assert found, output
+    assert (f"In pytest: pytest 'broken.mbtspec.yaml::check[shard-{found[1]}-of-2]' "
+            "--mbtspec-seed 1 --mbtspec-sequences 40 --mbtspec-shards 2") in output
+
+
+def test_shards_without_a_seed_are_parts_of_one_run(project: pytest.Pytester) -> None:
+    # no --mbtspec-seed and no run.seed: every xdist worker takes the same run seed
+    project.makefile(".mbtspec.yaml", broken=BROKEN)
+    result = project.runpytest_subprocess("-n", "2", "-p", "xdist", "--mbtspec-shards", "2",
+                                          "--mbtspec-sequences", "40", "--mbtspec-no-database")
+    seeds = set(re.findall(r"Reproduce: mbtspec check \S+ --seed (\d+) --shard",
+                           result.stdout.str()))
+    assert len(seeds) == 1, result.stdout.str()

@@ -68,7 +68,7 @@ def test_every_loader_code_is_covered_by_a_passing_case() -> None:
         "missing-key", "unknown-key", "wrong-type", "invalid-value", "out-of-range", "empty",
         "openapi-invalid", "target-kind", "target-option", "command-port", "invalid-reference",
         "reset-step", "invalid-method", "invalid-request", "unknown-operation",
-        "unknown-generator", "unstored-variable", "pick-in-generator", "recursive-generator",
+        "unknown-generator", "unstored-variable", "recursive-generator",
         "invalid-path", "expression-syntax", "undefined-variable", "unknown-function",
         "unknown-parameter", "missing-path-parameter", "ambiguous-generator",
         "invalid-generator", "invalid-pattern", "yaml-tab", "undocumented-parameter",
