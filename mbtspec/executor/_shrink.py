@@ -22,7 +22,7 @@ targets. When the budget runs out, the shortest failure so far is the result, an
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -140,39 +140,35 @@ class Shrinker:
 
     def stand_in(self, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         """Leave out a step whose drawn value an earlier step takes over: in "create 'A',
-        rename it 'xQ', search 'q'", the create can draw 'xQ' itself, and the rename goes. Each
-        plain value (text, number) of a step is tried in place of each value of the same type
-        in an earlier step's draws, with that step left out."""
+        rename it 'xQ', search 'q'", the create can draw 'xQ' itself, and the rename goes."""
         later = 1
         while later < len(steps) - 1:  # (never the failing step)
-            offered = [v for _, v in _leaves(steps[later].draws)]
-            shorter = None
-            for earlier in range(later):
-                for path, value in _leaves(steps[earlier].draws):
-                    for taken in offered:
-                        if type(taken) is not type(value) or same(taken, value):
-                            continue
-                        draws = _replace_at(steps[earlier].draws, path, taken)
-                        shorter = self.attempt(
-                            steps[:earlier] + (replace(steps[earlier], draws=draws),)
-                            + steps[earlier + 1:later] + steps[later + 1:])
-                        if shorter is not None and len(shorter) < len(steps):
-                            break
-                        shorter = None
-                    if shorter is not None:
-                        break
-                if shorter is not None:
-                    break
-            if shorter is not None:
-                steps = shorter
-            else:
+            shorter = next((shown for candidate in _taken_over(steps, later)
+                            if (shown := self.attempt(candidate)) is not None
+                            and len(shown) < len(steps)), None)
+            if shorter is None:
                 later += 1
+            else:
+                steps = shorter
         return steps
 
     def one_minimal(self, steps: tuple[Step, ...]) -> bool:
         """Does leaving out any single step lose the failure?"""
         return all(self.attempt(steps[:i] + steps[i + 1:]) is None
                    for i in range(len(steps) - 1))
+
+
+def _taken_over(steps: tuple[Step, ...], later: int) -> Iterator[tuple[Step, ...]]:
+    """``steps`` without step ``later``, one of its plain values (text, number) put in
+    place of a value of the same type in an earlier step's draws: each way, in turn."""
+    offered = [v for _, v in _leaves(steps[later].draws)]
+    for earlier in range(later):
+        for path, value in _leaves(steps[earlier].draws):
+            for taken in offered:
+                if type(taken) is type(value) and not same(taken, value):
+                    draws = _replace_at(steps[earlier].draws, path, taken)
+                    yield (steps[:earlier] + (replace(steps[earlier], draws=draws),)
+                           + steps[earlier + 1:later] + steps[later + 1:])
 
 
 def _leaves(draws: Sequence[Any]) -> list[tuple[tuple[Any, ...], Any]]:
