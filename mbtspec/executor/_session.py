@@ -183,6 +183,12 @@ class Session:
 
     async def _gather(self, names: list[str], requests: dict[str, Request]
                       ) -> dict[str, Response]:
+        """Each ASGI app's answer: one after the other, in this one task -- an app that
+        never waits gains nothing from a task of its own, which costs more than its call --
+        until one is seen waiting (``Target.waits``: a database, a timer); from then on
+        concurrently, so that their waits overlap."""
+        if len(names) == 1 or not any(self.targets[n].waits for n in names):
+            return {n: await self.targets[n].send(requests[n]) for n in names}
         answers = await asyncio.gather(*(self.targets[n].send(requests[n]) for n in names))
         return dict(zip(names, answers, strict=True))
 

@@ -19,9 +19,9 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass
 
@@ -41,6 +41,7 @@ from mbtspec.executor._services import (
 from mbtspec.executor.records import Request, Response
 from mbtspec.spec.model import TargetDef
 
+T = TypeVar("T")
 _VAR = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -89,6 +90,9 @@ class Target:
     sync_transport: httpx.BaseTransport | None = None
     #: An event-loop transport (ASGI apps): ``send``.
     async_transport: httpx.AsyncBaseTransport | None = None
+    #: Calls to an in-process ASGI app, and the seconds they took (see ``waits``).
+    app_calls = 0
+    app_seconds = 0.0
     should_stop: Callable[[], bool] | None = None
 
     def __init__(self, definition: TargetDef, headers: dict[str, str]) -> None:
@@ -99,6 +103,14 @@ class Target:
         self.max_response_size = definition.max_response_size
         self.cookies = httpx.Cookies()
         self._timeouts = httpx.Timeout(definition.timeout).as_dict()
+
+    @property
+    def waits(self) -> bool:
+        """Does this in-process app take long enough per call (``SLOW_CALL`` on average) to
+        be waiting for something (a database, a timer)? Then the targets' calls of a step
+        overlap on the event loop (see ``Session``); a fast app is called in turn, since a
+        task of its own would cost more than its call."""
+        return self.app_seconds > SLOW_CALL * max(self.app_calls, 1)
 
     async def start(self) -> None:
         """Get ready to take requests (import, start, wait until ready)."""
@@ -119,11 +131,39 @@ class Target:
         if request.refused:
             return Response(None, error=request.refused)
         started = time.perf_counter()
+        transport = self.async_transport
+        if not isinstance(transport, ASGIAppTransport) or self.cookies:
+            return await self._send_through_httpx(request, started)
+        scope = transport.scope_for(request)
+        if scope is None:
+            return await self._send_through_httpx(request, started)
+        try:
+            status, raw, content = await within(self.timeout, transport.exchange(
+                scope, request.content or b"", request.method == "HEAD"))
+        except TimeoutError:
+            return self.failed(httpx.ReadTimeout("no response"), started)
+        except httpx.HTTPError as err:
+            return self.failed(err, started)
+        self.app_calls += 1
+        self.app_seconds += time.perf_counter() - started
+        headers = _plain_headers(raw)
+        if headers is None:  # cookies, a compressed body, headers not in ASCII: as httpx reads
+            response = httpx.Response(status, headers=raw, stream=httpx.ByteStream(content))
+            try:
+                content = read_body(response, self.max_response_size)
+            except httpx.HTTPError as err:
+                return self.failed(err, started)
+            return self.answer(self._outgoing(request), response, content, started)
+        return Response(status, headers, parse_body(content, _header(headers, "content-type")),
+                        _ms(started))
+
+    async def _send_through_httpx(self, request: Request, started: float) -> Response:
+        """``send`` with httpx's own request and response (cookies, URLs to escape)."""
+        assert self.async_transport is not None
         outgoing = self._outgoing(request)
-        try:  # (an in-process app has no socket to time out on: wait_for does it; not
-            # asyncio.timeout, which lost Ctrl-C in start-up: see tests/e2e/test_signals.py)
-            response = await asyncio.wait_for(
-                self.async_transport.handle_async_request(outgoing), self.timeout)
+        try:  # (an in-process app has no socket to time out on: ``within`` does it)
+            response = await within(self.timeout,
+                                    self.async_transport.handle_async_request(outgoing))
             content = read_body(response, self.max_response_size)  # (in memory: decoding)
         except TimeoutError:
             return self.failed(httpx.ReadTimeout("no response"), started)
@@ -250,7 +290,7 @@ def parse_body(content: bytes, content_type: str) -> Any:
         text = content.decode("utf-8", errors="replace")
     if "json" in content_type.lower():
         try:
-            value = json.loads(text, parse_constant=_not_json)
+            value = _JSON.decode(text)
         except (ValueError, RecursionError):
             return text
         if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _too_deep(value):
@@ -261,6 +301,10 @@ def parse_body(content: bytes, content_type: str) -> Any:
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON value")
+
+
+#: (made once: json.loads with an option makes a decoder per call)
+_JSON = json.JSONDecoder(parse_constant=_not_json)
 
 
 def _too_deep(value: Any) -> bool:
@@ -275,6 +319,55 @@ def _too_deep(value: Any) -> bool:
             return False
         level = below
     return True
+
+
+#: Seconds per call, on average, past which an in-process app is called concurrently with
+#: the others (``Target.waits``).
+SLOW_CALL = 0.002
+
+
+async def within(seconds: float, awaitable: Awaitable[T]) -> T:
+    """``await awaitable``, or ``TimeoutError`` after ``seconds``: what ``asyncio.wait_for``
+    does, in the running task (wait_for makes a task per call: a third of the event loop's
+    cost of a step). A cancellation from elsewhere (Ctrl-C) is let through as it came."""
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    handle = asyncio.get_running_loop().call_later(seconds, expire)
+    try:
+        return await awaitable
+    except asyncio.CancelledError:
+        if expired and task.uncancel() == 0:  # (no other cancellation came meanwhile)
+            raise TimeoutError from None
+        raise
+    finally:
+        handle.cancel()
+
+
+def _plain_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...] | None:
+    """Response headers as ``Response`` keeps them (names in lower case, repeated ones joined
+    with ", " as httpx does); None when httpx must read the response itself: cookies to
+    keep, a body to decompress, bytes that are not ASCII."""
+    merged: dict[str, str] = {}
+    for name, value in raw:
+        try:
+            key, text = name.decode("ascii").lower(), value.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        if key in ("set-cookie", "content-encoding"):
+            return None
+        merged[key] = f"{merged[key]}, {text}" if key in merged else text
+    return tuple(merged.items())
+
+
+def _header(headers: tuple[tuple[str, str], ...], name: str) -> str:
+    return next((v for k, v in headers if k == name), "")
 
 
 def _ms(started: float) -> float:
@@ -296,7 +389,8 @@ class AppTarget(Target):
             self._lifespan = _Lifespan(app)
             await self._lifespan.startup(self.name)
             state = self._lifespan.state if self._lifespan.supported else None
-            self.async_transport = ASGIAppTransport(app, self.max_response_size, state)
+            self.async_transport = ASGIAppTransport(app, self.max_response_size, state,
+                                                    self.base_url)
         else:
             self.sync_transport = httpx.WSGITransport(app=guard_wsgi(app),
                                                       raise_app_exceptions=False)

@@ -43,7 +43,9 @@ def test_a_shrink_time_that_runs_out_does_not_end_a_keep_going_run(tmp_path: Pat
     outcome = check(write(tmp_path), seed=1, sequences=120, keep_going=True, database=None,
                     shrink_time=0.001)
     failures = outcome.result.failures
-    assert all(f.cut_short and not f.ends_run for f in failures)
+    # (a failure of one step may be shrunk whole within the millisecond: it is then minimal)
+    assert all((f.cut_short or f.minimal) and not f.ends_run for f in failures)
+    assert sum(f.cut_short for f in failures) >= 2
     assert sorted(f.steps[-1].action for f in failures) == ["close", "create", "list"]
 
 
