@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, HypothesisException, UnsatisfiedAssumption
-from hypothesis.stateful import run_state_machine_as_test
 
 from mbtspec.compiler import Plan, State, Unsatisfiable
 from mbtspec.errors import RunError, TargetError
@@ -32,7 +32,7 @@ from mbtspec.executor._runtime import (
     Runtime,
     StepFailed,
     TimeUp,
-    build_machine,
+    sequence_test,
 )
 from mbtspec.executor._session import Session
 from mbtspec.executor._shrink import shrink
@@ -244,13 +244,11 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
     shrink it; (the failure or None, why the search stopped early or ""). Raises
     ``TargetError`` or ``KeyboardInterrupt`` when that happens before any failure."""
     plan = runtime.plan
-    machine = hypothesis_seed(seed)(build_machine(runtime))
     db = (DirectoryBasedExampleDatabase(str(database / plan.spec.sha256[:16]))
           if database is not None else None)
     done = _generated(runtime.stats)
     run_settings = settings(
         max_examples=max(plan.run.sequences - done, 1),
-        stateful_step_count=plan.run.steps,
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=db,
@@ -266,7 +264,7 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
     failure: Failure | None = None
     stopped = ""
     try:
-        run_state_machine_as_test(machine, settings=run_settings)
+        hypothesis_seed(seed)(run_settings(given(st.data())(sequence_test(runtime))))()
     except StepFailed as err:
         failure = Failure(err.steps[-1].findings[0].kind, err.steps)
     except Flaky as err:

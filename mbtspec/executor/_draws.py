@@ -8,15 +8,32 @@ by a pick's ``or:`` is recorded as that value, and replayed as it was sent.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
+from hypothesis.strategies._internal.lazy import unwrap_strategies
 
 from mbtspec.compiler import UNIQUE_TRIES, State, Unsatisfiable
 from mbtspec.compiler.state import Entry
 from mbtspec.executor._simplest import NONE, simplest_value
 from mbtspec.executor.records import Redacted
+
+_UNWRAPPED: dict[int, tuple[weakref.ref[st.SearchStrategy[Any]], st.SearchStrategy[Any]]] = {}
+
+
+def unwrapped(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """The strategy a lazy one (what ``st.text(...)`` and the like return) wraps: Hypothesis
+    draws from it anyway, after checking the wrapper at every draw (a tenth of the cost of
+    drawing). Remembered by id, with a weak reference that tells a reused id apart."""
+    kept = _UNWRAPPED.get(id(strategy))
+    if kept is None or kept[0]() is not strategy:
+        if len(_UNWRAPPED) > 10_000:  # (the strategies of runs that ended)
+            _UNWRAPPED.clear()
+        inner: st.SearchStrategy[Any] = unwrap_strategies(strategy)  # type: ignore[no-untyped-call]
+        kept = _UNWRAPPED[id(strategy)] = (weakref.ref(strategy), inner)
+    return kept[1]
 
 
 class RecordingDraws:
@@ -34,7 +51,7 @@ class RecordingDraws:
         self.slots: list[int] = []  # which generator drew each value (0 for a pick)
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
-        value = self.draw_on(strategy)
+        value = self.draw_on(unwrapped(strategy))
         self.values.append(value)
         self.slots.append(id(strategy))
         return value

@@ -1,4 +1,4 @@
-"""The run loop: a Hypothesis state machine built from the plan, with one rule: draw a step.
+"""The run loop: a Hypothesis test per sequence that draws its steps one by one (``sequence_test``).
 
 Hypothesis draws every choice (which action, see ``_choice``; every value) and shrinks failing
 sequences when they cannot be replayed (no reset); this module sends each
@@ -10,13 +10,14 @@ shrinking stays on the same kind of bug.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from hypothesis import reject
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule
+from hypothesis.internal.conjecture.engine import BUFFER_SIZE
 
 from mbtspec.compiler import (
     ActionPlan,
@@ -28,7 +29,7 @@ from mbtspec.compiler import (
 )
 from mbtspec.errors import TargetError
 from mbtspec.executor._choice import Chooser
-from mbtspec.executor._draws import RecordingDraws
+from mbtspec.executor._draws import RecordingDraws, unwrapped
 from mbtspec.executor._http import build_request
 from mbtspec.executor._stores import apply_removals, store_values
 from mbtspec.executor.records import (
@@ -221,7 +222,7 @@ class Runtime:
         draw = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
 
         def pick(low: int, high: int) -> int:
-            number: int = draw(st.integers(low, high))
+            number: int = draw(_integers(low, high))
             return number
 
         if self.swarm is None and self.plan.run.swarm:
@@ -363,16 +364,39 @@ class Runtime:
         raise ExpectationFailed(self.trace)
 
 
-def build_machine(runtime: Runtime) -> type[RuleBasedStateMachine]:
-    """A ``RuleBasedStateMachine`` subclass for the plan, with one rule: draw the next step
-    (``Runtime.draw_step`` chooses the action; see ``_choice`` for why not Hypothesis)."""
+@functools.lru_cache(maxsize=4096)
+def _integers(low: int, high: int) -> st.SearchStrategy[int]:
+    """``st.integers(low, high)`` without the lazy wrapper that Hypothesis builds, checks and
+    looks up at every call (the same draws: Hypothesis draws from the wrapped strategy)."""
+    return unwrapped(st.integers(low, high))
 
-    def __init__(self: RuleBasedStateMachine) -> None:
-        RuleBasedStateMachine.__init__(self)
+
+#: Past this part of Hypothesis' buffer of choices, a sequence ends (as Hypothesis' own state
+#: machines end theirs): a test case that overruns the buffer is thrown away, calls and all.
+STOP_AT = 0.8 * BUFFER_SIZE
+
+
+def sequence_test(runtime: Runtime) -> Callable[[Any], None]:
+    """The test Hypothesis runs for each sequence (``given(st.data())``): begin it (reset),
+    then draw steps (``Runtime.draw_step`` chooses the action: see ``_choice``) until
+    ``run.steps`` or the end. Before each step, one choice says whether the sequence ends
+    there (almost never, when drawn: it is for Hypothesis to end sequences early when it
+    shrinks or mutates them).
+
+    A plain loop rather than a ``RuleBasedStateMachine`` with one rule: choosing among rules,
+    feature flags, argument strategies and the bookkeeping around them cost an eighth of a
+    run against fast in-process apps, for nothing (mbtspec has one rule)."""
+    steps = runtime.plan.run.steps
+
+    def sequence(data: Any) -> None:
+        conjecture = data.conjecture_data
         runtime.begin_sequence()
+        for index in range(steps + 1):
+            stop = True if index == steps or conjecture.length > STOP_AT else None
+            if conjecture.draw_boolean(p=2**-16, forced=stop):
+                return
+            runtime.draw_step(data)
+            if runtime.ended:
+                return
 
-    def step(self: RuleBasedStateMachine, data: Any) -> None:
-        runtime.draw_step(data)
-
-    return type("SpecMachine", (RuleBasedStateMachine,),
-                {"__init__": __init__, "step": rule(data=st.data())(step)})
+    return sequence
