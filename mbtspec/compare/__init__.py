@@ -19,7 +19,12 @@ from mbtspec.compare._diff import ABSENT, compare_responses, iter_differences
 from mbtspec.compiler import ActionPlan, Plan, State
 from mbtspec.executor.records import Accepted, AcceptedCount, Finding, Stats, Step
 from mbtspec.spec.conformance import response_functions
-from mbtspec.spec.expressions import Expression, ExpressionEvaluationError, prepare_context
+from mbtspec.spec.expressions import (
+    SLOW,
+    Expression,
+    ExpressionEvaluationError,
+    prepare_context,
+)
 from mbtspec.spec.model import AcceptEntry, Check, Spec
 
 __all__ = ["ABSENT", "KEPT_DIFFERENCES", "compare_responses", "make_judge", "stale_entries",
@@ -54,7 +59,7 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding |
         if differential:
             findings += _differences(step, action, state, acceptors.get(action.name), cases,
                                      _conditions(shared, functions))
-        context = prepare_context(everything, shared, functions) if everything else None
+        context = _Context(everything, shared, functions)
         for check in invariants:
             problem = _evaluate(check, context, notes)
             if problem:
@@ -65,8 +70,7 @@ def make_judge(plan: Plan) -> Callable[[Step, ActionPlan, State], list[Finding |
                 own = ChainMap[str, Any]({"target": name, "response": step.response(name).context,
                                 "request": step.request(name).context},
                                own_values, state.view(name))
-                problem = _evaluate(check, prepare_context(check.expressions, own, functions),
-                                    notes)
+                problem = _evaluate(check, _Context(check.expressions, own, functions), notes)
                 if problem:
                     findings.append(Finding("expect", f"expectation '{check.name}' of "
                                             f"'{action.name}' failed on {name}",
@@ -148,17 +152,38 @@ def stale_warning(spec: Spec, entry: AcceptEntry, stats: Stats, *,
             f"was never seen: {why}")
 
 
-def _evaluate(check: Check, context: Any, notes: list[str]) -> list[str] | None:
+class _Context:
+    """What a step's checks evaluate in: the shortcuts of ``Expression.quick`` first, a CEL
+    context for the others (made once, when one needs it)."""
+
+    def __init__(self, expressions: list[Expression] | tuple[Expression, ...],
+                 variables: Any, functions: dict[str, Any]) -> None:
+        self.expressions = expressions
+        self.variables = variables
+        self.functions = functions
+        self.context: Any = None
+
+    def run(self, expression: Expression) -> Any:
+        value = expression.quick(self.variables, self.functions)
+        if value is SLOW:
+            if self.context is None:
+                self.context = prepare_context(self.expressions, self.variables,
+                                               self.functions)
+            value = expression.run(self.context)
+        return value
+
+
+def _evaluate(check: Check, context: _Context, notes: list[str]) -> list[str] | None:
     """None when the check holds (or its ``when`` is false), else why it does not."""
     if check.when is not None:
         try:
-            if check.when.run(context) is not True:
+            if context.run(check.when) is not True:
                 return None
         except ExpressionEvaluationError:
             return None
     del notes[:]
     try:
-        result = check.check.run(context)
+        result = context.run(check.check)
     except ExpressionEvaluationError as err:
         return [f"{check.check.source}: could not be evaluated: {err}"]
     if result is True:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import re
 import resource
 import sys
@@ -134,6 +135,47 @@ class Expression:
     calls: frozenset[str] | None = None
     #: Comprehensions call mbtspec back at each iteration: the run is counted.
     guarded: bool = False
+    #: The forms most checks, stores and ``when``\ s take, worked out in Python (``quick``):
+    #: a field compared with a whole number (``candidate.status < 500``), one of mbtspec's
+    #: functions of a variable (``conforms_to_openapi(candidate)``), a field path
+    #: (``response.body.id``), a size compared with a whole number (``size(known) > 0``).
+    shortcut: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    def quick(self, variables: Mapping[str, Any],
+              functions: Mapping[str, Callable[..., Any]] | None) -> Any:
+        """The value, without CEL, where the data makes the shortcut certain to give what
+        CEL gives (a field that is a whole number, a function mbtspec supplies); ``SLOW``
+        otherwise, and the caller runs the expression. Half the cost of checking a step's
+        invariants is handing values to CEL."""
+        shortcut = self.shortcut
+        if shortcut is None:
+            return SLOW
+        kind = shortcut[0]
+        if kind == "call":
+            function = functions.get(shortcut[1]) if functions else None
+            value = variables.get(shortcut[2], SLOW)
+            if function is None or value is SLOW:
+                return SLOW
+            try:
+                return function(value)
+            except Exception:  # (CEL says what went wrong, as for any other expression)
+                return SLOW
+        if kind == "size":
+            value = variables.get(shortcut[1])
+            if not isinstance(value, list | dict) and not (
+                    isinstance(value, str) and value.isascii()):  # (CEL counts UTF-8 bytes)
+                return SLOW
+            return _COMPARE[shortcut[2]](len(value), int(shortcut[3]))
+        value = variables.get(shortcut[1], SLOW)
+        for name in shortcut[2:] if kind == "path" else shortcut[2:3]:
+            value = value.get(name, SLOW) if isinstance(value, dict) else SLOW
+        if kind == "path":  # (a value CEL hands back as it is; not a list or map: a copy)
+            plain = value is None or type(value) in (str, bool, float) or (
+                type(value) is int and -2**63 <= value < 2**63)
+            return value if plain else SLOW
+        if type(value) is not int or not -2**63 <= value < 2**63:
+            return SLOW  # (not bool, float, or past CEL's int: CEL's rules differ there)
+        return _COMPARE[shortcut[3]](value, int(shortcut[4]))
 
     def evaluate(self, variables: Mapping[str, Any],
                  functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
@@ -142,7 +184,10 @@ class Expression:
         Only what the expression names is handed to CEL: converting values is most of the
         cost of an evaluation. Raises ``ExpressionEvaluationError`` with a readable reason.
         """
-        return self.run(prepare_context([self], variables, functions))
+        value = self.quick(variables, functions)
+        if value is SLOW:
+            value = self.run(prepare_context([self], variables, functions))
+        return value
 
     def run(self, context: Any) -> Any:
         """Evaluate in a context from ``prepare_context`` (shared by several expressions).
@@ -318,6 +363,45 @@ def _fields_wanted(expressions: tuple[Expression, ...]
     return tuple(wanted.items())
 
 
+#: The result of ``Expression.quick`` when the expression must go to CEL.
+SLOW: Any = object()
+_COMPARE: dict[str, Callable[[int, int], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne}
+_NAME = r"([A-Za-z_][A-Za-z0-9_]*)"
+_FIELD_VS_NUMBER = re.compile(
+    rf"\s*{_NAME}\.{_NAME}\s*(<=|>=|==|!=|<|>)\s*(0|-?[1-9][0-9]{{0,17}})\s*")
+_CALL_OF_NAME = re.compile(rf"\s*{_NAME}\(\s*{_NAME}\s*\)\s*")
+_PATH = re.compile(rf"\s*{_NAME}((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\s*")
+_SIZE_VS_NUMBER = re.compile(
+    rf"\s*size\(\s*{_NAME}\s*\)\s*(<=|>=|==|!=|<|>)\s*(0|-?[1-9][0-9]{{0,17}})\s*")
+#: Names CEL reads as something else than a variable.
+_NOT_VARIABLES = frozenset({"true", "false", "null", "in", "as", "break", "const", "continue",
+                            "else", "for", "function", "if", "import", "let", "loop", "package",
+                            "namespace", "return", "var", "void", "while"})
+
+
+def _shortcut(source: str, functions: frozenset[str], library: tuple[Any, ...]
+              ) -> tuple[str, ...] | None:
+    """What ``Expression.quick`` may work out itself for ``source``, if anything."""
+    if library:
+        return None
+    found = _FIELD_VS_NUMBER.fullmatch(source)
+    if found and not functions - {"_<_", "_<=_", "_>_", "_>=_", "_==_", "_!=_"}:
+        shortcut: tuple[str, ...] = ("compare", *found.groups())
+    elif (found := _CALL_OF_NAME.fullmatch(source)) and found[1] in (
+            "conforms_to_openapi", "openapi_problems"):
+        shortcut = ("call", *found.groups())
+    elif (found := _PATH.fullmatch(source)) and not functions:
+        shortcut = ("path", found[1], *found[2].split(".")[1:])
+    elif (found := _SIZE_VS_NUMBER.fullmatch(source)) and functions <= {"size"}:
+        shortcut = ("size", *found.groups())
+    else:
+        return None
+    names = {shortcut[1]} if shortcut[0] != "call" else {shortcut[2]}
+    return None if names & _NOT_VARIABLES else shortcut
+
+
 def compile_expression(source: str, mark: Mark) -> Expression:
     """Compile ``source``; raises ``ExpressionSyntaxError`` with its position when invalid,
     ``ExpressionLimitError`` when it is beyond mbtspec's limits."""
@@ -350,7 +434,8 @@ def compile_expression(source: str, mark: Mark) -> Expression:
     if bodies:
         program = _compile(_instrument(source, bodies))
     return Expression(source, mark, program, variables, functions, library, fields,
-                      _calls(tree), bool(bodies))
+                      _calls(tree), bool(bodies),
+                      None if bodies else _shortcut(source, functions, library))
 
 
 def _compile(source: str) -> Any:
