@@ -24,6 +24,7 @@ from mbtspec.errors import (
     MbtspecError,
     TargetError,
     UsageError,
+    WorkerError,
     debugging,
     internal_error_message,
 )
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from mbtspec.compiler import Plan
     from mbtspec.executor import Progress as RunProgress
     from mbtspec.executor import RunResult, Step
+    from mbtspec.parallel._workers import WorkersProgress
     from mbtspec.report.data import Redactor
     from mbtspec.spec import Spec
 
@@ -153,14 +155,14 @@ def check(
         _secrets.update(plan.secrets)
         task = progress.add_task("checking", total=plan.run.sequences, calls=0, failures=0)
 
-    def on_progress(update: RunProgress) -> None:
+    def on_progress(update: RunProgress | WorkersProgress) -> None:
         nonlocal last
         now = time.monotonic()
         if task is None or now - last < 0.1:
             return
         last = now
         progress.update(task, completed=update.sequences, calls=update.calls,
-                        failures=update.failures)
+                        failures=update.failures, description=_doing(update))
 
     def on_step(step: Step) -> None:
         out.print(render_step_line(step, redact), markup=False, highlight=False,
@@ -173,19 +175,17 @@ def check(
         if part is not None and workers > 1:
             raise UsageError("--workers and --shard do not go together: a CI job runs its "
                              "shard in one process (give each job its own --shard i/n)")
-        if workers > 1 and concurrency is not None:
-            raise UsageError("--workers and --concurrency do not go together: each worker "
-                             "would check its races alone (set run.concurrency in the spec)")
         if workers > 1:
             from mbtspec.parallel._workers import run_workers
 
-            outcome = run_workers(
-                spec, workers, sequences=sequences, steps=steps, seed=seed,
-                max_time=max_time, shrink_time=shrink_time, keep_going=keep_going or None,
-                swarm=swarm,
-                mode=mode.value if mode is not None else None,
-                database=None if no_database else Path(".mbtspec/hypothesis"),
-                failures=failures, on_plan=on_plan)
+            with progress:
+                outcome = run_workers(
+                    spec, workers, sequences=sequences, steps=steps, seed=seed,
+                    max_time=max_time, shrink_time=shrink_time, keep_going=keep_going or None,
+                    swarm=swarm, mode=mode.value if mode is not None else None,
+                    concurrency=concurrency,
+                    database=None if no_database else Path(".mbtspec/hypothesis"),
+                    failures=failures, on_plan=on_plan, on_progress=on_progress)
         else:
             with progress:
                 outcome = run_check(
@@ -218,14 +218,32 @@ def check(
     raise typer.Exit(EXIT_OK if written else EXIT_INVALID)  # a report CI expects is missing
 
 
+def _doing(update: RunProgress | WorkersProgress) -> str:
+    """What the live progress line says the run does: checking, or shrinking a failure (and,
+    with --workers, which workers shrink one)."""
+    from mbtspec.parallel._workers import WorkersProgress
+
+    if not isinstance(update, WorkersProgress):
+        return "shrinking" if update.failures else "checking"
+    if not update.shrinking:
+        return "checking"
+    many = len(update.shrinking) > 1
+    return f"shrinking (worker{'s' if many else ''} {', '.join(map(str, update.shrinking))})"
+
+
 def _exit_for(err: Console, error: BaseException, spec: Path, what: str,
               redact: Redactor | None = None) -> NoReturn:
-    """Say what went wrong, and exit with its code: 2 invalid spec or usage, 3 a target,
-    130 interrupted."""
+    """Say what went wrong, and exit with its code: 2 invalid spec or usage, 3 a target (or a
+    worker of --workers that died), 4 an internal error in a worker, 130 interrupted."""
     from mbtspec.report.terminal import render_error
 
+    if isinstance(error, WorkerError) and error.details and debugging():
+        err.print((redact or (lambda text: text))(error.details), markup=False,
+                  highlight=False, soft_wrap=True, end="")
     render_error(err, error, spec, what, redact)
-    if isinstance(error, TargetError):
+    if isinstance(error, WorkerError) and error.internal:
+        raise typer.Exit(EXIT_INTERNAL) from None
+    if isinstance(error, (TargetError, WorkerError)):
         raise typer.Exit(EXIT_TARGET) from None
     if isinstance(error, KeyboardInterrupt):
         raise typer.Exit(EXIT_INTERRUPTED) from None
