@@ -455,7 +455,7 @@ def merge_reports(
     import json
 
     from mbtspec.parallel._merge import merge_reports as merge
-    from mbtspec.parallel._merge import render_merged_junit
+    from mbtspec.report.junit import render_report_junit
 
     out, err = _consoles(True)
     try:
@@ -472,7 +472,7 @@ def merge_reports(
         raise typer.Exit(EXIT_INVALID) from None
     text = json.dumps(merged, indent=2, ensure_ascii=False) + "\n"
     for target, content in ((report_json, text),
-                            (junit_xml, render_merged_junit(merged) if junit_xml else "")):
+                            (junit_xml, render_report_junit(merged) if junit_xml else "")):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")

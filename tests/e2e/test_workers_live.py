@@ -16,6 +16,7 @@ import sys
 import termios
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from bench.races import spec_for
@@ -195,8 +196,11 @@ def test_two_workers_search_races_and_report_one_as_one_process_does(tmp_path: P
     assert "✗ RACE: DIFFERENCE after" in done.out
     assert "branch 1" in done.out and "branch 2" in done.out
     assert "shrunk to 1 call(s) + 2 concurrent branches of 1 + 1 call(s)" in done.out
-    race = json.loads(report.read_text())["failure"]["race"]
+    data = json.loads(report.read_text())
+    race = data["failure"]["race"]
     assert race["prefix"] == 1 and len(race["branches"]) == 2
+    assert data["stats"]["parallel_parts"] > 0  # (the workers' counts summed)
+    assert data["stats"]["interleavings_checked"] >= data["stats"]["parallel_parts"]
     assert "branch 2" in html.read_text()
     line = next(x for x in done.out.splitlines() if x.startswith("Reproduce: "))
     command = line.removeprefix("Reproduce: ").split()
@@ -208,3 +212,52 @@ def test_two_workers_search_races_and_report_one_as_one_process_does(tmp_path: P
     single = json.loads((tmp_path / "one.json").read_text())["failure"]["race"]
     assert [[s["action"] for s in b] for b in single["branches"]] == \
            [[s["action"] for s in b] for b in race["branches"]]
+
+
+TIMINGS = {"elapsed_s", "elapsed_ms", "time_ms", "mean_latency_ms", "reset_ms", "verdict"}
+
+
+def without_timings(value: object) -> object:
+    """A JSON report without what differs from run to run (durations; the verdict line)."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+def junit_cases(path: Path) -> list[object]:
+    """A JUnit file's suite counts, properties and test cases, with what each holds."""
+    suite = ET.parse(path).getroot().find("testsuite")
+    assert suite is not None
+    counts = {k: v for k, v in suite.attrib.items() if k not in ("time", "timestamp")}
+    properties = [(p.get("name"), p.get("value")) for p in suite.iter("property")]
+    cases = [(c.get("classname"), c.get("name"),
+              [(e.tag, e.get("type"), e.get("message"), e.text) for e in c])
+             for c in suite.iter("testcase")]
+    return [counts, properties, cases]
+
+
+def test_merged_shard_reports_are_the_reports_the_workers_run_writes(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path, "  model: {app: tests.apps.variants:model}\n"
+                               "  candidate: {app: tests.apps.fragile:several}\n")
+    common = ("--seed", "3", "--sequences", "60", "--keep-going", "--no-database",
+              "--no-color")
+    for index in (1, 2):
+        done = run_cli("check", str(spec), "--shard", f"{index}/2", *common,
+                       "--report-json", str(tmp_path / f"s{index}.json"))
+        assert done.code == 1, done.text
+    merged = run_cli("merge-reports", str(tmp_path / "s1.json"), str(tmp_path / "s2.json"),
+                     "--report-json", str(tmp_path / "m.json"), "--junit-xml",
+                     str(tmp_path / "m.xml"))
+    assert merged.code == 1, merged.text
+    both = run_cli("check", str(spec), "--workers", "2", *common, "--report-json",
+                   str(tmp_path / "w.json"), "--junit-xml", str(tmp_path / "w.xml"))
+    assert both.code == 1, both.text
+    cases = junit_cases(tmp_path / "w.xml")
+    assert cases == junit_cases(tmp_path / "m.xml")
+    texts = [text for _, _, held in cases[2] for tag, _, _, text in held  # type: ignore[misc]
+             if tag == "failure"]
+    assert len(texts) == 3 and all("Reproduce: mbtspec check" in t for t in texts)
+    assert without_timings(json.loads((tmp_path / "w.json").read_text())) == \
+        without_timings(json.loads((tmp_path / "m.json").read_text()))
