@@ -1,8 +1,9 @@
 """Command line. The only module that prints and picks exit codes.
 
 Exit codes: 0 no difference (or no problem), 1 difference / invariant broken (lint: errors),
-2 invalid spec or usage, 3 a target could not be started or reached, 4 internal error (a bug
-in mbtspec: one line says so, ``MBTSPEC_DEBUG=1`` shows the traceback), 130 interrupted.
+2 invalid spec or usage, 3 a target could not be started or reached (or a --workers worker
+died), 4 internal error (a bug in mbtspec, or in a worker: one line says so,
+``MBTSPEC_DEBUG=1`` shows the traceback), 130 interrupted.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from bench.races import spec_for
+from tests.docs import all_blocks
 from tests.e2e.conftest import REPO, orders_spec, processes_with, run_cli
 
 PASSING = """\
@@ -261,3 +262,15 @@ def test_merged_shard_reports_are_the_reports_the_workers_run_writes(tmp_path: P
     assert len(texts) == 3 and all("Reproduce: mbtspec check" in t for t in texts)
     assert without_timings(json.loads((tmp_path / "w.json").read_text())) == \
         without_timings(json.loads((tmp_path / "m.json").read_text()))
+
+
+def test_the_documented_race_example_runs_with_two_workers(tmp_path: Path) -> None:
+    block = next(b for b in all_blocks() if b.where.startswith("specs/run.md")
+                 and "defect_card_issued_twice" in b.text)
+    spec = tmp_path / "cards.yaml"
+    spec.write_text(block.text)
+    done = run_cli("check", str(spec), "--workers", "2", "--seed", "1", "--no-database",
+                   "--no-color")
+    assert done.code == 1, done.text
+    assert "✗ race (difference: not linearizable) found in" in done.out
+    assert re.search(r"Reproduce: mbtspec check \S+ --seed 1 --shard [12]/2\n", done.out)
