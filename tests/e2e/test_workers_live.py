@@ -14,7 +14,6 @@ import struct
 import subprocess
 import sys
 import termios
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from bench.races import spec_for
 from tests.docs import all_blocks
 from tests.e2e.conftest import REPO, orders_spec, processes_with, run_cli
+from tests.e2e.test_workers import gone
 
 PASSING = """\
   model: {app: tests.apps.variants:model}
@@ -59,15 +59,6 @@ def run_in_terminal(*args: str, env: dict[str, str]) -> tuple[int, str]:
         chunks.append(data)
     os.close(leader)
     return process.wait(timeout=120), b"".join(chunks).decode(errors="replace")
-
-
-def gone(marker: str, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not processes_with(marker):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_workers_show_their_progress_summed_on_a_terminal(tmp_path: Path) -> None:
