@@ -208,10 +208,12 @@ def check(
         for path, what in outcome.saved:
             err.print(f"saved failure {path}: {what}", soft_wrap=True, markup=False)
         render_warnings(err, plan, result, redact)
-        render_failures(out, result, plan, command, redact, outcome.replay_files)
+        render_failures(out, result, plan, command, redact, outcome.replay_files,
+                        outcome.commands)
         render_summary(out, result, plan)
     written = _write_reports(plan, result, redact, command, verdict, outcome.replay_files,
-                             junit_xml=junit_xml, report_json=report_json, html=html, err=err)
+                             outcome.commands, junit_xml=junit_xml, report_json=report_json,
+                             html=html, err=err)
     out.print(verdict, style="bold red" if result.failure else "bold green", markup=False,
               soft_wrap=True)
     if result.failure is not None:
@@ -252,7 +254,8 @@ def _exit_for(err: Console, error: BaseException, spec: Path, what: str,
 
 
 def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: list[str],
-                   verdict: str, replay_files: Sequence[Path], *, junit_xml: Path | None,
+                   verdict: str, replay_files: Sequence[Path],
+                   commands: Sequence[Sequence[str]], *, junit_xml: Path | None,
                    report_json: Path | None, html: Path | None, err: Console) -> bool:
     """Write the requested reports; False if one could not be written (said on stderr)."""
     import json
@@ -263,13 +266,15 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
 
     writers: list[tuple[Path | None, Callable[[], str]]] = [
         (junit_xml, lambda: render_junit(plan, result, redact=redact, command=command,
-                                         replay_files=replay_files)),
+                                         replay_files=replay_files, commands=commands)),
         # (printable: lone surrogates and raw control characters become JSON escapes)
         (report_json, lambda: printable(json.dumps(run_data(
             plan, result, redact=redact, command=command, replay_files=replay_files,
-            verdict=verdict), indent=2, ensure_ascii=False, default=str)) + "\n"),
+            verdict=verdict, commands=commands), indent=2, ensure_ascii=False,
+            default=str)) + "\n"),
         (html, lambda: render_html(plan, result, redact=redact, command=command,
-                                   verdict=verdict, replay_files=replay_files)),
+                                   verdict=verdict, replay_files=replay_files,
+                                   commands=commands)),
     ]
     written = True
     for path, render in writers:

@@ -125,7 +125,19 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
     files = _replay_files(results, merged.failures)
     return CheckResult(plan, merged, shown, files[0] if files else None,
                        tuple(s for _, r in results for s in r.saved), files,
-                       next((r.replay_error for _, r in results if r.replay_error), ""))
+                       next((r.replay_error for _, r in results if r.replay_error), ""),
+                       _commands(results, merged.failures))
+
+
+def _commands(results: list[tuple[int, CheckResult]], failures: tuple[Failure, ...]
+              ) -> tuple[tuple[str, ...], ...]:
+    """The command of each merged failure: that of the part whose failure was kept (the
+    first that found it), so that each ``Reproduce:`` finds its own failure."""
+    by_signature: dict[Any, tuple[str, ...]] = {}
+    for _, outcome in results:
+        for failure in outcome.result.failures:
+            by_signature.setdefault(signature(failure.steps[-1]), outcome.command)
+    return tuple(by_signature[signature(f.steps[-1])] for f in failures)
 
 
 def _replay_files(results: list[tuple[int, CheckResult]], failures: tuple[Failure, ...]

@@ -154,10 +154,12 @@ def _failure_text(failure: Report, number: int, total: int, redact: Redactor) ->
 
 def render_junit(plan: Plan, result: RunResult, *, redact: Redactor,
                  command: list[str] | None = None,
-                 replay_files: Sequence[Path | str] = ()) -> str:
+                 replay_files: Sequence[Path | str] = (),
+                 commands: Sequence[Sequence[str]] = ()) -> str:
     """The JUnit XML of a run: that of its JSON report (``render_report_junit``)."""
     return render_report_junit(run_data(plan, result, redact=redact, command=command,
-                                        replay_files=replay_files), redact=redact)
+                                        replay_files=replay_files, commands=commands),
+                               redact=redact)
 
 
 def render_report_junit(report: Report, *, redact: Redactor | None = None) -> str:

@@ -233,7 +233,8 @@ def junit_cases(path: Path) -> list[object]:
 def test_merged_shard_reports_are_the_reports_the_workers_run_writes(tmp_path: Path) -> None:
     spec = spec_file(tmp_path, "  model: {app: tests.apps.variants:model}\n"
                                "  candidate: {app: tests.apps.fragile:several}\n")
-    common = ("--seed", "3", "--sequences", "60", "--keep-going", "--no-database",
+    # (with this seed, part 1 finds one failure and part 2 two others)
+    common = ("--seed", "1", "--sequences", "12", "--keep-going", "--no-database",
               "--no-color")
     for index in (1, 2):
         done = run_cli("check", str(spec), "--shard", f"{index}/2", *common,
@@ -251,8 +252,18 @@ def test_merged_shard_reports_are_the_reports_the_workers_run_writes(tmp_path: P
     texts = [text for _, _, held in cases[2] for tag, _, _, text in held  # type: ignore[misc]
              if tag == "failure"]
     assert len(texts) == 3 and all("Reproduce: mbtspec check" in t for t in texts)
-    assert without_timings(json.loads((tmp_path / "w.json").read_text())) == \
-        without_timings(json.loads((tmp_path / "m.json").read_text()))
+    report = json.loads((tmp_path / "w.json").read_text())
+    assert without_timings(report) == without_timings(json.loads((tmp_path / "m.json")
+                                                                 .read_text()))
+    # each failure's command is that of the part that found it
+    found_by = {(f["action"], f["place"]): index for index in (2, 1) for f in
+                json.loads((tmp_path / f"s{index}.json").read_text())["failures"]}
+    assert len(set(found_by.values())) == 2
+    assert [f["reproduce"][f["reproduce"].index("--shard") + 1] for f in report["failures"]] \
+        == [f"{found_by[f['action'], f['place']]}/2" for f in report["failures"]]
+    shown = [x.split("--shard ")[1][:3] for x in both.out.splitlines()
+             if x.startswith("Reproduce: ")]
+    assert shown == [f"{found_by[f['action'], f['place']]}/2" for f in report["failures"]]
 
 
 def test_the_documented_race_example_runs_with_two_workers(tmp_path: Path) -> None:
