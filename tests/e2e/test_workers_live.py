@@ -74,6 +74,15 @@ def test_workers_show_their_progress_summed_on_a_terminal(tmp_path: Path) -> Non
     assert "no difference" in shown.splitlines()[-1] or "✓" in shown
 
 
+def test_the_progress_names_the_worker_that_shrinks_a_failure(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path, SLOW_BUG)  # (50 ms a call: shrinking takes seconds)
+    code, shown = run_in_terminal("check", str(spec), "--workers", "2", "--seed", "1",
+                                  "--sequences", "300", "--no-database", env={})
+    assert code == 1, shown
+    assert re.search(r"shrinking \(workers? [12](, 2)?\)\x1b\[0m \S+ \d+/300 sequences · "
+                     r"\d+ calls · [1-9]\d* failing", shown), shown
+
+
 def test_without_a_terminal_workers_print_no_progress(tmp_path: Path) -> None:
     spec = spec_file(tmp_path, PASSING)
     for workers in ("1", "2"):  # (as one process does: nothing but the summary)
