@@ -44,6 +44,9 @@ class CheckResult:
     saved: tuple[tuple[Path, str], ...] = ()  # saved failures tried first, and what became of them
     replay_files: tuple[Path, ...] = ()  # one per failure of ``result.failures``
     replay_error: str = ""  # why a replay file could not be written
+    #: The command of each failure of ``result.failures``, when they differ (a --workers run
+    #: with keep-going: each failure's own part); empty: ``command`` for every one
+    commands: tuple[tuple[str, ...], ...] = ()
 
 
 def reproduce_command(spec_path: str | Path, seed: int, sequences: int | None,

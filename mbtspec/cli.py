@@ -1,8 +1,9 @@
 """Command line. The only module that prints and picks exit codes.
 
 Exit codes: 0 no difference (or no problem), 1 difference / invariant broken (lint: errors),
-2 invalid spec or usage, 3 a target could not be started or reached, 4 internal error (a bug
-in mbtspec: one line says so, ``MBTSPEC_DEBUG=1`` shows the traceback), 130 interrupted.
+2 invalid spec or usage, 3 a target could not be started or reached (or a --workers worker
+died), 4 internal error (a bug in mbtspec, or in a worker: one line says so,
+``MBTSPEC_DEBUG=1`` shows the traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mbtspec.errors import (
     MbtspecError,
     TargetError,
     UsageError,
+    WorkerError,
     debugging,
     internal_error_message,
 )
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from mbtspec.compiler import Plan
     from mbtspec.executor import Progress as RunProgress
     from mbtspec.executor import RunResult, Step
+    from mbtspec.parallel._workers import WorkersProgress
     from mbtspec.report.data import Redactor
     from mbtspec.spec import Spec
 
@@ -153,14 +156,14 @@ def check(
         _secrets.update(plan.secrets)
         task = progress.add_task("checking", total=plan.run.sequences, calls=0, failures=0)
 
-    def on_progress(update: RunProgress) -> None:
+    def on_progress(update: RunProgress | WorkersProgress) -> None:
         nonlocal last
         now = time.monotonic()
         if task is None or now - last < 0.1:
             return
         last = now
         progress.update(task, completed=update.sequences, calls=update.calls,
-                        failures=update.failures)
+                        failures=update.failures, description=_doing(update))
 
     def on_step(step: Step) -> None:
         out.print(render_step_line(step, redact), markup=False, highlight=False,
@@ -173,19 +176,17 @@ def check(
         if part is not None and workers > 1:
             raise UsageError("--workers and --shard do not go together: a CI job runs its "
                              "shard in one process (give each job its own --shard i/n)")
-        if workers > 1 and concurrency is not None:
-            raise UsageError("--workers and --concurrency do not go together: each worker "
-                             "would check its races alone (set run.concurrency in the spec)")
         if workers > 1:
             from mbtspec.parallel._workers import run_workers
 
-            outcome = run_workers(
-                spec, workers, sequences=sequences, steps=steps, seed=seed,
-                max_time=max_time, shrink_time=shrink_time, keep_going=keep_going or None,
-                swarm=swarm,
-                mode=mode.value if mode is not None else None,
-                database=None if no_database else Path(".mbtspec/hypothesis"),
-                failures=failures, on_plan=on_plan)
+            with progress:
+                outcome = run_workers(
+                    spec, workers, sequences=sequences, steps=steps, seed=seed,
+                    max_time=max_time, shrink_time=shrink_time, keep_going=keep_going or None,
+                    swarm=swarm, mode=mode.value if mode is not None else None,
+                    concurrency=concurrency,
+                    database=None if no_database else Path(".mbtspec/hypothesis"),
+                    failures=failures, on_plan=on_plan, on_progress=on_progress)
         else:
             with progress:
                 outcome = run_check(
@@ -207,10 +208,12 @@ def check(
         for path, what in outcome.saved:
             err.print(f"saved failure {path}: {what}", soft_wrap=True, markup=False)
         render_warnings(err, plan, result, redact)
-        render_failures(out, result, plan, command, redact, outcome.replay_files)
+        render_failures(out, result, plan, command, redact, outcome.replay_files,
+                        outcome.commands)
         render_summary(out, result, plan)
     written = _write_reports(plan, result, redact, command, verdict, outcome.replay_files,
-                             junit_xml=junit_xml, report_json=report_json, html=html, err=err)
+                             outcome.commands, junit_xml=junit_xml, report_json=report_json,
+                             html=html, err=err)
     out.print(verdict, style="bold red" if result.failure else "bold green", markup=False,
               soft_wrap=True)
     if result.failure is not None:
@@ -218,14 +221,32 @@ def check(
     raise typer.Exit(EXIT_OK if written else EXIT_INVALID)  # a report CI expects is missing
 
 
+def _doing(update: RunProgress | WorkersProgress) -> str:
+    """What the live progress line says the run does: checking, or shrinking a failure (and,
+    with --workers, which workers shrink one)."""
+    from mbtspec.parallel._workers import WorkersProgress
+
+    if not isinstance(update, WorkersProgress):
+        return "shrinking" if update.failures else "checking"
+    if not update.shrinking:
+        return "checking"
+    many = len(update.shrinking) > 1
+    return f"shrinking (worker{'s' if many else ''} {', '.join(map(str, update.shrinking))})"
+
+
 def _exit_for(err: Console, error: BaseException, spec: Path, what: str,
               redact: Redactor | None = None) -> NoReturn:
-    """Say what went wrong, and exit with its code: 2 invalid spec or usage, 3 a target,
-    130 interrupted."""
+    """Say what went wrong, and exit with its code: 2 invalid spec or usage, 3 a target (or a
+    worker of --workers that died), 4 an internal error in a worker, 130 interrupted."""
     from mbtspec.report.terminal import render_error
 
+    if isinstance(error, WorkerError) and error.details and debugging():
+        err.print((redact or (lambda text: text))(error.details), markup=False,
+                  highlight=False, soft_wrap=True, end="")
     render_error(err, error, spec, what, redact)
-    if isinstance(error, TargetError):
+    if isinstance(error, WorkerError) and error.internal:
+        raise typer.Exit(EXIT_INTERNAL) from None
+    if isinstance(error, (TargetError, WorkerError)):
         raise typer.Exit(EXIT_TARGET) from None
     if isinstance(error, KeyboardInterrupt):
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -233,7 +254,8 @@ def _exit_for(err: Console, error: BaseException, spec: Path, what: str,
 
 
 def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: list[str],
-                   verdict: str, replay_files: Sequence[Path], *, junit_xml: Path | None,
+                   verdict: str, replay_files: Sequence[Path],
+                   commands: Sequence[Sequence[str]], *, junit_xml: Path | None,
                    report_json: Path | None, html: Path | None, err: Console) -> bool:
     """Write the requested reports; False if one could not be written (said on stderr)."""
     import json
@@ -244,13 +266,15 @@ def _write_reports(plan: Plan, result: RunResult, redact: Redactor, command: lis
 
     writers: list[tuple[Path | None, Callable[[], str]]] = [
         (junit_xml, lambda: render_junit(plan, result, redact=redact, command=command,
-                                         replay_files=replay_files)),
+                                         replay_files=replay_files, commands=commands)),
         # (printable: lone surrogates and raw control characters become JSON escapes)
         (report_json, lambda: printable(json.dumps(run_data(
             plan, result, redact=redact, command=command, replay_files=replay_files,
-            verdict=verdict), indent=2, ensure_ascii=False, default=str)) + "\n"),
+            verdict=verdict, commands=commands), indent=2, ensure_ascii=False,
+            default=str)) + "\n"),
         (html, lambda: render_html(plan, result, redact=redact, command=command,
-                                   verdict=verdict, replay_files=replay_files)),
+                                   verdict=verdict, replay_files=replay_files,
+                                   commands=commands)),
     ]
     written = True
     for path, render in writers:
@@ -437,7 +461,7 @@ def merge_reports(
     import json
 
     from mbtspec.parallel._merge import merge_reports as merge
-    from mbtspec.parallel._merge import render_merged_junit
+    from mbtspec.report.junit import render_report_junit
 
     out, err = _consoles(True)
     try:
@@ -454,7 +478,7 @@ def merge_reports(
         raise typer.Exit(EXIT_INVALID) from None
     text = json.dumps(merged, indent=2, ensure_ascii=False) + "\n"
     for target, content in ((report_json, text),
-                            (junit_xml, render_merged_junit(merged) if junit_xml else "")):
+                            (junit_xml, render_report_junit(merged) if junit_xml else "")):
         if target is not None:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")

@@ -8,6 +8,7 @@ plugin) catch one type and never show a traceback for it::
     +-- UsageError        a command-line or API argument is wrong (missing file, bad flag value)
     +-- TargetError       a target could not be started, reached or reset, or died mid-run
     +-- RunError          the run cannot proceed (e.g. no action can ever start)
+    +-- WorkerError       a worker process of ``--workers`` died, or met an internal error
 
 Behaviour differences are not errors: they are results (see ``mbtspec.executor.Failure``).
 
@@ -69,6 +70,18 @@ class TargetError(MbtspecError):
 
     def __reduce__(self) -> tuple[Any, ...]:  # (as it was made: from a worker process)
         return type(self), (self.target, self.message, self.log_tail, self.log_path)
+
+
+class WorkerError(MbtspecError):
+    """A worker of ``--workers`` ended without finishing its part: it died (a crash, a
+    signal: ``internal`` False, exit code 3 as for a dead target) or met a bug in mbtspec
+    (``internal`` True, exit code 4; ``details`` is its traceback). The message says which
+    worker, how it ended, its last output and the command that runs its part alone."""
+
+    def __init__(self, message: str, *, internal: bool = False, details: str = "") -> None:
+        super().__init__(message)
+        self.internal = internal
+        self.details = details
 
 
 #: Set this environment variable (to anything but ``0``) to see an internal error's traceback.

@@ -1,5 +1,6 @@
 """``mbtspec merge-reports``: the JSON reports of a run's shards (``--shard i/n`` in a CI
-matrix) as one report, and a JUnit file of it.
+matrix) as one report, and a JUnit file of it (written by ``report.junit``, as ``check``
+writes its own).
 
 The reports must be of the same spec (same hash) and the same seed: parts of one run.
 Counts are summed; failures are listed in the order of the reports, one per signature (the
@@ -9,7 +10,6 @@ counted as a variant); the verdict says what the whole run found.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +57,10 @@ def merge_reports(reports: Sequence[tuple[Path, dict[str, Any]]]) -> dict[str, A
             failures.append(dict(failure))
     merged["failures"] = failures
     merged["failure"] = failures[0] if failures else None
+    # (several failures, of several shards, are laid out as keep-going lays them out: a
+    # JUnit test case each)
+    merged["keep_going"] = (any(r.get("keep_going") for _, r in reports)
+                            or len(failures) > 1)
     worst = [r.get("outcome") for _, r in reports]
     merged["outcome"] = next((o for o in worst if o not in ("passed", None)), first["outcome"])
     stats = merged["stats"]
@@ -92,8 +96,12 @@ def _merge_accepted(parts: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     total = dict(parts[0])
     for key in ("sequences", "sequences_while_shrinking", "boundary_cases", "steps",
-                "requests"):
-        total[key] = sum(p.get(key, 0) for p in parts)
+                "requests", "parallel_parts", "interleavings_checked"):
+        if key in total:
+            total[key] = sum(p.get(key, 0) for p in parts)
+    for key in ("reset_ms", "interleaving_check_s"):  # (summed as one process sums them)
+        if key in total:
+            total[key] = round(sum(p.get(key, 0.0) for p in parts), 3)
     lengths = [p["sequence_lengths"] for p in parts if p.get("sequence_lengths")]
     if lengths:
         weights = [max(p.get("sequences", 1), 1) for p in parts if p.get("sequence_lengths")]
@@ -171,28 +179,3 @@ def _why_never_ran(action: dict[str, Any]) -> None:
     action["never_ran"] = (counts.why_never_ran() or None) if drawn else None
     action["nothing_stored"] = dict(sorted(action.get("nothing_stored", {}).items()))
     action["skipped"] = dict(sorted(action.get("skipped", {}).items()))
-
-
-def render_merged_junit(report: dict[str, Any]) -> str:
-    """JUnit XML of a merged report: one test case per failure, one for the run."""
-    spec = Path(str(report.get("spec", "spec"))).name
-    failures = report.get("failures", [])
-    cases = len(failures) + 1
-    root = ET.Element("testsuites", name="mbtspec", tests=str(cases),
-                      failures=str(len(failures)), errors="0",
-                      time=f"{report.get('elapsed_s', 0):.3f}")
-    suite = ET.SubElement(root, "testsuite", name=f"mbtspec {spec}", tests=str(cases),
-                          failures=str(len(failures)), errors="0", skipped="0",
-                          time=f"{report.get('elapsed_s', 0):.3f}")
-    run = ET.SubElement(suite, "testcase", classname=f"mbtspec.{spec}", name="run")
-    ET.SubElement(run, "system-out").text = report.get("verdict", "")
-    for number, failure in enumerate(failures, 1):
-        case = ET.SubElement(suite, "testcase", classname=f"mbtspec.{spec}",
-                             name=f"failure {number}: {failure.get('action')} "
-                                  f"({failure.get('kind')} at {failure.get('place')})")
-        element = ET.SubElement(case, "failure", type=str(failure.get("kind")),
-                                message=f"{failure.get('kind')} in '{failure.get('action')}' "
-                                        f"at {failure.get('place')}")
-        element.text = f"reproduce: {failure.get('reproduce', '')}"
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -9,8 +9,12 @@ with the one-process command that finds it again (``--seed S --shard k/N``).
 
 The first failure stops the other workers (SIGINT: each stops its targets as on Ctrl-C);
 with keep-going all run to the end, and their failures are merged, one per signature. A worker
-that dies (a crash, SIGKILL) stops the others and ends the run with an error; so does Ctrl-C.
-Targets of a killed worker are stopped by the process supervisor (``executor._process``).
+that dies (a crash, SIGKILL) or meets an error stops the others and ends the run with that
+error (``WorkerError`` for a death or an internal error), unless a worker found a failure
+before it stopped: that failure is the result, the error a warning beside it. Ctrl-C stops
+every worker. Targets of a killed worker are stopped by the process supervisor
+(``executor._process``). Each worker keeps its progress in a small file that the parent sums
+for the live progress line (``_worker.progress_writer``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import shlex
 import shutil
 import signal
 import sys
@@ -25,16 +30,18 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mbtspec._check import CheckResult, reproduce_command
 from mbtspec.compiler import Plan, compile_plan
-from mbtspec.errors import RunError, UsageError
+from mbtspec.errors import MbtspecError, TargetError, UsageError, WorkerError
 from mbtspec.executor import Failure, RunResult, Stats, signature, unreached_operations
 from mbtspec.executor._process import ManagedProcess, keep, stop_all, tidy
 from mbtspec.executor.records import AcceptedCount, ActionStats
+from mbtspec.parallel._shards import Shard
+from mbtspec.parallel._worker import progress_path
 from mbtspec.spec import load_spec
 from mbtspec.spec.model import Spec
 
@@ -58,13 +65,32 @@ def check_shared_targets(spec: Spec, workers: int) -> None:
                 "(command:)")
 
 
+@dataclass(frozen=True)
+class WorkersProgress:
+    """The progress of a ``--workers`` run, summed over its workers (as ``Progress`` is for
+    one process): sequences run, calls, failing sequences seen, and the workers (numbered
+    from 1) that are shrinking a failure now."""
+
+    sequences: int
+    calls: int
+    failures: int
+    shrinking: tuple[int, ...] = ()
+
+
 def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
                 steps: int | None = None, seed: int | None = None,
                 max_time: float | None = None, shrink_time: float | None = None,
                 keep_going: bool | None = None, swarm: bool | None = None,
-                mode: str | None = None, database: Path | None = None, failures: Path | None = None,
-                on_plan: Callable[[Plan], None] | None = None) -> CheckResult:
-    """Run the spec's sequences in ``workers`` processes; one result, as ``check`` gives."""
+                mode: str | None = None, concurrency: int | None = None,
+                database: Path | None = None, failures: Path | None = None,
+                on_plan: Callable[[Plan], None] | None = None,
+                on_progress: Callable[[WorkersProgress], None] | None = None) -> CheckResult:
+    """Run the spec's sequences in ``workers`` processes; one result, as ``check`` gives.
+
+    ``on_progress`` is called about ten times a second with the workers' progress summed.
+    Raises what a worker raised (``TargetError``, ``RunError`` ...), ``WorkerError`` for a
+    worker that died or met an internal error (unless another worker found a failure: then
+    that is the result, with a warning), ``KeyboardInterrupt`` on Ctrl-C."""
     spec = load_spec(spec_path)
     check_shared_targets(spec, workers)
     run_seed = seed if seed is not None else spec.run.seed
@@ -72,27 +98,46 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
         run_seed = random.randrange(2**32)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=run_seed,
                         max_time=max_time, shrink_time=shrink_time, keep_going=keep_going,
-                        swarm=swarm, mode=mode)  # type: ignore[arg-type]
+                        swarm=swarm, mode=mode, concurrency=concurrency)  # type: ignore[arg-type]
     if on_plan is not None:
         on_plan(plan)
     options = {"sequences": sequences, "steps": steps, "seed": run_seed, "max_time": max_time,
                "shrink_time": shrink_time, "keep_going": keep_going, "swarm": swarm, "mode": mode,
-               "failures": failures}
+               "concurrency": concurrency, "failures": failures}
+
+    def command(shard: Shard | None) -> tuple[str, ...]:
+        return reproduce_command(spec_path, run_seed, sequences, steps,
+                                 keep_going=bool(keep_going), swarm=swarm, mode=mode,
+                                 concurrency=concurrency, shard=shard)
+
     started = time.monotonic()
-    results = _supervise(spec_path, workers, options, database, plan.run.keep_going)
+    results, crash = _supervise(spec_path, workers, options, database, plan.run.keep_going,
+                                lambda index: command(Shard(index, workers)), on_progress)
     merged = merge_results([r for _, r in results], keep_going=plan.run.keep_going)
     merged = replace(merged, seed=run_seed, elapsed=time.monotonic() - started,
-                     unreached=unreached_operations(plan, merged.stats))
+                     unreached=unreached_operations(plan, merged.stats),
+                     warnings=merged.warnings + ((f"the run stopped early: {crash}",)
+                                                 if crash is not None else ()))
     # the failing part's own command (--seed S --shard k/N; mbtspec replay FILE for a saved
     # failure that still shows), else the run's
-    command = (results[0][1].command if merged.failures else
-               (*reproduce_command(spec_path, run_seed, sequences, steps,
-                                   keep_going=bool(keep_going), swarm=swarm, mode=mode),
-                "--workers", str(workers)))
+    shown = (results[0][1].command if merged.failures else
+             (*command(None), "--workers", str(workers)))
     files = _replay_files(results, merged.failures)
-    return CheckResult(plan, merged, command, files[0] if files else None,
+    return CheckResult(plan, merged, shown, files[0] if files else None,
                        tuple(s for _, r in results for s in r.saved), files,
-                       next((r.replay_error for _, r in results if r.replay_error), ""))
+                       next((r.replay_error for _, r in results if r.replay_error), ""),
+                       _commands(results, merged.failures))
+
+
+def _commands(results: list[tuple[int, CheckResult]], failures: tuple[Failure, ...]
+              ) -> tuple[tuple[str, ...], ...]:
+    """The command of each merged failure: that of the part whose failure was kept (the
+    first that found it), so that each ``Reproduce:`` finds its own failure."""
+    by_signature: dict[Any, tuple[str, ...]] = {}
+    for _, outcome in results:
+        for failure in outcome.result.failures:
+            by_signature.setdefault(signature(failure.steps[-1]), outcome.command)
+    return tuple(by_signature[signature(f.steps[-1])] for f in failures)
 
 
 def _replay_files(results: list[tuple[int, CheckResult]], failures: tuple[Failure, ...]
@@ -116,14 +161,29 @@ def _replay_files(results: list[tuple[int, CheckResult]], failures: tuple[Failur
 
 
 def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database: Path | None,
-               keep_going: bool) -> list[tuple[int, CheckResult]]:
-    """Start the workers, collect their results (the failing one first), stop them all."""
+               keep_going: bool, command: Callable[[int], tuple[str, ...]],
+               on_progress: Callable[[WorkersProgress], None] | None
+               ) -> tuple[list[tuple[int, CheckResult]], MbtspecError | None]:
+    """Start the workers, collect their results (the failing one first), stop them all.
+
+    A worker that ends with an error stops the others; what they found before they stopped
+    is still the result, with that error beside it (else it is raised)."""
     folder = Path(tempfile.mkdtemp(prefix="mbtspec-workers-"))
     tidy(folder)  # (the supervisor removes it, and stops the workers, if mbtspec is killed)
     processes: dict[int, ManagedProcess] = {}
     done: dict[int, CheckResult | None] = {}
     order: list[int] = []
     error: BaseException | None = None
+    stopping_since: float | None = None  # when the others were asked to stop
+
+    def stop_others() -> None:
+        nonlocal stopping_since
+        if stopping_since is None:
+            stopping_since = time.monotonic()
+            for other, running in processes.items():
+                if other not in done:
+                    running.request_stop()
+
     try:
         for index in range(1, workers + 1):
             job = folder / f"job-{index}.pickle"
@@ -134,27 +194,31 @@ def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database:
                 [sys.executable, "-m", "mbtspec.parallel._worker", str(job)],
                 env=dict(os.environ), cwd=None, lifetime="command", grace=STOP_WAIT,
                 log_path=folder / f"worker-{index}.log")
-        stopping = False
-        while len(done) < workers and error is None:
+        while len(done) < workers:
             time.sleep(0.05)
+            if on_progress is not None:
+                on_progress(_progress(folder, workers, done))
             for index, process in processes.items():
                 if index in done or process.exit_code is None:
                     continue
-                kind, payload = _read(folder / f"result-{index}.pickle", index, process)
+                kind, payload = _read(folder / f"result-{index}.pickle", index, workers,
+                                      process, command(index))
+                done[index] = payload if kind == "result" else None
                 if kind == "result":
-                    done[index] = payload
                     order.append(index)
-                    if payload.result.failures and not keep_going and not stopping:
-                        stopping = True  # the first failure stops the others
-                        for other, running in processes.items():
-                            if other not in done:
-                                running.request_stop()
+                    if payload.result.failures and not keep_going:
+                        stop_others()  # the first failure stops the others
                 elif kind == "interrupted":
-                    done[index] = None
-                    if not stopping:
+                    if stopping_since is None:  # (not asked to: someone pressed Ctrl-C)
                         error = KeyboardInterrupt()
+                        break
                 else:
-                    error = payload
+                    error = error or payload
+                    stop_others()
+            if isinstance(error, KeyboardInterrupt):
+                break
+            if stopping_since is not None and time.monotonic() - stopping_since > STOP_WAIT:
+                break  # (those still running are stopped below, by force)
     except KeyboardInterrupt as interrupt:
         error = interrupt
     finally:
@@ -165,28 +229,63 @@ def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database:
     failing = [(i, r) for i, r in found if r.result.failures]
     if error is not None and not failing:
         raise error
+    crash = error if isinstance(error, MbtspecError) else None
     if failing and not keep_going:
         first = failing[0]
-        return [first, *[(i, r) for i, r in found if i != first[0]]]
-    return sorted(found, key=lambda pair: (not pair[1].result.failures, pair[0]))
+        return [first, *[(i, r) for i, r in found if i != first[0]]], crash
+    return sorted(found, key=lambda pair: (not pair[1].result.failures, pair[0])), crash
 
 
-def _read(path: Path, index: int, process: ManagedProcess) -> tuple[str, Any]:
-    """What a worker that exited left: its message, or a ``RunError`` if it crashed."""
+def _progress(folder: Path, workers: int, done: dict[int, CheckResult | None]
+              ) -> WorkersProgress:
+    """The workers' progress files summed (a finished worker's own counts where it left
+    a result)."""
+    sequences = calls = failures = 0
+    shrinking = []
+    for index in range(1, workers + 1):
+        try:
+            counts = [int(n) for n in progress_path(folder / "result", index).read_text()
+                      .split()]
+        except (OSError, ValueError):
+            counts = []
+        if len(counts) != 3:
+            counts = [0, 0, 0]
+        outcome = done.get(index)
+        if outcome is not None:
+            counts[:2] = outcome.result.stats.sequences, outcome.result.stats.calls
+        elif index not in done and counts[2]:
+            shrinking.append(index)
+        sequences, calls, failures = (sequences + counts[0], calls + counts[1],
+                                      failures + counts[2])
+    return WorkersProgress(sequences, calls, failures, tuple(shrinking))
+
+
+def _read(path: Path, index: int, workers: int, process: ManagedProcess,
+          command: tuple[str, ...]) -> tuple[str, Any]:
+    """What a worker that exited left: its message, or a ``WorkerError`` if it died or met
+    an internal error (a target error says which worker too)."""
+    alone = f"run that part alone with: {shlex.join(command)}"
     try:
         kind, payload = pickle.loads(path.read_bytes())
+    except (OSError, EOFError, pickle.UnpicklingError):
+        kind, payload = "died", None
+    if kind == "internal":
+        line, details = payload
+        return "error", WorkerError(f"worker {index} of {workers}: {line}; {alone}",
+                                    internal=True, details=details)
+    if isinstance(payload, TargetError):
+        payload = replace(payload, message=f"{payload.message} (in worker {index} of "
+                                           f"{workers}; {alone})")
+    if kind != "died":
         return kind, payload
-    except OSError:
-        pass
     code = process.exit_code
     how = (f"was killed by signal {signal.Signals(-code).name}" if code is not None and code < 0
            else f"exited with code {code}")
-    tail = [line for line in process.log_tail(5) if line.strip()]
-    return "error", RunError(
-        f"worker {index} {how} before it finished its part; every worker and its targets "
-        f"were stopped{'; its last output: ' + ' | '.join(tail) if tail else ''}. Run that "
-        f"part alone to see what happens there: the same command with --shard {index}/N "
-        "instead of --workers N")
+    tail = [line.strip() for line in process.log_tail(5) if line.strip()]
+    return "error", WorkerError(
+        f"worker {index} of {workers} {how} before it finished its part "
+        f"({'its last output: ' + ' | '.join(tail) if tail else 'no output'}); every "
+        f"worker and its targets were stopped; {alone}")
 
 
 def merge_results(results: list[CheckResult], *, keep_going: bool) -> RunResult:
@@ -231,6 +330,10 @@ def add_stats(total: Stats, part: Stats) -> None:
     total.calls += part.calls
     total.steps += part.steps
     total.lengths += part.lengths
+    total.parallel += part.parallel
+    total.interleavings += part.interleavings
+    total.check_seconds += part.check_seconds
+    total.reset_seconds += part.reset_seconds
     for target, ms in part.time_ms.items():
         total.time_ms[target] = total.time_ms.get(target, 0.0) + ms
     for name, action in part.actions.items():

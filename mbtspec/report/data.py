@@ -343,6 +343,15 @@ def replay_file_of(replay_files: Sequence[Path | str], number: int) -> str | Non
     return str(replay_files[number - 1]) if 0 < number <= len(replay_files) else None
 
 
+def command_of(command: Sequence[str] | None, commands: Sequence[Sequence[str]],
+               number: int) -> list[str] | None:
+    """The command that reproduces failure ``number`` (from 1): its own, if the failures have
+    commands of their own (``commands``), else the run's."""
+    if 0 < number <= len(commands):
+        return list(commands[number - 1])
+    return list(command) if command is not None else None
+
+
 def failure_report(failure: Failure, redact: Redactor, *, command: list[str] | None,
                    replay_file: str | None, body_limit: int | None = None) -> dict[str, Any]:
     """One failure as the JSON report lists it (an item of ``failures``)."""
@@ -446,14 +455,16 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
 
 def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
              command: list[str] | None = None, replay_files: Sequence[Path | str] = (),
-             verdict: str | None = None, body_limit: int | None = REPORT_BODY
-             ) -> dict[str, Any]:
+             verdict: str | None = None, body_limit: int | None = REPORT_BODY,
+             commands: Sequence[Sequence[str]] = ()) -> dict[str, Any]:
     """Everything the terminal shows, as data (the ``--report-json`` document), with response
     bodies cut to ``body_limit`` characters of JSON (None: whole). ``replay_files``: one per
-    failure, in order (fewer when some could not be written)."""
+    failure, in order (fewer when some could not be written); ``commands``: the command of
+    each failure when they differ (else ``command`` for every one)."""
     failure = result.failure
     outcome = "pass" if failure is None else "flaky" if failure.flaky else failure.kind
-    failures = [failure_report(f, redact, command=command, body_limit=body_limit,
+    failures = [failure_report(f, redact, command=command_of(command, commands, number),
+                               body_limit=body_limit,
                                replay_file=replay_file_of(replay_files, number))
                 for number, f in enumerate(run_failures(result), start=1)]
     data: dict[str, Any] = {
@@ -466,6 +477,8 @@ def run_data(plan: Plan, result: RunResult, *, redact: Redactor,
         "stopped": result.stopped or None,
         "targets": list(plan.targets),
         "mode": plan.run.mode,
+        "keep_going": plan.run.keep_going,
+        "invariants": [i.name for i in plan.spec.invariants],
         "warnings": [redact(w) for w in (*plan.notes, *result.warnings)],
         "stats": stats_data(plan, result),
         **accepted_data(plan, result, redact),

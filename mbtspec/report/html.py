@@ -268,9 +268,10 @@ def _headers(request: dict[str, Any]) -> str:
 
 def render_html(plan: Plan, result: RunResult, *, redact: Redactor,
                 command: list[str] | None = None, verdict: str = "",
-                replay_files: Sequence[Path | str] = ()) -> str:
+                replay_files: Sequence[Path | str] = (),
+                commands: Sequence[Sequence[str]] = ()) -> str:
     data = run_data(plan, result, redact=redact, command=command, body_limit=None,
-                    replay_files=replay_files)
+                    replay_files=replay_files, commands=commands)
     stats = data["stats"]
     failure = data["failure"]
     failures = data["failures"]

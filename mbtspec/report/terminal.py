@@ -25,6 +25,7 @@ from mbtspec.report.data import (
     accepted_by_entry,
     body_lines,
     clip,
+    command_of,
     failure_signature,
     more_differences,
     never_ran,
@@ -213,9 +214,11 @@ def render_failure(console: Console, failure: Failure, plan: Plan, seed: int,
 
 
 def render_failures(console: Console, result: RunResult, plan: Plan, command: Sequence[str],
-                    redact: Redactor, replay_files: Sequence[Path] = ()) -> None:
-    """Every failure of the run in full, each with its own ``Replay:`` line; with more than
-    one (keep-going), the table of them first and each one numbered under a rule."""
+                    redact: Redactor, replay_files: Sequence[Path] = (),
+                    commands: Sequence[Sequence[str]] = ()) -> None:
+    """Every failure of the run in full, each with its own ``Replay:`` line (and its own
+    ``Reproduce:`` command when ``commands`` gives one per failure); with more than one
+    (keep-going), the table of them first and each one numbered under a rule."""
     failures = run_failures(result)
     several = len(failures) > 1
     if several:
@@ -227,7 +230,8 @@ def render_failures(console: Console, result: RunResult, plan: Plan, command: Se
             console.rule(Text(f"Failure {number} of {len(failures)}{where}", style="bold"),
                          align="left")
         replay_file = replay_files[number - 1] if number <= len(replay_files) else None
-        render_failure(console, failure, plan, result.seed, command, redact, replay_file)
+        render_failure(console, failure, plan, result.seed,
+                       command_of(command, commands, number) or command, redact, replay_file)
         console.print()
 
 
