@@ -143,6 +143,8 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
                 warnings.append(f"the search stopped early: {error}")
             break
         if failure is None:
+            if not stopped:
+                warnings.extend(_ended_early(runtime.stats, plan.run.sequences))
             break
         found.append(failure)
         runtime.known.setdefault(signature(failure.steps[-1]), 0)
@@ -198,6 +200,22 @@ def _race_search(runtime: Runtime, session: Session, seed: int, isolated: bool,
     runtime.trace = []
     found.append(failure)
     return ""
+
+
+def _ended_early(stats: Stats, asked: int) -> list[str]:
+    """Why a search that ended by itself ran fewer sequences than asked, if it did: Hypothesis
+    stops when every distinct sequence the spec can draw has run (a spec whose actions draw
+    no values that vary), or when most drawn sequences had to be discarded."""
+    ran = _generated(stats)
+    if ran >= asked:
+        return []
+    if stats.discarded > ran:
+        return [f"the search ended after {ran} of the {asked} sequences asked: "
+                f"{stats.discarded} drawn sequences had to be discarded (no step could be "
+                "drawn in them); see the actions' 'skipped' counts"]
+    return [f"the search ended after {ran} of the {asked} sequences asked: every distinct "
+            "sequence this spec can draw was run (its actions draw few values that vary); "
+            "more would only repeat them"]
 
 
 def _generated(stats: Stats) -> int:

@@ -74,8 +74,9 @@ targets:
     timeout: 30
 {self.extra}
 actions:
-  ping:
+  ping:  # (a value that varies: else every distinct sequence is run within a second)
     request: GET /ping
+    headers: {{x-n: {{integer: {{min: 1, max: 1000000000}}}}}}
 run: {{sequences: 100000, steps: 5}}
 """)
 
