@@ -1,8 +1,8 @@
 """Which action a drawn step runs: one of the actions that can run now, in proportion to its
 weight; with swarm testing, only among the actions of the sequence's swarm.
 
-Hypothesis' own choice of rules is not used (the state machine has one rule, which asks this
-module). Hypothesis leaves each rule out of a whole test case at random (its "feature flags",
+Hypothesis' state machines are not used (each step asks this module). Their choice of rules
+leaves each rule out of a whole test case at random (its "feature flags",
 a form of swarm testing) without knowing what an action needs, so an action that picks entries
 other actions store runs only in the sequences where every one of those was left in too:
 against the mutant benchmark's correct library, ``borrow`` (weight 3, two picks) ran 428 times
