@@ -157,3 +157,48 @@ def test_apps_seen_waiting_are_called_concurrently(tmp_path: Path) -> None:
     assert first >= 0.4  # one after the other: nothing seen waiting yet
     assert all(t.waits for t in targets.values())
     assert second < 0.38  # together (0.2 s each)
+
+
+def test_within_times_out_and_lets_other_cancellations_through() -> None:
+    from mbtspec.executor.targets import within
+
+    async def timed_out() -> tuple[str, int]:
+        try:
+            await within(0.05, asyncio.sleep(5))
+        except TimeoutError:
+            task = asyncio.current_task()
+            assert task is not None
+            await asyncio.sleep(0)  # (the task is not left cancelled)
+            return "timeout", task.cancelling()
+        return "no timeout", -1
+
+    assert asyncio.run(timed_out()) == ("timeout", 0)
+
+    async def cancelled_from_outside() -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().call_later(0.05, task.cancel)  # (Ctrl-C: see _interrupts)
+        try:
+            await within(5, asyncio.sleep(5))
+        except TimeoutError:
+            return "timeout"
+        except asyncio.CancelledError:
+            return "cancelled"
+        return "neither"
+
+    assert asyncio.run(cancelled_from_outside()) == "cancelled"
+
+    async def both_at_once() -> str:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, task.cancel)
+        try:
+            await within(0.05, asyncio.sleep(5))  # (the timeout fires in the same turn)
+        except TimeoutError:
+            return "timeout"
+        except asyncio.CancelledError:
+            return "cancelled"
+        return "neither"
+
+    assert asyncio.run(both_at_once()) == "cancelled"
