@@ -73,6 +73,8 @@ class _Patterns:
     def __init__(self, patterns: tuple[tuple[Segment, ...], ...]) -> None:
         self.patterns = patterns
         self.start: State = tuple(self._closure(p, {0}) for p in patterns)
+        #: ``step``'s answers: the same few states and keys come back at every step.
+        self._steps: dict[tuple[State, Segment], State] = {}
 
     @staticmethod
     def _closure(pattern: tuple[Segment, ...], positions: set[int]) -> frozenset[int]:
@@ -86,6 +88,15 @@ class _Patterns:
 
     def step(self, state: State, segment: Segment) -> State:
         """The state after one more segment of a path."""
+        key = (state, segment)
+        known = self._steps.get(key)
+        if known is None:
+            if len(self._steps) > 4096:  # (list positions and keys of ever new bodies)
+                self._steps.clear()
+            known = self._steps[key] = self._step(state, segment)
+        return known
+
+    def _step(self, state: State, segment: Segment) -> State:
         out = []
         for pattern, positions in zip(self.patterns, state, strict=True):
             reached = set()

@@ -1,8 +1,9 @@
 """Stage 3: run a plan against its targets.
 
 ``run_plan`` starts the targets, resets them before every sequence, lets Hypothesis draw the
-sequences (``_runtime.sequence_test``), and stops every target at the end -- also on Ctrl-C, SIGTERM and errors. It
-knows nothing of how responses are compared: a ``judge`` (the compare stage) is passed in.
+sequences (``_runtime.sequence_test``), and stops every target at the end -- also on Ctrl-C,
+SIGTERM and errors. It knows nothing of how responses are compared: a ``judge`` (the compare
+stage) is passed in.
 """
 
 from __future__ import annotations

@@ -221,8 +221,12 @@ class Runtime:
             return
         draw = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
 
+        drawing = getattr(data, "conjecture_data", None)
+
         def pick(low: int, high: int) -> int:
-            number: int = draw(_integers(low, high))
+            if drawing is not None and high - low <= 127:  # (what st.integers draws then,
+                return int(drawing.draw_integer(low, high))  # without its span: a tenth
+            number: int = draw(_integers(low, high))  # of the cost of a step)
             return number
 
         if self.swarm is None and self.plan.run.swarm:
@@ -379,9 +383,9 @@ STOP_AT = 0.8 * BUFFER_SIZE
 def sequence_test(runtime: Runtime) -> Callable[[Any], None]:
     """The test Hypothesis runs for each sequence (``given(st.data())``): begin it (reset),
     then draw steps (``Runtime.draw_step`` chooses the action: see ``_choice``) until
-    ``run.steps`` or the end. Before each step, one choice says whether the sequence ends
-    there (almost never, when drawn: it is for Hypothesis to end sequences early when it
-    shrinks or mutates them).
+    ``run.steps`` or the end. Before each step but the first, one choice says whether the
+    sequence ends there (almost never, when drawn: it is for Hypothesis to end sequences
+    early when it shrinks or mutates them).
 
     A plain loop rather than a ``RuleBasedStateMachine`` with one rule: choosing among rules,
     feature flags, argument strategies and the bookkeeping around them cost an eighth of a
@@ -392,7 +396,9 @@ def sequence_test(runtime: Runtime) -> Callable[[Any], None]:
         conjecture = data.conjecture_data
         runtime.begin_sequence()
         for index in range(steps + 1):
-            stop = True if index == steps or conjecture.length > STOP_AT else None
+            # (never before the first step; always after the last one)
+            stop = (False if index == 0 else
+                    True if index == steps or conjecture.length > STOP_AT else None)
             if conjecture.draw_boolean(p=2**-16, forced=stop):
                 return
             runtime.draw_step(data)

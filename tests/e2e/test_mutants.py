@@ -28,7 +28,7 @@ def test_correct_candidate_passes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("defect", "seed", "steps"), [
     ("unknown_book_500", 1, 10),  # one-call error
     ("copies_max_rejected", 2, 10),  # boundary value
-    ("soft_delete", 4, 10),  # three-call state bug
+    ("soft_delete", 0, 10),  # three-call state bug
     ("tenth_book", 1, None),  # ten calls
 ])
 def test_defect_found_and_shrunk_to_its_known_minimal_length(tmp_path: Path, defect: str,
