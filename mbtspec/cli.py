@@ -170,9 +170,6 @@ def check(
     failures = None if no_database else Path(".mbtspec") / "failures"
     try:
         part = parse_shard(shard) if shard is not None else None
-        if part is not None and workers > 1:
-            raise UsageError("--workers and --shard do not go together: a CI job runs its "
-                             "shard in one process (give each job its own --shard i/n)")
         if workers > 1 and concurrency is not None:
             raise UsageError("--workers and --concurrency do not go together: each worker "
                              "would check its races alone (set run.concurrency in the spec)")
@@ -185,7 +182,7 @@ def check(
                 swarm=swarm,
                 mode=mode.value if mode is not None else None,
                 database=None if no_database else Path(".mbtspec/hypothesis"),
-                failures=failures, on_plan=on_plan)
+                failures=failures, on_plan=on_plan, shard=part)
         else:
             with progress:
                 outcome = run_check(

@@ -9,6 +9,7 @@ shrinking stays on the same kind of bug.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ from mbtspec.errors import TargetError
 from mbtspec.executor._choice import Chooser
 from mbtspec.executor._draws import RecordingDraws
 from mbtspec.executor._http import build_request
+from mbtspec.executor._partition import Part, PartKey
 from mbtspec.executor._stores import apply_removals, store_values
 from mbtspec.executor.records import (
     Accepted,
@@ -92,7 +94,8 @@ class Runtime:
                  reset: Callable[[], None],
                  on_progress: Callable[[Progress], None] | None = None,
                  checkpoint: Callable[[], None] = lambda: None,
-                 on_step: Callable[[Step], None] | None = None) -> None:
+                 on_step: Callable[[Step], None] | None = None,
+                 part: Part | None = None) -> None:
         self.plan = plan
         self.targets = targets
         self.names = plan.targets
@@ -134,6 +137,18 @@ class Runtime:
         self.swarm: frozenset[str] | None = None
         self.ended = False  # no action could run at a drawn step: the sequence is over
         self.interrupted = False  # Ctrl-C stopped a drawn step
+        #: A split run (``_partition``): only the sequences of this part are sent; the key
+        #: of the running sequence, until it decided (None once it did); whether the
+        #: targets still have to be reset before the sequence's first call; whether the
+        #: sequence was dropped (another part's); whether a drawn step is under way.
+        self.part = part
+        self.key: PartKey | None = None
+        self.unreset = False
+        self.dropped = False
+        self.in_step = False
+        self.possible = 0  # actions that could run at the step being drawn (any swarm)
+        self.counted: tuple[int, dict[str, Any]] | None = None  # the counts before it
+        self.drawing: Any = None  # Hypothesis' test case of the last drawn step
 
     # -- sequence and step -----------------------------------------------------------------
 
@@ -145,7 +160,12 @@ class Runtime:
         self.end_sequence()  # (and empties the trace)
         self.quiet = False
         self.discarding = False  # (this sequence was not cut short yet)
-        self.reset_targets()
+        if self.part is None:
+            self.reset_targets()
+        else:  # (reset before the first call: a sequence of another part sends nothing)
+            self.unreset = True
+            self.key = PartKey()
+            self.dropped = False
         self.state = State(self.variables)
         self.swarm = None
         self.ended = False
@@ -159,7 +179,20 @@ class Runtime:
     def end_sequence(self) -> None:
         """Close the sequence: its length is kept; one that made no call at all (Hypothesis
         starts a few that end before their first step) is not counted as a sequence."""
-        if self.trace:
+        if self.dropped:  # another part's: not a sequence of this part (see ``admit``)
+            self.dropped = False
+            self.stats.elsewhere += 1
+            self.stats.elsewhere_calls += sum(len(s.responses) for s in self.trace)
+            if self.swarm is not None:
+                self.stats.swarms -= 1
+                self.stats.swarm_actions -= len(self.swarm)
+                self.swarm = None
+            self.trace = []
+            if self.open:
+                self.stats.sequences -= 1
+                if self.open in ("shrinking", "boundary"):
+                    setattr(self.stats, self.open, getattr(self.stats, self.open) - 1)
+        elif self.trace:
             self.stats.lengths.append(len(self.trace))
             self.trace = []
         elif self.open:
@@ -169,6 +202,7 @@ class Runtime:
         self.open = ""
 
     def reset_targets(self) -> None:
+        self.unreset = False
         started = time.monotonic()
         try:
             self.reset()
@@ -218,7 +252,9 @@ class Runtime:
         self.checkpoint()
         if self.ended:
             return
-        draw = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
+        self.in_step = True
+        self.drawing = getattr(data, "conjecture_data", None)
+        draw = getattr(self.drawing, "draw", data.draw)
 
         def pick(low: int, high: int) -> int:
             number: int = draw(st.integers(low, high))
@@ -228,6 +264,8 @@ class Runtime:
             self.swarm = self.chooser.swarm(pick)
             self.stats.swarms += 1
             self.stats.swarm_actions += len(self.swarm)
+        if self.key is not None:  # (undone if the step turns out to be another part's)
+            self.counted = (self.stats.drawn, copy.deepcopy(self.stats.actions))
         candidates = self._candidates()
         unsatisfiable = False
         while candidates:
@@ -244,7 +282,9 @@ class Runtime:
                 self.interrupted = not isinstance(stop, Abort | TimeUp)
                 raise
             self.raise_failure(step)
+            self.in_step = False
             return
+        self.in_step = False
         if unsatisfiable and not self.trace:
             # No step of this sequence could be drawn and it made no call: Hypothesis drops
             # it and draws another in its place (counted as discarded, see ``Stats``).
@@ -261,6 +301,7 @@ class Runtime:
         now, every action that can (a swarm never ends a sequence early)."""
         self.stats.drawn += 1
         possible, kept = [], []
+        self.possible = 0
         for plan in self.plan.actions:
             why = self.blocked(plan)
             if why:
@@ -271,6 +312,7 @@ class Runtime:
                     counts.nothing_stored[why] += 1
                 continue
             possible.append(plan)
+            self.possible += 1
             if self.swarm is None or plan.name in self.swarm:
                 kept.append(plan)
         chosen_from = kept or possible
@@ -289,6 +331,8 @@ class Runtime:
         self.checkpoint()
         ctx = DrawContext(draws, self.state, self.names)
         draft = plan.draw(ctx)  # (``Unsatisfiable`` goes to the caller: see ``draw_step``)
+        if self.key is not None and isinstance(draws, RecordingDraws):
+            self.admit(plan, draws.values, draws.strategies)
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
@@ -309,6 +353,8 @@ class Runtime:
                 slots: tuple[int, ...] = (), change: InputChange | None = None) -> Step:
         """Send one step's requests, store, judge and record; returns the step. ``change``:
         the invalid or boundary value the requests carry, if any."""
+        if self.unreset:
+            self.reset_targets()
         try:
             responses = self.send(requests)
         except TargetError as err:
@@ -317,6 +363,8 @@ class Runtime:
             if request.refused:
                 count, _ = self.refused.get(plan.name, (0, ""))
                 self.refused[plan.name] = (count + 1, request.refused)
+        if self.key is not None:
+            self.key.stored(origin)
         store_values(plan, self.state, self.names, self.dialect, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,
@@ -342,10 +390,48 @@ class Runtime:
         self.progress()
         return step
 
+    # -- a split run (``_partition``) -------------------------------------------------------
+
+    def admit(self, plan: ActionPlan, values: Sequence[Any], strategies: Sequence[Any]
+              ) -> None:
+        """A step drawn while the sequence's part is not decided: add it to the key; once
+        the key covers enough choices, drop the sequence (before this step is sent) if it is
+        another part's."""
+        assert self.key is not None and self.part is not None
+        self.key.add(plan.name, values, strategies, self.possible,
+                     lambda v: len(self.state.bag(v)))
+        if self.key.bits >= self.part.bits:
+            if not self.decide() and self.counted is not None:
+                # (this step was drawn, not run: the counts of what could run are undone)
+                self.stats.drawn, self.stats.actions = self.counted
+            if self.dropped:
+                reject()
+
+    def decide(self) -> bool:
+        """The key is complete: True if the sequence is this part's, else it is dropped
+        (``dropped``; the caller rejects it)."""
+        assert self.key is not None and self.part is not None
+        key, self.key, self.counted = self.key.key, None, None
+        if self.part.owns(key):
+            return True
+        self.dropped = self.quiet = True
+        return False
+
+    def sequence_over(self) -> None:
+        """The sequence ended without an error: one whose key covers too few choices to
+        have decided is keyed by all its steps (and dropped now if it is another part's)."""
+        if (self.key is None or self.in_step or not self.trace
+                or getattr(self.drawing, "frozen", False)):
+            return  # (decided; stopped by an error; empty; Hypothesis ended the test case)
+        if not self.decide():
+            reject()
+
     def raise_failure(self, step: Step) -> None:
         """Raise for a step with findings -- one raise site per kind of failure."""
         if not step.findings or self.quiet:
             return
+        if self.key is not None and not self.decide():  # (a failure before the part is
+            reject()  # decided: keyed by the steps so far, and left to its own part)
         if self.known:
             known = signature(step)
             if known in self.known:
@@ -374,5 +460,10 @@ def build_machine(runtime: Runtime) -> type[RuleBasedStateMachine]:
     def step(self: RuleBasedStateMachine, data: Any) -> None:
         runtime.draw_step(data)
 
-    return type("SpecMachine", (RuleBasedStateMachine,),
-                {"__init__": __init__, "step": rule(data=st.data())(step)})
+    methods: dict[str, Any] = {"__init__": __init__, "step": rule(data=st.data())(step)}
+    if runtime.part is not None:
+        def teardown(self: RuleBasedStateMachine) -> None:
+            runtime.sequence_over()
+
+        methods["teardown"] = teardown
+    return type("SpecMachine", (RuleBasedStateMachine,), methods)

@@ -3,7 +3,8 @@
 ``JOB`` is a pickle file of (spec path, part index, part count, check options, database,
 result path). The worker runs ``check`` on its part and writes ("result", CheckResult without
 its plan) or ("error", MbtspecError) to the result path (whole, or not at all); stopped by
-SIGTERM or SIGINT, it stops its targets and writes ("interrupted", None).
+SIGTERM or SIGINT, it stops its targets and writes ("interrupted", None). Every part uses
+the database (a folder of its own in it) and replays the saved failures that are its own.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from mbtspec.parallel._shards import Shard
 def main(job: Path) -> int:
     spec_path, index, count, options, database, result_path = pickle.loads(job.read_bytes())
     try:
-        outcome = check(spec_path, shard=Shard(index, count), database=database,
-                        replay_saved=index == 1, **options)
+        outcome = check(spec_path, shard=Shard(index, count), database=database, **options)
         # (the plan holds compiled expressions, which do not cross processes)
         message: tuple[str, Any] = (
             "result", replace(outcome, plan=None))  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
 """``mbtspec check --workers N``: the run's N parts (``_shards``) at once, one process each.
+With ``--shard i/n`` too, the N workers run the N parts of shard i (``Shard.worker``).
 
 Each worker is a fresh Python process (multiprocessing, spawn) that runs ``check`` on its part
 with targets of its own: command targets started in it (their own ports and ``${tmp}``), app
@@ -35,6 +36,7 @@ from mbtspec.errors import RunError, UsageError
 from mbtspec.executor import Failure, RunResult, Stats, signature, unreached_operations
 from mbtspec.executor._process import ManagedProcess, keep, stop_all, tidy
 from mbtspec.executor.records import AcceptedCount, ActionStats
+from mbtspec.parallel._shards import Shard
 from mbtspec.spec import load_spec
 from mbtspec.spec.model import Spec
 
@@ -63,13 +65,17 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
                 max_time: float | None = None, shrink_time: float | None = None,
                 keep_going: bool | None = None, swarm: bool | None = None,
                 mode: str | None = None, database: Path | None = None, failures: Path | None = None,
-                on_plan: Callable[[Plan], None] | None = None) -> CheckResult:
-    """Run the spec's sequences in ``workers`` processes; one result, as ``check`` gives."""
+                on_plan: Callable[[Plan], None] | None = None,
+                shard: Shard | None = None) -> CheckResult:
+    """Run the spec's sequences in ``workers`` processes; one result, as ``check`` gives.
+    ``shard``: run only that part of the run (its sequences cut again between the workers);
+    its count of sequences is the shard's share."""
     spec = load_spec(spec_path)
     check_shared_targets(spec, workers)
     run_seed = seed if seed is not None else spec.run.seed
     if run_seed is None:
         run_seed = random.randrange(2**32)
+    shard = shard or Shard(1, 1)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=run_seed,
                         max_time=max_time, shrink_time=shrink_time, keep_going=keep_going,
                         swarm=swarm, mode=mode)  # type: ignore[arg-type]
@@ -79,7 +85,7 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
                "shrink_time": shrink_time, "keep_going": keep_going, "swarm": swarm, "mode": mode,
                "failures": failures}
     started = time.monotonic()
-    results = _supervise(spec_path, workers, options, database, plan.run.keep_going)
+    results = _supervise(spec_path, workers, options, database, plan.run.keep_going, shard)
     merged = merge_results([r for _, r in results], keep_going=plan.run.keep_going)
     merged = replace(merged, seed=run_seed, elapsed=time.monotonic() - started,
                      unreached=unreached_operations(plan, merged.stats))
@@ -87,7 +93,8 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
     # failure that still shows), else the run's
     command = (results[0][1].command if merged.failures else
                (*reproduce_command(spec_path, run_seed, sequences, steps,
-                                   keep_going=bool(keep_going), swarm=swarm, mode=mode),
+                                   keep_going=bool(keep_going), swarm=swarm, mode=mode,
+                                   shard=shard),
                 "--workers", str(workers)))
     files = _replay_files(results, merged.failures)
     return CheckResult(plan, merged, command, files[0] if files else None,
@@ -100,6 +107,7 @@ def _replay_files(results: list[tuple[int, CheckResult]], failures: tuple[Failur
     """The replay file of each merged failure (the workers wrote one per failure they found;
     a second one of the same failure, or one of a worker stopped early, is removed)."""
     by_signature: dict[Any, Path] = {}
+    extra: list[Path] = []
     for _, outcome in results:
         if len(outcome.replay_files) != len(outcome.result.failures):
             continue  # (a folder that could not be written: said by replay_error)
@@ -108,16 +116,20 @@ def _replay_files(results: list[tuple[int, CheckResult]], failures: tuple[Failur
             if key in by_signature or not any(signature(f.steps[-1]) == key and
                                                f.steps == failure.steps for f in failures):
                 if not failure.source:  # (a saved failure's own file stays)
-                    path.unlink(missing_ok=True)
+                    extra.append(path)
                 continue
             by_signature[key] = path
+    for path in set(extra) - set(by_signature.values()):  # (two workers that found the same
+        path.unlink(missing_ok=True)  # calls wrote the same file: it stays)
     return tuple(by_signature[k] for k in (signature(f.steps[-1]) for f in failures)
                  if k in by_signature)
 
 
 def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database: Path | None,
-               keep_going: bool) -> list[tuple[int, CheckResult]]:
-    """Start the workers, collect their results (the failing one first), stop them all."""
+               keep_going: bool, shard: Shard) -> list[tuple[int, CheckResult]]:
+    """Start the workers, collect their results (the failing one first), stop them all.
+    Worker ``index`` runs part ``shard.worker(index, workers)``; every part keeps its own
+    examples in the database and replays its own saved failures."""
     folder = Path(tempfile.mkdtemp(prefix="mbtspec-workers-"))
     tidy(folder)  # (the supervisor removes it, and stops the workers, if mbtspec is killed)
     processes: dict[int, ManagedProcess] = {}
@@ -127,9 +139,9 @@ def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database:
     try:
         for index in range(1, workers + 1):
             job = folder / f"job-{index}.pickle"
-            job.write_bytes(pickle.dumps((str(spec_path), index, workers, options,
-                                          database if index == 1 else None,
-                                          str(folder / f"result-{index}.pickle"))))
+            part = shard.worker(index, workers)
+            job.write_bytes(pickle.dumps((str(spec_path), part.index, part.count, options,
+                                          database, str(folder / f"result-{index}.pickle"))))
             processes[index] = ManagedProcess(
                 [sys.executable, "-m", "mbtspec.parallel._worker", str(job)],
                 env=dict(os.environ), cwd=None, lifetime="command", grace=STOP_WAIT,
@@ -140,7 +152,8 @@ def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database:
             for index, process in processes.items():
                 if index in done or process.exit_code is None:
                     continue
-                kind, payload = _read(folder / f"result-{index}.pickle", index, process)
+                kind, payload = _read(folder / f"result-{index}.pickle", index, process,
+                                      shard.worker(index, workers))
                 if kind == "result":
                     done[index] = payload
                     order.append(index)
@@ -171,7 +184,8 @@ def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database:
     return sorted(found, key=lambda pair: (not pair[1].result.failures, pair[0]))
 
 
-def _read(path: Path, index: int, process: ManagedProcess) -> tuple[str, Any]:
+def _read(path: Path, index: int, process: ManagedProcess, part: Shard
+          ) -> tuple[str, Any]:
     """What a worker that exited left: its message, or a ``RunError`` if it crashed."""
     try:
         kind, payload = pickle.loads(path.read_bytes())
@@ -185,8 +199,8 @@ def _read(path: Path, index: int, process: ManagedProcess) -> tuple[str, Any]:
     return "error", RunError(
         f"worker {index} {how} before it finished its part; every worker and its targets "
         f"were stopped{'; its last output: ' + ' | '.join(tail) if tail else ''}. Run that "
-        f"part alone to see what happens there: the same command with --shard {index}/N "
-        "instead of --workers N")
+        f"part alone to see what happens there: the same command with --shard {part} "
+        "instead of --workers")
 
 
 def merge_results(results: list[CheckResult], *, keep_going: bool) -> RunResult:
@@ -225,6 +239,8 @@ def add_stats(total: Stats, part: Stats) -> None:
     total.shrinking += part.shrinking
     total.boundary += part.boundary
     total.discarded += part.discarded
+    total.elsewhere += part.elsewhere
+    total.elsewhere_calls += part.elsewhere_calls
     total.drawn += part.drawn
     total.swarms += part.swarms
     total.swarm_actions += part.swarm_actions

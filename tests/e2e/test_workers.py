@@ -79,11 +79,42 @@ def test_a_shared_server_is_refused_unless_it_takes_parallel_sequences(tmp_path:
     assert "parallel_sequences: true" in refused.err
 
 
-def test_shard_and_workers_together_are_refused(tmp_path: Path) -> None:
-    done = run_cli("check", str(spec_file(tmp_path)), "--workers", "2", "--shard", "1/2",
-                   "--no-database", "--no-color", cwd=REPO)
-    assert done.code == 2
-    assert "--workers and --shard do not go together" in done.err
+def test_the_workers_of_a_shard_run_its_parts_and_a_failure_reproduces_alone(
+        tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    both = run_cli("check", str(spec), "--workers", "2", "--shard", "2/2", "--seed", "1",
+                   "--sequences", "120", "--no-database", "--no-color", "--report-json",
+                   str(tmp_path / "w.json"), cwd=REPO)
+    assert both.code == 1, both.text
+    line = next(x for x in both.out.splitlines() if x.startswith("Reproduce: "))
+    command = line.removeprefix("Reproduce: ").split()
+    # worker j of shard 2/2 runs part 2 + 2*(j-1) of 4
+    assert command[command.index("--shard") + 1] in ("2/4", "4/4")
+    alone = run_cli(*command[1:], "--no-database", "--no-color", "--report-json",
+                    str(tmp_path / "one.json"), cwd=REPO)
+    assert alone.code == 1, alone.text
+    parallel = json.loads((tmp_path / "w.json").read_text())
+    Draft202012Validator(REPORT_SCHEMA).validate(parallel)
+    assert failing_steps(parallel) == failing_steps(json.loads((tmp_path / "one.json")
+                                                               .read_text()))
+
+
+def test_every_worker_keeps_its_examples_and_replays_its_own_saved_failures(
+        tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    env = {"PYTHONPATH": str(REPO)}
+    first = run_cli("check", str(spec), "--workers", "2", "--seed", "4", "--sequences", "60",
+                    "--keep-going", "--no-color", cwd=tmp_path, env=env)
+    assert first.code == 1, first.text
+    saved = sorted((tmp_path / ".mbtspec" / "failures").glob("spec-*.yaml"))
+    assert len(saved) >= 2
+    parts = {p.name for p in (tmp_path / ".mbtspec" / "hypothesis").glob("*/part-*")}
+    assert parts == {"part-1-of-2", "part-2-of-2"}
+    again = run_cli("check", str(spec), "--workers", "2", "--seed", "4", "--sequences", "60",
+                    "--keep-going", "--no-color", cwd=tmp_path, env=env)
+    assert again.code == 1, again.text
+    for path in saved:  # (each replayed once: by the worker whose part found it)
+        assert again.err.count(f"saved failure {path.relative_to(tmp_path)}:") == 1, again.err
 
 
 COMMANDS = """\

@@ -1,0 +1,95 @@
+"""``--shard i/n`` cuts a run by sequence: no sequence is run by two parts, each part runs its
+share, a run of one part is the run itself, and a spec whose sequences draw little is still
+cut (its key covers more steps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mbtspec._check import CheckResult, check
+from mbtspec.executor._runtime import Runtime
+from mbtspec.parallel import Shard
+from tests.e2e.conftest import ORDERS_OPENAPI, orders_spec
+
+CORRECT = """\
+  model: {app: tests.apps.variants:model}
+  candidate: {app: tests.apps.orders:app}
+"""
+Sequence = tuple[tuple[str, str, str, str], ...]
+
+
+def spec_file(tmp_path: Path, extra: str = "") -> Path:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(orders_spec(CORRECT) + extra)
+    return spec
+
+
+def run_part(spec: Path, shard: Shard | None, monkeypatch: pytest.MonkeyPatch, *,
+             sequences: int = 40, seed: int = 11) -> tuple[list[Sequence], CheckResult]:
+    """The sequences of the random search that ``shard`` ran (each as its requests to the
+    model), and its result."""
+    ran: list[Sequence] = []
+    original = Runtime.end_sequence
+
+    def end_sequence(self: Runtime) -> None:
+        if self.trace and self.open == "search" and not self.dropped:
+            ran.append(tuple((s.action, s.request("model").method, s.request("model").path,
+                              repr(s.request("model").body)) for s in self.trace))
+        original(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Runtime, "end_sequence", end_sequence)
+        outcome = check(spec, shard=shard, seed=seed, sequences=sequences, steps=6,
+                        database=None)
+    return ran, outcome
+
+
+@pytest.mark.parametrize("count", [2, 4, 8])
+def test_no_sequence_runs_in_two_parts_and_each_part_runs_its_share(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    spec = spec_file(tmp_path)
+    owners: dict[Sequence, int] = {}
+    for index in range(1, count + 1):
+        shard = Shard(index, count)
+        ran, outcome = run_part(spec, shard, monkeypatch)
+        stats = outcome.result.stats
+        assert outcome.result.failure is None and not outcome.result.warnings
+        # (Hypothesis runs a few more than max_examples, with or without parts)
+        assert len(ran) == stats.sequences >= shard.sequences(40)
+        assert stats.elsewhere > 0  # (it did draw others' sequences, and dropped them)
+        for sequence in ran:
+            assert owners.setdefault(sequence, index) == index, (sequence, owners[sequence])
+
+
+def test_a_run_of_one_part_is_the_run_itself(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = spec_file(tmp_path)
+    alone, _ = run_part(spec, None, monkeypatch)
+    one, outcome = run_part(spec, Shard(1, 1), monkeypatch)
+    assert one == alone and len(one) >= 40
+    assert outcome.result.stats.elsewhere == 0
+
+
+def test_a_spec_that_draws_little_is_still_cut(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # One action, without arguments: every sequence is 'list' a number of times, so the
+    # key covers all of it and a sequence is dropped only once it has run (its length is
+    # all that tells sequences apart).
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"""\
+version: 1
+openapi: {ORDERS_OPENAPI}
+targets:
+{CORRECT}
+reset:
+  - request: POST /__reset
+actions:
+  list:
+    request: GET /orders
+""")
+    parts = [run_part(spec, Shard(i, 2), monkeypatch, sequences=6) for i in (1, 2)]
+    ran = [set(sequences) for sequences, _ in parts]
+    assert ran[0] and ran[1] and not ran[0] & ran[1]
+    assert sum(outcome.result.stats.elsewhere_calls for _, outcome in parts) > 0
