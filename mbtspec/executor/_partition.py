@@ -35,8 +35,8 @@ from typing import Any
 
 from mbtspec.compiler.state import Entry
 
-#: Bits of choice of a generator whose values cannot be counted (text, lists, floats ...):
-#: at least this many. An under-estimate on purpose: too few bits only make the key cover
+#: Bits of choice of a generator whose values are not counted (a regular expression, a
+#: composite ...): at least this many. An under-estimate on purpose: too few bits only make the key cover
 #: one more step (a few more calls wasted), too many would leave some parts without keys.
 OTHER_BITS = 4.0
 #: No generator counts for more (an unbounded integer, a wide range)
@@ -118,8 +118,8 @@ def pick_bits(value: Any, bag_size: Callable[[str], int]) -> float:
 
 def strategy_bits(strategy: Any, depth: int = 0) -> float:
     """log2 of how many values a Hypothesis strategy can give, where that is easily known
-    (a range of integers, a choice among values, yes/no, one of several, tuples and
-    dictionaries of these, mapped or filtered), else ``OTHER_BITS``."""
+    (a range of integers, a choice among values, yes/no, one of several, text, lists,
+    floats, tuples and dictionaries of these, mapped or filtered), else ``OTHER_BITS``."""
     if depth > 8:
         return OTHER_BITS
     strategy = getattr(strategy, "wrapped_strategy", strategy)  # (a lazily built one)
@@ -139,6 +139,17 @@ def strategy_bits(strategy: Any, depth: int = 0) -> float:
     if kind == "TupleStrategy":
         return min(sum(strategy_bits(s, depth + 1) for s in strategy.element_strategies),
                    MAX_BITS)
+    if kind == "OneCharStringStrategy":
+        return math.log2(len(strategy.intervals)) if len(strategy.intervals) > 1 else 0.0
+    if kind in ("TextStrategy", "ListStrategy", "BytesStrategy"):  # (up to max_size elements)
+        each = 8.0 if kind == "BytesStrategy" else strategy_bits(strategy.element_strategy,
+                                                                 depth + 1)
+        low, high = strategy.min_size, strategy.max_size
+        if high is None or high == math.inf:
+            return MAX_BITS if each else OTHER_BITS
+        return min(high * each if each else math.log2(high - low + 1), MAX_BITS)
+    if kind == "FloatStrategy":
+        return 0.0 if strategy.min_value == strategy.max_value else MAX_BITS
     if kind == "FixedDictStrategy":  # (each optional key: present or not, then its value)
         return min(sum(strategy_bits(s, depth + 1) for s in strategy.mapping.values())
                    + sum(1 + strategy_bits(s, depth + 1)

@@ -107,7 +107,10 @@ def test_keys_spread_over_every_part() -> None:
     (st.one_of(st.integers(0, 2), st.none()), 2.0),
     (st.integers(0, 7).map(str), 3.0), (st.tuples(st.booleans(), st.integers(0, 3)), 3.0),
     (st.fixed_dictionaries({"a": st.integers(0, 3)}, optional={"b": st.booleans()}), 4.0),
-    (st.integers(), 32.0), (st.text(), 4.0),
+    (st.integers(), 32.0), (st.text(alphabet="ab", max_size=3), 3.0),
+    (st.lists(st.booleans(), min_size=1, max_size=5), 5.0), (st.lists(st.just(1)), 4.0),
+    (st.text(max_size=0), 0.0), (st.floats(0, 1), 32.0), (st.binary(max_size=2), 16.0),
+    (st.from_regex("[a-z]+", fullmatch=True), 4.0),
 ])
 def test_the_choices_a_generator_counts_for(strategy: Any, bits: float) -> None:
     assert strategy_bits(strategy) == pytest.approx(bits)
