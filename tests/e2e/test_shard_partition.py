@@ -34,7 +34,7 @@ def run_part(spec: Path, shard: Shard | None, monkeypatch: pytest.MonkeyPatch, *
     original = Runtime.end_sequence
 
     def end_sequence(self: Runtime) -> None:
-        if self.trace and self.open == "search" and not self.dropped:
+        if self.trace and self.open == "search" and not getattr(self, "dropped", False):
             ran.append(tuple((s.action, s.request("model").method, s.request("model").path,
                               repr(s.request("model").body)) for s in self.trace))
         original(self)
@@ -50,17 +50,18 @@ def run_part(spec: Path, shard: Shard | None, monkeypatch: pytest.MonkeyPatch, *
 def test_no_sequence_runs_in_two_parts_and_each_part_runs_its_share(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     spec = spec_file(tmp_path)
+    parts = [(Shard(i, count), *run_part(spec, Shard(i, count), monkeypatch))
+             for i in range(1, count + 1)]
     owners: dict[Sequence, int] = {}
-    for index in range(1, count + 1):
-        shard = Shard(index, count)
-        ran, outcome = run_part(spec, shard, monkeypatch)
+    for shard, ran, _ in parts:
+        for sequence in ran:
+            assert owners.setdefault(sequence, shard.index) == shard.index, sequence
+    for shard, ran, outcome in parts:
         stats = outcome.result.stats
         assert outcome.result.failure is None and not outcome.result.warnings
         # (Hypothesis runs a few more than max_examples, with or without parts)
         assert len(ran) == stats.sequences >= shard.sequences(40)
         assert stats.elsewhere > 0  # (it did draw others' sequences, and dropped them)
-        for sequence in ran:
-            assert owners.setdefault(sequence, index) == index, (sequence, owners[sequence])
 
 
 def test_a_run_of_one_part_is_the_run_itself(tmp_path: Path,
