@@ -36,8 +36,9 @@ from typing import Any
 from mbtspec.compiler.state import Entry
 
 #: Bits of choice of a generator whose values are not counted (a regular expression, a
-#: composite ...): at least this many. An under-estimate on purpose: too few bits only make the key cover
-#: one more step (a few more calls wasted), too many would leave some parts without keys.
+#: composite ...): at least this many. An under-estimate on purpose: too few bits only make
+#: the key cover one more step (a few more calls wasted), too many would leave some parts
+#: without keys.
 OTHER_BITS = 4.0
 #: No generator counts for more (an unbounded integer, a wide range)
 MAX_BITS = 32.0
