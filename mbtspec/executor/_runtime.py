@@ -418,12 +418,16 @@ class Runtime:
         return False
 
     def sequence_over(self) -> None:
-        """The sequence ended without an error: one whose key covers too few choices to
-        have decided is keyed by all its steps (and dropped now if it is another part's)."""
-        if (self.key is None or self.in_step or not self.trace
-                or getattr(self.drawing, "frozen", False)):
-            return  # (decided; stopped by an error; empty; Hypothesis ended the test case)
-        if not self.decide():
+        """The sequence ended: one whose key covers too few choices to have decided is keyed
+        by the steps it sent, and dropped if it is another part's. Also when Hypothesis cut
+        it short (it ran out of room for choices: the test case is frozen, and Hypothesis
+        discards it itself); not when an error is on its way (a failure decided already)."""
+        if self.key is None or not self.trace:
+            return
+        frozen = bool(getattr(self.drawing, "frozen", False))
+        if self.in_step and not frozen:
+            return
+        if not self.decide() and not frozen:
             reject()
 
     def raise_failure(self, step: Step) -> None:

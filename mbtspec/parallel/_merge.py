@@ -94,6 +94,9 @@ def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("sequences", "sequences_while_shrinking", "boundary_cases", "steps",
                 "requests"):
         total[key] = sum(p.get(key, 0) for p in parts)
+    for key in ("other_parts_sequences", "other_parts_requests"):
+        if any(key in p for p in parts):
+            total[key] = sum(p.get(key, 0) for p in parts)
     lengths = [p["sequence_lengths"] for p in parts if p.get("sequence_lengths")]
     if lengths:
         weights = [max(p.get("sequences", 1), 1) for p in parts if p.get("sequence_lengths")]

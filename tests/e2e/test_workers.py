@@ -202,6 +202,8 @@ def test_shards_cover_the_run_and_their_reports_merge(tmp_path: Path) -> None:
                     for p in parts)
     assert generated >= 90
     assert report["stats"]["sequences"] == sum(p["stats"]["sequences"] for p in parts)
+    assert report["stats"]["other_parts_sequences"] == sum(
+        p["stats"]["other_parts_sequences"] for p in parts) > 0
     keys = [(f["action"], f["kind"], f["place"]) for f in report["failures"]]
     assert len(keys) == len(set(keys))
     assert set(keys) == {(f["action"], f["kind"], f["place"]) for p in parts
