@@ -49,7 +49,7 @@ def recording(into: list[Sequence]) -> Iterator[None]:
     original = Runtime.end_sequence
 
     def end_sequence(self: Runtime) -> None:
-        if self.trace and self.open == "search" and not self.dropped:
+        if self.trace and self.open == "search" and not getattr(self.gate, "dropped", False):
             into.append(tuple((s.action, s.request(self.primary).method,
                                s.request(self.primary).path,
                                repr(s.request(self.primary).body)) for s in self.trace))

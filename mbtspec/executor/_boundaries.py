@@ -160,7 +160,8 @@ def iter_boundary_failures(runtime: Runtime, seed: int) -> Iterator[Failure]:
 def _run_case(runtime: Runtime, setup: Sequence[ActionPlan], plan: ActionPlan,
               case: InputChange, seed: int) -> Failure | None:
     runtime.begin_sequence()
-    runtime.key = None  # (not keyed: boundary cases are dealt out by number instead)
+    if runtime.gate is not None:  # (not keyed: boundary cases are dealt out by number)
+        runtime.gate.key = None
     runtime.stats.boundary += 1
     runtime.open = "boundary"
     try:

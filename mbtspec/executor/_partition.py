@@ -63,6 +63,54 @@ class Part:
         return key % self.count == self.index - 1
 
 
+class Gate:
+    """Lets through the sequences of one part (the run loop asks it, see ``Runtime``): keys
+    the running sequence step by step, and says when a step shows that the sequence is
+    another part's. The caller drops such a sequence (Hypothesis' ``reject``)."""
+
+    def __init__(self, part: Part) -> None:
+        self.part = part
+        self.key: PartKey | None = None  # the running sequence's, until its part is known
+        self.dropped = False  # the running sequence is another part's
+        self.in_step = False  # a drawn step is under way (an error leaves it set)
+        self.drawing: Any = None  # Hypothesis' test case of the last drawn step
+        self.counted: Any = None  # counts from before the step being drawn (see Runtime)
+
+    def begin(self) -> None:
+        self.key, self.dropped, self.counted = PartKey(), False, None
+
+    def admit(self, action: str, values: Sequence[Any], strategies: Sequence[Any],
+              possible: int, bag_size: Callable[[str], int]) -> bool:
+        """A drawn step, not sent yet: False when it shows that the sequence is another
+        part's (it must not be sent)."""
+        if self.key is None:
+            return True
+        self.key.add(action, values, strategies, possible, bag_size)
+        return self.key.bits < self.part.bits or self.decide()
+
+    def decide(self) -> bool:
+        """The key is complete (or the sequence cannot go on): is the sequence this part's?
+        (True once it was decided.)"""
+        if self.key is None:
+            return not self.dropped
+        key, self.key, self.counted = self.key.key, None, None
+        self.dropped = not self.part.owns(key)
+        return not self.dropped
+
+    def over(self, sent: bool) -> bool:
+        """The sequence ended (``sent``: it made calls). A sequence whose key covers too few
+        choices to have decided is keyed by the steps it sent. False when the caller must
+        reject it now. When Hypothesis cut the sequence short (it ran out of room for
+        choices: the test case is frozen) it is only marked dropped (Hypothesis discards it
+        itself); when an error is on its way, nothing is decided (a failure was already)."""
+        if self.key is None or not sent:
+            return True
+        frozen = bool(getattr(self.drawing, "frozen", False))
+        if self.in_step and not frozen:
+            return True
+        return self.decide() or frozen
+
+
 def part_of_name(name: str, count: int) -> int:
     """The part (from 1) that a named thing (a saved failure) belongs to, of ``count``."""
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()

@@ -31,7 +31,7 @@ from mbtspec.errors import TargetError
 from mbtspec.executor._choice import Chooser
 from mbtspec.executor._draws import RecordingDraws
 from mbtspec.executor._http import build_request
-from mbtspec.executor._partition import Part, PartKey
+from mbtspec.executor._partition import Gate, Part
 from mbtspec.executor._stores import apply_removals, store_values
 from mbtspec.executor.records import (
     Accepted,
@@ -137,18 +137,17 @@ class Runtime:
         self.swarm: frozenset[str] | None = None
         self.ended = False  # no action could run at a drawn step: the sequence is over
         self.interrupted = False  # Ctrl-C stopped a drawn step
-        #: A split run (``_partition``): only the sequences of this part are sent; the key
-        #: of the running sequence, until it decided (None once it did); whether the
-        #: targets still have to be reset before the sequence's first call; whether the
-        #: sequence was dropped (another part's); whether a drawn step is under way.
-        self.part = part
-        self.key: PartKey | None = None
+        #: A split run (``_partition``): only the sequences of this part are sent (the
+        #: gate says which); the targets are reset before a sequence's first call instead
+        #: of at its start (``unreset``), so that a sequence dropped at once sends nothing.
+        self.gate = Gate(part) if part is not None else None
         self.unreset = False
-        self.dropped = False
-        self.in_step = False
         self.possible = 0  # actions that could run at the step being drawn (any swarm)
-        self.counted: tuple[int, dict[str, Any]] | None = None  # the counts before it
-        self.drawing: Any = None  # Hypothesis' test case of the last drawn step
+
+    @property
+    def part(self) -> Part | None:
+        """The part of a split run this runtime runs; None for a whole run."""
+        return self.gate.part if self.gate is not None else None
 
     # -- sequence and step -----------------------------------------------------------------
 
@@ -160,12 +159,11 @@ class Runtime:
         self.end_sequence()  # (and empties the trace)
         self.quiet = False
         self.discarding = False  # (this sequence was not cut short yet)
-        if self.part is None:
+        if self.gate is None:
             self.reset_targets()
-        else:  # (reset before the first call: a sequence of another part sends nothing)
+        else:
             self.unreset = True
-            self.key = PartKey()
-            self.dropped = False
+            self.gate.begin()
         self.state = State(self.variables)
         self.swarm = None
         self.ended = False
@@ -179,8 +177,8 @@ class Runtime:
     def end_sequence(self) -> None:
         """Close the sequence: its length is kept; one that made no call at all (Hypothesis
         starts a few that end before their first step) is not counted as a sequence."""
-        if self.dropped:  # another part's: not a sequence of this part (see ``admit``)
-            self.dropped = False
+        if self.gate is not None and self.gate.dropped:  # another part's: not counted
+            self.gate.dropped = False
             self.stats.elsewhere += 1
             self.stats.elsewhere_calls += sum(len(s.responses) for s in self.trace)
             if self.swarm is not None:
@@ -252,9 +250,10 @@ class Runtime:
         self.checkpoint()
         if self.ended:
             return
-        self.in_step = True
-        self.drawing = getattr(data, "conjecture_data", None)
-        draw = getattr(self.drawing, "draw", data.draw)
+        drawing = getattr(data, "conjecture_data", None)
+        draw = getattr(drawing, "draw", data.draw)
+        if self.gate is not None:
+            self.gate.in_step, self.gate.drawing = True, drawing
 
         def pick(low: int, high: int) -> int:
             number: int = draw(st.integers(low, high))
@@ -264,8 +263,8 @@ class Runtime:
             self.swarm = self.chooser.swarm(pick)
             self.stats.swarms += 1
             self.stats.swarm_actions += len(self.swarm)
-        if self.key is not None:  # (undone if the step turns out to be another part's)
-            self.counted = (self.stats.drawn, copy.deepcopy(self.stats.actions))
+        if self.gate is not None and self.gate.key is not None:  # (undone if the step is
+            self.gate.counted = (self.stats.drawn, copy.deepcopy(self.stats.actions))  # dropped)
         candidates = self._candidates()
         unsatisfiable = False
         while candidates:
@@ -282,9 +281,11 @@ class Runtime:
                 self.interrupted = not isinstance(stop, Abort | TimeUp)
                 raise
             self.raise_failure(step)
-            self.in_step = False
+            if self.gate is not None:
+                self.gate.in_step = False
             return
-        self.in_step = False
+        if self.gate is not None:
+            self.gate.in_step = False
         if unsatisfiable and not self.trace:
             # No step of this sequence could be drawn and it made no call: Hypothesis drops
             # it and draws another in its place (counted as discarded, see ``Stats``).
@@ -331,8 +332,8 @@ class Runtime:
         self.checkpoint()
         ctx = DrawContext(draws, self.state, self.names)
         draft = plan.draw(ctx)  # (``Unsatisfiable`` goes to the caller: see ``draw_step``)
-        if self.key is not None and isinstance(draws, RecordingDraws):
-            self.admit(plan, draws.values, draws.strategies)
+        if self.gate is not None and isinstance(draws, RecordingDraws):
+            self.admit(plan, draws)
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
@@ -363,8 +364,8 @@ class Runtime:
             if request.refused:
                 count, _ = self.refused.get(plan.name, (0, ""))
                 self.refused[plan.name] = (count + 1, request.refused)
-        if self.key is not None:
-            self.key.stored(origin)
+        if self.gate is not None and self.gate.key is not None:
+            self.gate.key.stored(origin)
         store_values(plan, self.state, self.names, self.dialect, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,
@@ -392,50 +393,30 @@ class Runtime:
 
     # -- a split run (``_partition``) -------------------------------------------------------
 
-    def admit(self, plan: ActionPlan, values: Sequence[Any], strategies: Sequence[Any]
-              ) -> None:
-        """A step drawn while the sequence's part is not decided: add it to the key; once
-        the key covers enough choices, drop the sequence (before this step is sent) if it is
-        another part's."""
-        assert self.key is not None and self.part is not None
-        self.key.add(plan.name, values, strategies, self.possible,
-                     lambda v: len(self.state.bag(v)))
-        if self.key.bits >= self.part.bits:
-            if not self.decide() and self.counted is not None:
-                # (this step was drawn, not run: the counts of what could run are undone)
-                self.stats.drawn, self.stats.actions = self.counted
-            if self.dropped:
-                reject()
-
-    def decide(self) -> bool:
-        """The key is complete: True if the sequence is this part's, else it is dropped
-        (``dropped``; the caller rejects it)."""
-        assert self.key is not None and self.part is not None
-        key, self.key, self.counted = self.key.key, None, None
-        if self.part.owns(key):
-            return True
-        self.dropped = self.quiet = True
-        return False
+    def admit(self, plan: ActionPlan, draws: RecordingDraws) -> None:
+        """A step drawn, not sent: drop the sequence here if the step shows that it is
+        another part's (``Gate``); the counts of what could run at this step are undone."""
+        assert self.gate is not None
+        counted = self.gate.counted
+        if self.gate.admit(plan.name, draws.values, draws.strategies, self.possible,
+                           lambda variable: len(self.state.bag(variable))):
+            return
+        if counted is not None:
+            self.stats.drawn, self.stats.actions = counted
+        self.quiet = True
+        reject()
 
     def sequence_over(self) -> None:
-        """The sequence ended: one whose key covers too few choices to have decided is keyed
-        by the steps it sent, and dropped if it is another part's. Also when Hypothesis cut
-        it short (it ran out of room for choices: the test case is frozen, and Hypothesis
-        discards it itself); not when an error is on its way (a failure decided already)."""
-        if self.key is None or not self.trace:
-            return
-        frozen = bool(getattr(self.drawing, "frozen", False))
-        if self.in_step and not frozen:
-            return
-        if not self.decide() and not frozen:
+        """The sequence ended (the machine's teardown): see ``Gate.over``."""
+        if self.gate is not None and not self.gate.over(bool(self.trace)):
             reject()
 
     def raise_failure(self, step: Step) -> None:
         """Raise for a step with findings -- one raise site per kind of failure."""
         if not step.findings or self.quiet:
             return
-        if self.key is not None and not self.decide():  # (a failure before the part is
-            reject()  # decided: keyed by the steps so far, and left to its own part)
+        if self.gate is not None and not self.gate.decide():  # (a failure before the
+            reject()  # part is known: keyed by the steps so far, and left to its own part)
         if self.known:
             known = signature(step)
             if known in self.known:
@@ -465,7 +446,7 @@ def build_machine(runtime: Runtime) -> type[RuleBasedStateMachine]:
         runtime.draw_step(data)
 
     methods: dict[str, Any] = {"__init__": __init__, "step": rule(data=st.data())(step)}
-    if runtime.part is not None:
+    if runtime.gate is not None:
         def teardown(self: RuleBasedStateMachine) -> None:
             runtime.sequence_over()
 

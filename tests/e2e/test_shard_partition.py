@@ -36,7 +36,7 @@ def run_part(spec: Path, shard: Shard | None, monkeypatch: pytest.MonkeyPatch, *
     original = Runtime.end_sequence
 
     def end_sequence(self: Runtime) -> None:
-        if self.trace and self.open == "search" and not getattr(self, "dropped", False):
+        if self.trace and self.open == "search" and not getattr(self.gate, "dropped", False):
             ran.append(tuple((s.action, s.request("model").method, s.request("model").path,
                               repr(s.request("model").body)) for s in self.trace))
         original(self)

@@ -13,13 +13,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.errors import UnsatisfiedAssumption
 
 from mbtspec.compiler.state import Entry
 from mbtspec.errors import UsageError
-from mbtspec.executor import Part, _runtime
-from mbtspec.executor._partition import PartKey, part_of_name, strategy_bits
-from mbtspec.executor._runtime import Runtime
+from mbtspec.executor import Part
+from mbtspec.executor._partition import Gate, PartKey, part_of_name, strategy_bits
 from mbtspec.executor.records import ActionStats, Stats
 from mbtspec.parallel import Shard, parse_shard
 from mbtspec.parallel._workers import add_stats
@@ -150,30 +148,32 @@ def test_the_workers_of_a_shard_run_exactly_its_share(count: int, workers: int,
     assert Shard(1, 1).worker(2, 3) == Shard(2, 3)  # (--workers alone: as before)
 
 
-@pytest.mark.parametrize(("frozen", "in_step", "dropped", "rejected"), [
-    (False, False, True, True),   # ended: keyed by its steps, rejected
-    (True, False, True, False),   # cut short by Hypothesis: dropped, Hypothesis discards it
-    (True, True, True, False),    # ... in the middle of drawing a step
-    (False, True, False, False),  # an error is on its way: left alone
+@pytest.mark.parametrize(("frozen", "in_step", "goes_on", "dropped"), [
+    (False, False, False, True),  # ended: keyed by its steps, to be rejected
+    (True, False, True, True),    # cut short by Hypothesis: dropped, Hypothesis discards it
+    (True, True, True, True),     # ... in the middle of drawing a step
+    (False, True, True, False),   # an error is on its way: left alone
 ])
 def test_a_sequence_that_ends_before_its_part_is_known_is_keyed_by_what_it_sent(
-        frozen: bool, in_step: bool, dropped: bool, rejected: bool,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    def reject() -> None:
-        raise UnsatisfiedAssumption
-
-    monkeypatch.setattr(_runtime, "reject", reject)  # (Hypothesis' wants a test case)
-    runtime = object.__new__(Runtime)
+        frozen: bool, in_step: bool, goes_on: bool, dropped: bool) -> None:
     key = PartKey()
     key.add("list", [], [], 1, lambda _: 0)
     owner = next(i for i in (1, 2) if Part(i, 2).owns(key.key))
-    runtime.part, runtime.key, runtime.trace = Part(3 - owner, 2), key, ["a step sent"]
-    runtime.in_step, runtime.drawing = in_step, SimpleNamespace(frozen=frozen)
-    runtime.counted = None
-    runtime.dropped = runtime.quiet = False
-    if rejected:
-        with pytest.raises(UnsatisfiedAssumption):
-            runtime.sequence_over()
-    else:
-        runtime.sequence_over()
-    assert runtime.dropped == dropped
+    gate = Gate(Part(3 - owner, 2))
+    gate.begin()
+    assert gate.admit("list", [], [], 1, lambda _: 0)  # (too few choices to decide)
+    gate.in_step, gate.drawing = in_step, SimpleNamespace(frozen=frozen)
+    assert gate.over(sent=True) == goes_on
+    assert gate.dropped == dropped
+
+
+def test_a_step_that_decides_for_another_part_is_not_let_through() -> None:
+    values = [[n] for n in range(64)]
+    gates = [Gate(Part(i, 4)) for i in (1, 2, 3, 4)]
+    for value in values:
+        through = []
+        for gate in gates:
+            gate.begin()
+            through.append(gate.admit("create", value, [st.integers(0, 1023)], 2,
+                                      lambda _: 0))
+        assert through.count(True) == 1 and [g.dropped for g in gates].count(False) == 1
