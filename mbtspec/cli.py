@@ -106,7 +106,8 @@ def check(
         "its own (see specs/run.md).", min=1)] = 1,
     shard: Annotated[str | None, typer.Option(
         "--shard", help="Run only part i of n of the run's sequences, e.g. 2/4 (for a CI "
-        "matrix; merge the reports with mbtspec merge-reports).")] = None,
+        "matrix; no sequence is in two parts; merge the reports with mbtspec merge-reports). "
+        "With --workers N, the part runs in N processes.")] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(

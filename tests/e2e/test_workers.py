@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 
 from tests.e2e.conftest import REPO, orders_spec, processes_with, run_cli
@@ -37,15 +38,22 @@ def failing_steps(report: dict[str, Any]) -> list[list[tuple[str, str]]]:
             for f in report["failures"]]
 
 
-def test_workers_find_what_the_part_finds_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("shard", "sequences", "parts"), [
+    ([], "60", ("1/2", "2/2")),
+    # worker j of shard 2/2 runs part 2 + 2*(j-1) of 4
+    (["--shard", "2/2"], "120", ("2/4", "4/4")),
+])
+def test_workers_find_what_the_part_finds_alone(tmp_path: Path, shard: list[str],
+                                                sequences: str, parts: tuple[str, ...]
+                                                ) -> None:
     spec = spec_file(tmp_path)
-    both = run_cli("check", str(spec), "--workers", "2", "--seed", "1", "--sequences", "60",
-                   "--no-database", "--no-color", "--report-json", str(tmp_path / "w.json"),
-                   cwd=REPO)
+    both = run_cli("check", str(spec), "--workers", "2", *shard, "--seed", "1",
+                   "--sequences", sequences, "--no-database", "--no-color", "--report-json",
+                   str(tmp_path / "w.json"), cwd=REPO)
     assert both.code == 1, both.text
     line = next(x for x in both.out.splitlines() if x.startswith("Reproduce: "))
     command = line.removeprefix("Reproduce: ").split()
-    assert command[command.index("--shard") + 1] in ("1/2", "2/2")
+    assert command[command.index("--shard") + 1] in parts
     alone = run_cli(*command[1:], "--no-database", "--no-color", "--report-json",
                     str(tmp_path / "one.json"), cwd=REPO)
     assert alone.code == 1, alone.text
@@ -77,26 +85,6 @@ def test_a_shared_server_is_refused_unless_it_takes_parallel_sequences(tmp_path:
     assert refused.code == 2
     assert "target 'model' is a server mbtspec does not start" in refused.err
     assert "parallel_sequences: true" in refused.err
-
-
-def test_the_workers_of_a_shard_run_its_parts_and_a_failure_reproduces_alone(
-        tmp_path: Path) -> None:
-    spec = spec_file(tmp_path)
-    both = run_cli("check", str(spec), "--workers", "2", "--shard", "2/2", "--seed", "1",
-                   "--sequences", "120", "--no-database", "--no-color", "--report-json",
-                   str(tmp_path / "w.json"), cwd=REPO)
-    assert both.code == 1, both.text
-    line = next(x for x in both.out.splitlines() if x.startswith("Reproduce: "))
-    command = line.removeprefix("Reproduce: ").split()
-    # worker j of shard 2/2 runs part 2 + 2*(j-1) of 4
-    assert command[command.index("--shard") + 1] in ("2/4", "4/4")
-    alone = run_cli(*command[1:], "--no-database", "--no-color", "--report-json",
-                    str(tmp_path / "one.json"), cwd=REPO)
-    assert alone.code == 1, alone.text
-    parallel = json.loads((tmp_path / "w.json").read_text())
-    Draft202012Validator(REPORT_SCHEMA).validate(parallel)
-    assert failing_steps(parallel) == failing_steps(json.loads((tmp_path / "one.json")
-                                                               .read_text()))
 
 
 def test_every_worker_keeps_its_examples_and_replays_its_own_saved_failures(
