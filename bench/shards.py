@@ -2,7 +2,8 @@
 finds what one run finds.
 
 On the mutant benchmark's spec (bench/mutants/spec.yaml; in-process apps, no database):
-  1. overlap: a run of --sequences S cut in 4 parts, before (each part its own seed and its
+  1. overlap: a run of --sequences S cut in 4 parts (sequences of the spec's 30 steps, and of
+     3: a small space), before (each part its own seed and its
      share, nothing dropped: what main did; emulated by turning the partition off) and
      after: sequences of the random search (as their requests) that ran in two or more
      parts, and the runs of those, per seed;
@@ -93,13 +94,14 @@ def spread(values: list[float], digits: int = 1) -> str:
             f"({min(values):.{digits}f}-{max(values):.{digits}f})")
 
 
-def overlap(spec: Path, seeds: int, sequences: int) -> None:
-    print(f"1. overlap: {sequences} sequences cut in 4 parts, seeds 0-{seeds - 1}")
+def overlap(spec: Path, seeds: int, sequences: int, steps: int | None) -> None:
+    print(f"1. overlap: {sequences} sequences of {steps or 'the spec default'} steps cut in "
+          f"4 parts, seeds 0-{seeds - 1}")
     for on in (False, True):
         shared, runs = [], []
         for seed in range(seeds):
             with partition(on):
-                parts = run_parts(spec, 4, seed, sequences)
+                parts = run_parts(spec, 4, seed, sequences, steps=steps)
             owners: dict[Sequence, set[int]] = {}
             count: Counter[Sequence] = Counter()
             for index, (ran, _) in enumerate(parts):
@@ -165,12 +167,16 @@ def main() -> None:
     parser.add_argument("--mutant-seeds", type=int, default=3)
     parser.add_argument("--mutant-sequences", type=int, default=100)
     parser.add_argument("--skip-mutants", action="store_true")
+    parser.add_argument("--only-overlap", action="store_true")
     args = parser.parse_args()
     os.chdir(REPO)  # (the apps are imported from the repository root)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         correct = spec_for(None, folder)
-        overlap(correct, args.seeds, args.sequences)
+        overlap(correct, args.seeds, args.sequences, None)
+        overlap(correct, args.seeds, args.sequences, 3)  # (a small space: few steps)
+        if args.only_overlap:
+            return
         cost(correct, args.seeds, args.sequences)
         if not args.skip_mutants:
             mutants(folder, args.mutant_seeds, args.mutant_sequences)
