@@ -93,8 +93,7 @@ def check(
     ``failures``: the folder of replay files (tried first, and written on a new failure);
     None for neither. ``shard``: run only that part of the run's sequences (``parallel``);
     the seed of the result and of the command is the run's, not the part's.
-    Each part replays the saved failures that are its own (``Shard.owns_failure``).
-    Raises
+    Each part replays the saved failures that are its own (``Shard.owns_failure``). Raises
     ``SpecError`` (invalid spec), ``UsageError``, ``RunError`` or ``TargetError``.
     """
     spec = load_spec(spec_path)

@@ -311,15 +311,18 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
         failure = _cut_short(runtime.best, None, warnings)
         stopped = "interrupted"
     except HypothesisException as err:
-        if runtime.part is None or not runtime.stats.elsewhere:
+        if part is None or not runtime.stats.elsewhere:
             raise RunError(f"the run could not proceed: {err}") from None
-        # (nearly every sequence drawn was another part's: this part runs what it found)
-        warnings.append(f"part {runtime.part.index} of {runtime.part.count} ran "
-                        f"{_generated(runtime.stats)} sequences of its {plan.run.sequences}: "
-                        f"Hypothesis drew {runtime.stats.elsewhere} that belong to other parts "
-                        "before it gave up; the spec's sequences differ too little for this "
-                        "many parts (run fewer)")
+        stopped = "gave up"  # (nearly every sequence drawn was another part's)
     runtime.end_sequence()
+    if stopped == "gave up":
+        assert part is not None
+        warnings.append(f"part {part.index} of {part.count} ran {_generated(runtime.stats)} of "
+                        f"its {plan.run.sequences} sequences: Hypothesis drew "
+                        f"{runtime.stats.elsewhere} that belong to other parts before it gave "
+                        "up; the spec's sequences differ too little for this many parts (run "
+                        "fewer)")
+        stopped = ""
     if failure is not None and not failure.flaky and not failure.cut_short:
         failure = (_minimize(runtime, failure, warnings) if isolated
                    else _confirm(runtime, failure, warnings))

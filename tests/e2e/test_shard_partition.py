@@ -96,6 +96,14 @@ actions:
     ran = [set(sequences) for sequences, _ in parts]
     assert ran[0] and ran[1] and not ran[0] & ran[1]
     assert sum(outcome.result.stats.elsewhere_calls for _, outcome in parts) > 0
+    # Sequences of one step: one sequence in all, two of three parts without any. Such a
+    # part runs nothing and says so (it is not an error).
+    empty = [run_part(spec, Shard(i, 3), monkeypatch, sequences=3, steps=1, seed=1)
+             for i in range(1, 4)]
+    warned = [o.result.warnings for ran, o in empty if not ran]
+    assert len(warned) == 2
+    assert all(len(w) == 1 and "of its 1 sequences: Hypothesis drew" in w[0]
+               and w[0].startswith("part ") and "ran 0 of its 1" in w[0] for w in warned)
 
 
 def test_sequences_that_hypothesis_cuts_short_stay_in_their_part(
