@@ -90,14 +90,13 @@ def check(
     on_progress: Callable[[Progress], None] | None = None,
     on_step: Callable[[Step], None] | None = None,
     shard: Shard | None = None,
-    replay_saved: bool = True,
 ) -> CheckResult:
     """Load, compile and run the spec at ``spec_path``.
 
     ``failures``: the folder of replay files (tried first, and written on a new failure);
     None for neither. ``shard``: run only that part of the run's sequences (``parallel``);
     the seed of the result and of the command is the run's, not the part's.
-    ``replay_saved``: False to leave the saved failures to another part. Raises
+    Each part replays the saved failures that are its own (``Shard.owns_failure``). Raises
     ``SpecError`` (invalid spec), ``UsageError``, ``RunError`` or ``TargetError``.
     """
     spec = load_spec(spec_path)
@@ -118,7 +117,7 @@ def check(
     redact = Redactor(plan.secrets)
     tried: list[tuple[Path, str]] = []
     still: list[Failure] = []  # saved failures that still show (kept going past them)
-    saved = saved_failures(plan, failures) if failures is not None and replay_saved else []
+    saved = saved_failures(plan, failures) if failures is not None else []
     if plan.run.keep_going:  # all are replayed: oldest first, so they keep their numbers
         saved.reverse()
     for path in saved:
@@ -126,8 +125,12 @@ def check(
         try:
             record = read_replay_file(path)
         except UsageError as err:  # a damaged file must not stop the check
-            tried.append((path, f"skipped: {err}"))
+            if shard is None or shard.owns_failure(path, ""):
+                tried.append((path, f"skipped: {err}"))
             continue
+        if shard is not None and not shard.owns_failure(path, str(record.data.get(
+                "reproduce", ""))):
+            continue  # (another part's)
         times = FLAKY_REPLAYS if record.flaky else 1
         outcome = replay_requests(plan, record.steps, judge=judge, on_step=on_step,
                                   times=times, rederive=record.fits(plan))
@@ -157,8 +160,10 @@ def check(
             path.unlink(missing_ok=True)
             tried.append((path, f"cannot be replayed any more: {outcome.reason} (the file "
                                 "was removed)"))
+    # (with --concurrency, parts are not cut by sequence: each searches with its own seed)
+    part = shard.part() if shard is not None and concurrency is None else None
     result = run_plan(plan, judge=judge, on_progress=on_progress, on_step=on_step,
-                      database=database, known=tuple(still))
+                      database=database, known=tuple(still), part=part)
     if run_seed is not None and shard is not None:
         result = replace(result, seed=run_seed)
     stale = stale_entries(plan.spec, result.stats.accepted)

@@ -109,7 +109,8 @@ def check(
         "its own (see specs/run.md).", min=1)] = 1,
     shard: Annotated[str | None, typer.Option(
         "--shard", help="Run only part i of n of the run's sequences, e.g. 2/4 (for a CI "
-        "matrix; merge the reports with mbtspec merge-reports).")] = None,
+        "matrix; no sequence is in two parts; merge the reports with mbtspec merge-reports). "
+        "With --workers N, the part runs in N processes.")] = None,
     junit_xml: Annotated[Path | None, typer.Option(
         "--junit-xml", help="Write a JUnit XML report here.")] = None,
     report_json: Annotated[Path | None, typer.Option(
@@ -173,9 +174,6 @@ def check(
     failures = None if no_database else Path(".mbtspec") / "failures"
     try:
         part = parse_shard(shard) if shard is not None else None
-        if part is not None and workers > 1:
-            raise UsageError("--workers and --shard do not go together: a CI job runs its "
-                             "shard in one process (give each job its own --shard i/n)")
         if workers > 1:
             from mbtspec.parallel._workers import run_workers
 
@@ -186,7 +184,7 @@ def check(
                     swarm=swarm, mode=mode.value if mode is not None else None,
                     concurrency=concurrency,
                     database=None if no_database else Path(".mbtspec/hypothesis"),
-                    failures=failures, on_plan=on_plan, on_progress=on_progress)
+                    failures=failures, on_plan=on_plan, on_progress=on_progress, shard=part)
         else:
             with progress:
                 outcome = run_check(

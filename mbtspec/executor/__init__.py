@@ -26,6 +26,7 @@ from mbtspec.compiler import Plan, State, Unsatisfiable
 from mbtspec.errors import RunError, TargetError
 from mbtspec.executor._boundaries import iter_boundary_failures
 from mbtspec.executor._draws import ReplayDraws
+from mbtspec.executor._partition import Part
 from mbtspec.executor._races import RaceShrinker, search_races
 from mbtspec.executor._runtime import (
     Abort,
@@ -53,8 +54,9 @@ from mbtspec.executor.records import (
 )
 
 __all__ = [
-    "Difference", "Failure", "Finding", "Judge", "Progress", "Race", "Request", "Response",
-    "RunResult", "Signature", "Stats", "Step", "run_plan", "signature", "unreached_operations",
+    "Difference", "Failure", "Finding", "Judge", "Part", "Progress", "Race", "Request",
+    "Response", "RunResult", "Signature", "Stats", "Step", "run_plan", "signature",
+    "unreached_operations",
 ]
 
 
@@ -66,17 +68,21 @@ def run_plan(
     on_step: Callable[[Step], None] | None = None,
     database: Path | None = None,
     known: tuple[Failure, ...] = (),
+    part: Part | None = None,
 ) -> RunResult:
     """Run ``plan``; returns the result, or raises ``TargetError`` if a target fails.
 
     ``database`` is a folder for Hypothesis' example database; failures found before are
     tried first. It is keyed by the spec file's hash. ``on_step`` sees every step as it ends.
     ``known``: failures found already (saved ones that still show), reported first; with
-    keep-going the search looks for others.
+    keep-going the search looks for others. ``part``: run only the sequences (and boundary
+    cases) of that part of a split run (``_partition``); its examples are kept in a folder
+    of the database of their own.
     """
     seed = plan.run.seed if plan.run.seed is not None else random.randrange(2**32)
     with Session(plan) as session, _fewer_collections():
-        result = _run(plan, session, judge, seed, on_progress, on_step, database, known)
+        result = _run(plan, session, judge, seed, on_progress, on_step, database, known,
+                      part)
         session.keeps_failure = bool(result.failures)
         return result
 
@@ -104,7 +110,7 @@ def _fewer_collections() -> Iterator[None]:
 def _run(plan: Plan, session: Session, judge: Judge, seed: int,
          on_progress: Callable[[Progress], None] | None,
          on_step: Callable[[Step], None] | None, database: Path | None,
-         known: tuple[Failure, ...]) -> RunResult:
+         known: tuple[Failure, ...], part: Part | None = None) -> RunResult:
     spec = plan.spec
     warnings: list[str] = []
     isolated = bool(spec.reset) or any(t.reset for t in spec.targets)
@@ -114,7 +120,7 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
             "difference may depend on earlier sequences; failures are replayed to confirm them")
 
     runtime = Runtime(plan, session.targets, judge, session.send_all, session.reset,
-                      on_progress, session.check, on_step)
+                      on_progress, session.check, on_step, part)
     if not any(runtime.enabled(action) for action in plan.actions):
         raise RunError(
             "no action can run at the start of a sequence: each one has a 'when' that is "
@@ -263,8 +269,10 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
     shrink it; (the failure or None, why the search stopped early or ""). Raises
     ``TargetError`` or ``KeyboardInterrupt`` when that happens before any failure."""
     plan = runtime.plan
-    db = (DirectoryBasedExampleDatabase(str(database / plan.spec.sha256[:16]))
-          if database is not None else None)
+    part = runtime.part  # (each part of a split run keeps its examples apart: see run_plan)
+    folder = (None if database is None else database / plan.spec.sha256[:16] if part is None
+              else database / plan.spec.sha256[:16] / f"part-{part.index}-of-{part.count}")
+    db = DirectoryBasedExampleDatabase(str(folder)) if folder is not None else None
     done = _generated(runtime.stats)
     run_settings = settings(
         max_examples=max(plan.run.sequences - done, 1),
@@ -320,8 +328,18 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
         failure = _cut_short(runtime.best, None, warnings)
         stopped = "interrupted"
     except HypothesisException as err:
-        raise RunError(f"the run could not proceed: {err}") from None
+        if part is None or not runtime.stats.elsewhere:
+            raise RunError(f"the run could not proceed: {err}") from None
+        stopped = "gave up"  # (nearly every sequence drawn was another part's)
     runtime.end_sequence()
+    if stopped == "gave up":
+        assert part is not None
+        warnings.append(f"part {part.index} of {part.count} ran {_generated(runtime.stats)} of "
+                        f"its {plan.run.sequences} sequences: Hypothesis drew "
+                        f"{runtime.stats.elsewhere} that belong to other parts before it gave "
+                        "up; the spec's sequences differ too little for this many parts (run "
+                        "fewer)")
+        stopped = ""
     if failure is not None and not failure.flaky and not failure.cut_short:
         failure = (_minimize(runtime, failure, warnings) if isolated
                    else _confirm(runtime, failure, warnings))

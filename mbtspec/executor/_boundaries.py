@@ -137,15 +137,22 @@ def setup_actions(runtime: Runtime, plan: ActionPlan) -> list[ActionPlan] | None
 def iter_boundary_failures(runtime: Runtime, seed: int) -> Iterator[Failure]:
     """Run every boundary case once; yield each failure as found (its sequence, unshrunk).
     A failure already known (``Runtime.known``) is counted there, not yielded. Raises what
-    ``Runtime.begin_sequence`` raises (``TimeUp`` once ``max_time`` has passed)."""
+    ``Runtime.begin_sequence`` raises (``TimeUp`` once ``max_time`` has passed). In a split
+    run (``Runtime.part``), the cases are dealt out: part i of n runs the i-th, (i+n)-th ...
+    case of the run's list."""
+    number = 0
     for plan in runtime.plan.actions:
         if plan.inputs is None or not plan.inputs.boundaries:
             continue
         setup = setup_actions(runtime, plan)
         if setup is None:
             continue
-        for number, case in enumerate(plan.inputs.boundaries):
-            failure = _run_case(runtime, setup, plan, case, seed + number)
+        for index, case in enumerate(plan.inputs.boundaries):
+            number += 1
+            part = runtime.part
+            if part is not None and number % part.count != part.index % part.count:
+                continue
+            failure = _run_case(runtime, setup, plan, case, seed + index)
             if failure is not None:
                 yield failure
 
@@ -153,6 +160,8 @@ def iter_boundary_failures(runtime: Runtime, seed: int) -> Iterator[Failure]:
 def _run_case(runtime: Runtime, setup: Sequence[ActionPlan], plan: ActionPlan,
               case: InputChange, seed: int) -> Failure | None:
     runtime.begin_sequence()
+    if runtime.gate is not None:  # (not keyed: boundary cases are dealt out by number)
+        runtime.gate.key = None
     runtime.stats.boundary += 1
     runtime.open = "boundary"
     try:

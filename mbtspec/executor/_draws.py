@@ -49,11 +49,13 @@ class RecordingDraws:
         self.draw_on = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
         self.values: list[Any] = []
         self.slots: list[int] = []  # which generator drew each value (0 for a pick)
+        self.strategies: list[Any] = []  # ... the generator itself (None for a pick)
 
     def draw(self, strategy: st.SearchStrategy[Any]) -> Any:
         value = self.draw_on(unwrapped(strategy))
         self.values.append(value)
         self.slots.append(id(strategy))
+        self.strategies.append(strategy)
         return value
 
     def draw_unique(self, strategy: st.SearchStrategy[Any], fits: Callable[[Any], bool],
@@ -64,6 +66,7 @@ class RecordingDraws:
             if fits(value):
                 self.values.append(value)
                 self.slots.append(id(strategy))
+                self.strategies.append(strategy)
                 return value
         raise Unsatisfiable("no unused value found")
 
@@ -72,6 +75,7 @@ class RecordingDraws:
         self.values.append([state.origin(variable, i) for i in chosen]
                            if isinstance(chosen, list) else state.origin(variable, chosen))
         self.slots.append(0)
+        self.strategies.append(None)
         return chosen
 
 

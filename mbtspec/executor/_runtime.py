@@ -9,6 +9,7 @@ shrinking stays on the same kind of bug.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import time
@@ -31,6 +32,7 @@ from mbtspec.errors import TargetError
 from mbtspec.executor._choice import Chooser
 from mbtspec.executor._draws import RecordingDraws, unwrapped
 from mbtspec.executor._http import build_request
+from mbtspec.executor._partition import Gate, Part
 from mbtspec.executor._stores import apply_removals, store_values
 from mbtspec.executor.records import (
     Accepted,
@@ -93,7 +95,8 @@ class Runtime:
                  reset: Callable[[], None],
                  on_progress: Callable[[Progress], None] | None = None,
                  checkpoint: Callable[[], None] = lambda: None,
-                 on_step: Callable[[Step], None] | None = None) -> None:
+                 on_step: Callable[[Step], None] | None = None,
+                 part: Part | None = None) -> None:
         self.plan = plan
         self.targets = targets
         self.names = plan.targets
@@ -135,6 +138,17 @@ class Runtime:
         self.swarm: frozenset[str] | None = None
         self.ended = False  # no action could run at a drawn step: the sequence is over
         self.interrupted = False  # Ctrl-C stopped a drawn step
+        #: A split run (``_partition``): only the sequences of this part are sent (the
+        #: gate says which); the targets are reset before a sequence's first call instead
+        #: of at its start (``unreset``), so that a sequence dropped at once sends nothing.
+        self.gate = Gate(part) if part is not None else None
+        self.unreset = False
+        self.possible = 0  # actions that could run at the step being drawn (any swarm)
+
+    @property
+    def part(self) -> Part | None:
+        """The part of a split run this runtime runs; None for a whole run."""
+        return self.gate.part if self.gate is not None else None
 
     # -- sequence and step -----------------------------------------------------------------
 
@@ -146,7 +160,11 @@ class Runtime:
         self.end_sequence()  # (and empties the trace)
         self.quiet = False
         self.discarding = False  # (this sequence was not cut short yet)
-        self.reset_targets()
+        if self.gate is None:
+            self.reset_targets()
+        else:
+            self.unreset = True
+            self.gate.begin()
         self.state = State(self.variables)
         self.swarm = None
         self.ended = False
@@ -160,7 +178,20 @@ class Runtime:
     def end_sequence(self) -> None:
         """Close the sequence: its length is kept; one that made no call at all (Hypothesis
         starts a few that end before their first step) is not counted as a sequence."""
-        if self.trace:
+        if self.gate is not None and self.gate.dropped:  # another part's: not counted
+            self.gate.dropped = False
+            self.stats.elsewhere += 1
+            self.stats.elsewhere_calls += sum(len(s.responses) for s in self.trace)
+            if self.swarm is not None:
+                self.stats.swarms -= 1
+                self.stats.swarm_actions -= len(self.swarm)
+                self.swarm = None
+            self.trace = []
+            if self.open:
+                self.stats.sequences -= 1
+                if self.open in ("shrinking", "boundary"):
+                    setattr(self.stats, self.open, getattr(self.stats, self.open) - 1)
+        elif self.trace:
             self.stats.lengths.append(len(self.trace))
             self.trace = []
         elif self.open:
@@ -170,6 +201,7 @@ class Runtime:
         self.open = ""
 
     def reset_targets(self) -> None:
+        self.unreset = False
         started = time.monotonic()
         try:
             self.reset()
@@ -219,9 +251,10 @@ class Runtime:
         self.checkpoint()
         if self.ended:
             return
-        draw = getattr(getattr(data, "conjecture_data", None), "draw", data.draw)
-
         drawing = getattr(data, "conjecture_data", None)
+        draw = getattr(drawing, "draw", data.draw)
+        if self.gate is not None:
+            self.gate.in_step, self.gate.drawing = True, drawing
 
         def pick(low: int, high: int) -> int:
             if drawing is not None and high - low <= 127:  # (what st.integers draws then,
@@ -233,6 +266,8 @@ class Runtime:
             self.swarm = self.chooser.swarm(pick)
             self.stats.swarms += 1
             self.stats.swarm_actions += len(self.swarm)
+        if self.gate is not None and self.gate.key is not None:  # (undone if the step is
+            self.gate.counted = (self.stats.drawn, copy.deepcopy(self.stats.actions))  # dropped)
         candidates = self._candidates()
         unsatisfiable = False
         while candidates:
@@ -249,7 +284,11 @@ class Runtime:
                 self.interrupted = not isinstance(stop, Abort | TimeUp)
                 raise
             self.raise_failure(step)
+            if self.gate is not None:
+                self.gate.in_step = False
             return
+        if self.gate is not None:
+            self.gate.in_step = False
         if unsatisfiable and not self.trace:
             # No step of this sequence could be drawn and it made no call: Hypothesis drops
             # it and draws another in its place (counted as discarded, see ``Stats``).
@@ -266,6 +305,7 @@ class Runtime:
         now, every action that can (a swarm never ends a sequence early)."""
         self.stats.drawn += 1
         possible, kept = [], []
+        self.possible = 0
         for plan in self.plan.actions:
             why = self.blocked(plan)
             if why:
@@ -276,6 +316,7 @@ class Runtime:
                     counts.nothing_stored[why] += 1
                 continue
             possible.append(plan)
+            self.possible += 1
             if self.swarm is None or plan.name in self.swarm:
                 kept.append(plan)
         chosen_from = kept or possible
@@ -294,6 +335,8 @@ class Runtime:
         self.checkpoint()
         ctx = DrawContext(draws, self.state, self.names)
         draft = plan.draw(ctx)  # (``Unsatisfiable`` goes to the caller: see ``draw_step``)
+        if self.gate is not None and isinstance(draws, RecordingDraws):
+            self.admit(plan, draws)
         requests = {
             name: build_request(draft, name, target.base_url, target.headers)
             for name, target in self.targets.items()
@@ -314,6 +357,8 @@ class Runtime:
                 slots: tuple[int, ...] = (), change: InputChange | None = None) -> Step:
         """Send one step's requests, store, judge and record; returns the step. ``change``:
         the invalid or boundary value the requests carry, if any."""
+        if self.unreset:
+            self.reset_targets()
         try:
             responses = self.send(requests)
         except TargetError as err:
@@ -322,6 +367,8 @@ class Runtime:
             if request.refused:
                 count, _ = self.refused.get(plan.name, (0, ""))
                 self.refused[plan.name] = (count + 1, request.refused)
+        if self.gate is not None and self.gate.key is not None:
+            self.gate.key.stored(origin)
         store_values(plan, self.state, self.names, self.dialect, requests, responses, origin)
         step = Step(
             index=len(self.trace) + 1,
@@ -347,10 +394,32 @@ class Runtime:
         self.progress()
         return step
 
+    # -- a split run (``_partition``) -------------------------------------------------------
+
+    def admit(self, plan: ActionPlan, draws: RecordingDraws) -> None:
+        """A step drawn, not sent: drop the sequence here if the step shows that it is
+        another part's (``Gate``); the counts of what could run at this step are undone."""
+        assert self.gate is not None
+        counted = self.gate.counted
+        if self.gate.admit(plan.name, draws.values, draws.strategies, self.possible,
+                           lambda variable: len(self.state.bag(variable))):
+            return
+        if counted is not None:
+            self.stats.drawn, self.stats.actions = counted
+        self.quiet = True
+        reject()
+
+    def sequence_over(self) -> None:
+        """The sequence ended (the machine's teardown): see ``Gate.over``."""
+        if self.gate is not None and not self.gate.over(bool(self.trace)):
+            reject()
+
     def raise_failure(self, step: Step) -> None:
         """Raise for a step with findings -- one raise site per kind of failure."""
         if not step.findings or self.quiet:
             return
+        if self.gate is not None and not self.gate.decide():  # (a failure before the
+            reject()  # part is known: keyed by the steps so far, and left to its own part)
         if self.known:
             known = signature(step)
             if known in self.known:
@@ -395,14 +464,18 @@ def sequence_test(runtime: Runtime) -> Callable[[Any], None]:
     def sequence(data: Any) -> None:
         conjecture = data.conjecture_data
         runtime.begin_sequence()
-        for index in range(steps + 1):
-            # (never before the first step; always after the last one)
-            stop = (False if index == 0 else
-                    True if index == steps or conjecture.length > STOP_AT else None)
-            if conjecture.draw_boolean(p=2**-16, forced=stop):
-                return
-            runtime.draw_step(data)
-            if runtime.ended:
-                return
+        try:
+            for index in range(steps + 1):
+                # (never before the first step; always after the last one)
+                stop = (False if index == 0 else
+                        True if index == steps or conjecture.length > STOP_AT else None)
+                if conjecture.draw_boolean(p=2**-16, forced=stop):
+                    return
+                runtime.draw_step(data)
+                if runtime.ended:
+                    return
+        finally:
+            if runtime.gate is not None:  # (a split run: whose the sequence was)
+                runtime.sequence_over()
 
     return sequence

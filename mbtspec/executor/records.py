@@ -276,6 +276,12 @@ class Stats:
     #: before the sequence made a call; a parallel prefix's pick found nothing): Hypothesis
     #: does not count them against ``run.sequences``, and draws others in their place
     discarded: int = 0
+    #: A split run (``--shard``, ``--workers``): sequences drawn here that belong to another
+    #: part, dropped before the step that showed it was sent; not counted in ``sequences``
+    #: (Hypothesis draws others in their place). ``elsewhere_calls``: the calls their steps
+    #: before that one made (counted in ``calls`` too: they were sent).
+    elsewhere: int = 0
+    elsewhere_calls: int = 0
     calls: int = 0  # requests sent, all targets together
     steps: int = 0
     actions: dict[str, ActionStats] = field(default_factory=dict)

@@ -102,6 +102,9 @@ def _merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("reset_ms", "interleaving_check_s"):  # (summed as one process sums them)
         if key in total:
             total[key] = round(sum(p.get(key, 0.0) for p in parts), 3)
+    for key in ("other_parts_sequences", "other_parts_requests"):
+        if any(key in p for p in parts):
+            total[key] = sum(p.get(key, 0) for p in parts)
     lengths = [p["sequence_lengths"] for p in parts if p.get("sequence_lengths")]
     if lengths:
         weights = [max(p.get("sequences", 1), 1) for p in parts if p.get("sequence_lengths")]

@@ -6,6 +6,8 @@ its plan), ("error", MbtspecError) or ("internal", one line, traceback) to the r
 (whole, or not at all); stopped by SIGTERM or SIGINT, it stops its targets and writes
 ("interrupted", None). While it runs, it keeps its progress in ``progress-<index>`` beside
 the result path (``sequences calls failing``), rewritten whole at most ``PROGRESS_EVERY``.
+Every part uses the database (a folder of its own in it) and replays the saved failures
+that are its own.
 """
 
 from __future__ import annotations
@@ -56,12 +58,18 @@ def progress_writer(path: Path) -> Callable[[Progress], None]:
     return on_progress
 
 
+def _worker_index(result_path: str) -> int:
+    """This worker's number (``result-<index>.pickle``): with --shard, the part it runs is
+    numbered otherwise (``Shard.worker``)."""
+    return int(Path(result_path).stem.rpartition("-")[2])
+
+
 def main(job: Path) -> int:
     spec_path, index, count, options, database, result_path = pickle.loads(job.read_bytes())
     try:
         outcome = check(spec_path, shard=Shard(index, count), database=database,
-                        replay_saved=index == 1,
-                        on_progress=progress_writer(progress_path(result_path, index)),
+                        on_progress=progress_writer(progress_path(
+                            result_path, _worker_index(result_path))),
                         **options)
         # (the plan holds compiled expressions, which do not cross processes)
         message: tuple[str, Any] = (

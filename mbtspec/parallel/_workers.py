@@ -1,4 +1,5 @@
 """``mbtspec check --workers N``: the run's N parts (``_shards``) at once, one process each.
+With ``--shard i/n`` too, the N workers run the N parts of shard i (``Shard.worker``).
 
 Each worker is a fresh Python process (multiprocessing, spawn) that runs ``check`` on its part
 with targets of its own: command targets started in it (their own ports and ``${tmp}``), app
@@ -84,8 +85,11 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
                 mode: str | None = None, concurrency: int | None = None,
                 database: Path | None = None, failures: Path | None = None,
                 on_plan: Callable[[Plan], None] | None = None,
-                on_progress: Callable[[WorkersProgress], None] | None = None) -> CheckResult:
+                on_progress: Callable[[WorkersProgress], None] | None = None,
+                shard: Shard | None = None) -> CheckResult:
     """Run the spec's sequences in ``workers`` processes; one result, as ``check`` gives.
+    ``shard``: run only that part of the run (its sequences cut again between the workers);
+    its count of sequences is the shard's share.
 
     ``on_progress`` is called about ten times a second with the workers' progress summed.
     Raises what a worker raised (``TargetError``, ``RunError`` ...), ``WorkerError`` for a
@@ -96,6 +100,7 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
     run_seed = seed if seed is not None else spec.run.seed
     if run_seed is None:
         run_seed = random.randrange(2**32)
+    whole = shard or Shard(1, 1)
     plan = compile_plan(spec, sequences=sequences, steps=steps, seed=run_seed,
                         max_time=max_time, shrink_time=shrink_time, keep_going=keep_going,
                         swarm=swarm, mode=mode, concurrency=concurrency)  # type: ignore[arg-type]
@@ -105,14 +110,15 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
                "shrink_time": shrink_time, "keep_going": keep_going, "swarm": swarm, "mode": mode,
                "concurrency": concurrency, "failures": failures}
 
-    def command(shard: Shard | None) -> tuple[str, ...]:
+    def command(part: Shard | None) -> tuple[str, ...]:
         return reproduce_command(spec_path, run_seed, sequences, steps,
                                  keep_going=bool(keep_going), swarm=swarm, mode=mode,
-                                 concurrency=concurrency, shard=shard)
+                                 concurrency=concurrency, shard=part)
 
     started = time.monotonic()
     results, crash = _supervise(spec_path, workers, options, database, plan.run.keep_going,
-                                lambda index: command(Shard(index, workers)), on_progress)
+                                lambda index: command(whole.worker(index, workers)),
+                                on_progress, whole)
     merged = merge_results([r for _, r in results], keep_going=plan.run.keep_going)
     merged = replace(merged, seed=run_seed, elapsed=time.monotonic() - started,
                      unreached=unreached_operations(plan, merged.stats),
@@ -121,7 +127,7 @@ def run_workers(spec_path: Path, workers: int, *, sequences: int | None = None,
     # the failing part's own command (--seed S --shard k/N; mbtspec replay FILE for a saved
     # failure that still shows), else the run's
     shown = (results[0][1].command if merged.failures else
-             (*command(None), "--workers", str(workers)))
+             (*command(whole), "--workers", str(workers)))
     files = _replay_files(results, merged.failures)
     return CheckResult(plan, merged, shown, files[0] if files else None,
                        tuple(s for _, r in results for s in r.saved), files,
@@ -145,6 +151,7 @@ def _replay_files(results: list[tuple[int, CheckResult]], failures: tuple[Failur
     """The replay file of each merged failure (the workers wrote one per failure they found;
     a second one of the same failure, or one of a worker stopped early, is removed)."""
     by_signature: dict[Any, Path] = {}
+    extra: list[Path] = []
     for _, outcome in results:
         if len(outcome.replay_files) != len(outcome.result.failures):
             continue  # (a folder that could not be written: said by replay_error)
@@ -153,18 +160,22 @@ def _replay_files(results: list[tuple[int, CheckResult]], failures: tuple[Failur
             if key in by_signature or not any(signature(f.steps[-1]) == key and
                                                f.steps == failure.steps for f in failures):
                 if not failure.source:  # (a saved failure's own file stays)
-                    path.unlink(missing_ok=True)
+                    extra.append(path)
                 continue
             by_signature[key] = path
+    for path in set(extra) - set(by_signature.values()):  # (two workers that found the same
+        path.unlink(missing_ok=True)  # calls wrote the same file: it stays)
     return tuple(by_signature[k] for k in (signature(f.steps[-1]) for f in failures)
                  if k in by_signature)
 
 
 def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database: Path | None,
                keep_going: bool, command: Callable[[int], tuple[str, ...]],
-               on_progress: Callable[[WorkersProgress], None] | None
+               on_progress: Callable[[WorkersProgress], None] | None, shard: Shard
                ) -> tuple[list[tuple[int, CheckResult]], MbtspecError | None]:
     """Start the workers, collect their results (the failing one first), stop them all.
+    Worker ``index`` runs part ``shard.worker(index, workers)``; every part keeps its own
+    examples in the database and replays its own saved failures.
 
     A worker that ends with an error stops the others; what they found before they stopped
     is still the result, with that error beside it (else it is raised)."""
@@ -187,9 +198,9 @@ def _supervise(spec_path: Path, workers: int, options: dict[str, Any], database:
     try:
         for index in range(1, workers + 1):
             job = folder / f"job-{index}.pickle"
-            job.write_bytes(pickle.dumps((str(spec_path), index, workers, options,
-                                          database if index == 1 else None,
-                                          str(folder / f"result-{index}.pickle"))))
+            part = shard.worker(index, workers)
+            job.write_bytes(pickle.dumps((str(spec_path), part.index, part.count, options,
+                                          database, str(folder / f"result-{index}.pickle"))))
             processes[index] = ManagedProcess(
                 [sys.executable, "-m", "mbtspec.parallel._worker", str(job)],
                 env=dict(os.environ), cwd=None, lifetime="command", grace=STOP_WAIT,
@@ -324,6 +335,8 @@ def add_stats(total: Stats, part: Stats) -> None:
     total.shrinking += part.shrinking
     total.boundary += part.boundary
     total.discarded += part.discarded
+    total.elsewhere += part.elsewhere
+    total.elsewhere_calls += part.elsewhere_calls
     total.drawn += part.drawn
     total.swarms += part.swarms
     total.swarm_actions += part.swarm_actions

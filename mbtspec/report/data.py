@@ -448,9 +448,12 @@ def stats_data(plan: Plan, result: RunResult) -> dict[str, Any]:
         "reset_ms": round(stats.reset_seconds * 1000, 3),
         "operations": {"covered": covered, "never_exercised": list(result.unreached)},
         "documented_statuses_never_seen": documented_statuses_never_seen(plan, result),
-    } | ({"parallel_parts": stats.parallel, "interleavings_checked": stats.interleavings,
-          "interleaving_check_s": round(stats.check_seconds, 3)}
-         if plan.run.concurrency is not None else {})
+    } | ({"other_parts_sequences": stats.elsewhere,
+          "other_parts_requests": stats.elsewhere_calls}
+         if stats.elsewhere else {}) | (
+        {"parallel_parts": stats.parallel, "interleavings_checked": stats.interleavings,
+         "interleaving_check_s": round(stats.check_seconds, 3)}
+        if plan.run.concurrency is not None else {})
 
 
 def run_data(plan: Plan, result: RunResult, *, redact: Redactor,

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 
 from tests.e2e.conftest import REPO, orders_spec, processes_with, run_cli
@@ -38,15 +39,22 @@ def failing_steps(report: dict[str, Any]) -> list[list[tuple[str, str]]]:
             for f in report["failures"]]
 
 
-def test_workers_find_what_the_part_finds_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("shard", "sequences", "parts"), [
+    ([], "60", ("1/2", "2/2")),
+    # worker j of shard 2/2 runs part 2 + 2*(j-1) of 4
+    (["--shard", "2/2"], "120", ("2/4", "4/4")),
+])
+def test_workers_find_what_the_part_finds_alone(tmp_path: Path, shard: list[str],
+                                                sequences: str, parts: tuple[str, ...]
+                                                ) -> None:
     spec = spec_file(tmp_path)
-    both = run_cli("check", str(spec), "--workers", "2", "--seed", "1", "--sequences", "60",
-                   "--no-database", "--no-color", "--report-json", str(tmp_path / "w.json"),
-                   cwd=REPO)
+    both = run_cli("check", str(spec), "--workers", "2", *shard, "--seed", "1",
+                   "--sequences", sequences, "--no-database", "--no-color", "--report-json",
+                   str(tmp_path / "w.json"), cwd=REPO)
     assert both.code == 1, both.text
     line = next(x for x in both.out.splitlines() if x.startswith("Reproduce: "))
     command = line.removeprefix("Reproduce: ").split()
-    assert command[command.index("--shard") + 1] in ("1/2", "2/2")
+    assert command[command.index("--shard") + 1] in parts
     alone = run_cli(*command[1:], "--no-database", "--no-color", "--report-json",
                     str(tmp_path / "one.json"), cwd=REPO)
     assert alone.code == 1, alone.text
@@ -80,11 +88,22 @@ def test_a_shared_server_is_refused_unless_it_takes_parallel_sequences(tmp_path:
     assert "parallel_sequences: true" in refused.err
 
 
-def test_shard_and_workers_together_are_refused(tmp_path: Path) -> None:
-    done = run_cli("check", str(spec_file(tmp_path)), "--workers", "2", "--shard", "1/2",
-                   "--no-database", "--no-color", cwd=REPO)
-    assert done.code == 2
-    assert "--workers and --shard do not go together" in done.err
+def test_every_worker_keeps_its_examples_and_replays_its_own_saved_failures(
+        tmp_path: Path) -> None:
+    spec = spec_file(tmp_path)
+    env = {"PYTHONPATH": str(REPO)}
+    first = run_cli("check", str(spec), "--workers", "2", "--seed", "4", "--sequences", "60",
+                    "--keep-going", "--no-color", cwd=tmp_path, env=env)
+    assert first.code == 1, first.text
+    saved = sorted((tmp_path / ".mbtspec" / "failures").glob("spec-*.yaml"))
+    assert len(saved) >= 2
+    parts = {p.name for p in (tmp_path / ".mbtspec" / "hypothesis").glob("*/part-*")}
+    assert parts == {"part-1-of-2", "part-2-of-2"}
+    again = run_cli("check", str(spec), "--workers", "2", "--seed", "4", "--sequences", "60",
+                    "--keep-going", "--no-color", cwd=tmp_path, env=env)
+    assert again.code == 1, again.text
+    for path in saved:  # (each replayed once: by the worker whose part found it)
+        assert again.err.count(f"saved failure {path.relative_to(tmp_path)}:") == 1, again.err
 
 
 COMMANDS = """\
@@ -177,6 +196,8 @@ def test_shards_cover_the_run_and_their_reports_merge(tmp_path: Path) -> None:
                     for p in parts)
     assert generated >= 90
     assert report["stats"]["sequences"] == sum(p["stats"]["sequences"] for p in parts)
+    assert report["stats"]["other_parts_sequences"] == sum(
+        p["stats"]["other_parts_sequences"] for p in parts) > 0
     keys = [(f["action"], f["kind"], f["place"]) for f in report["failures"]]
     assert len(keys) == len(set(keys))
     assert set(keys) == {(f["action"], f["kind"], f["place"]) for p in parts
