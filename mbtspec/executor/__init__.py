@@ -151,7 +151,7 @@ def _run(plan: Plan, session: Session, judge: Judge, seed: int,
             break
         if failure is None:
             if not stopped:
-                warnings.extend(_ended_early(runtime.stats, plan.run.sequences))
+                warnings.extend(_ended_early(runtime.stats, plan.run.sequences, part))
             break
         found.append(failure)
         runtime.known.setdefault(signature(failure.steps[-1]), 0)
@@ -209,13 +209,18 @@ def _race_search(runtime: Runtime, session: Session, seed: int, isolated: bool,
     return ""
 
 
-def _ended_early(stats: Stats, asked: int) -> list[str]:
+def _ended_early(stats: Stats, asked: int, part: Part | None) -> list[str]:
     """Why a search that ended by itself ran fewer sequences than asked, if it did: Hypothesis
     stops when every distinct sequence the spec can draw has run (a spec whose actions draw
-    no values that vary), or when most drawn sequences had to be discarded."""
+    no values that vary), when most drawn sequences had to be discarded, or, in a split run,
+    when nearly every sequence it drew was another part's."""
     ran = _generated(stats)
     if ran >= asked:
         return []
+    if part is not None and stats.elsewhere:
+        return [f"part {part.index} of {part.count} ran {ran} of its {asked} sequences: "
+                f"Hypothesis drew {stats.elsewhere} that belong to other parts before it gave "
+                "up; the spec's sequences differ too little for this many parts (run fewer)"]
     if stats.discarded > ran:
         return [f"the search ended after {ran} of the {asked} sequences asked: "
                 f"{stats.discarded} drawn sequences had to be discarded (no step could be "
@@ -291,7 +296,8 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
     failure: Failure | None = None
     stopped = ""
     try:
-        hypothesis_seed(seed)(run_settings(given(st.data())(sequence_test(runtime))))()
+        # (the seed first: applied after the settings, it would switch the database off)
+        run_settings(hypothesis_seed(seed)(given(st.data())(sequence_test(runtime))))()
     except StepFailed as err:
         failure = Failure(err.steps[-1].findings[0].kind, err.steps)
     except Flaky as err:
@@ -330,16 +336,8 @@ def _search(runtime: Runtime, seed: int, isolated: bool, warnings: list[str],
     except HypothesisException as err:
         if part is None or not runtime.stats.elsewhere:
             raise RunError(f"the run could not proceed: {err}") from None
-        stopped = "gave up"  # (nearly every sequence drawn was another part's)
+        # (nearly every sequence drawn was another part's: said by ``_ended_early``)
     runtime.end_sequence()
-    if stopped == "gave up":
-        assert part is not None
-        warnings.append(f"part {part.index} of {part.count} ran {_generated(runtime.stats)} of "
-                        f"its {plan.run.sequences} sequences: Hypothesis drew "
-                        f"{runtime.stats.elsewhere} that belong to other parts before it gave "
-                        "up; the spec's sequences differ too little for this many parts (run "
-                        "fewer)")
-        stopped = ""
     if failure is not None and not failure.flaky and not failure.cut_short:
         failure = (_minimize(runtime, failure, warnings) if isolated
                    else _confirm(runtime, failure, warnings))

@@ -83,7 +83,9 @@ def test_sequences_that_made_no_call_are_not_counted(tmp_path: Path) -> None:
     # (without swarm testing: a swarm's own draws change which sequences this seed gives,
     # and with them how many Hypothesis cuts short and draws again; see _beyond_asked)
     stats = check(spec, seed=1, database=None).result.stats
-    assert stats.sequences == len(stats.lengths) == 20  # (25 were counted: 5 made no call)
+    # every sequence counted made calls (25 were counted once: 5 made no call); a few more
+    # than asked may run: see test_the_verdict_says_why_more_sequences_ran_than_asked
+    assert stats.sequences == len(stats.lengths) >= 20
     assert all(length > 0 for length in stats.lengths)
 
 
