@@ -392,6 +392,9 @@ def verdict_line(result: RunResult, plan: Plan) -> str:
     if stats.shrinking:
         what += f" ({stats.shrinking} of the sequences while shrinking)"
     what += _beyond_asked(stats, plan)
+    if stats.elsewhere:  # (a part of a split run: --shard)
+        what += (f" (and {stats.elsewhere} drawn for other parts of the run, dropped after "
+                 f"{stats.elsewhere_calls} call{'s' if stats.elsewhere_calls != 1 else ''})")
     stopped = " (stopped at --max-time)" if result.stopped == "max-time" else ""
     if result.failure is None and not stats.steps:
         return (f"✓ nothing was checked: no call was made in {result.elapsed:.1f}s{stopped} "

@@ -100,3 +100,31 @@ def test_the_verdict_says_why_more_sequences_ran_than_asked() -> None:
         " (1 more than the 20 asked: a sequence cut short, where no step could be drawn or "
         "the random data ran out, does not count, and another is drawn in its place)")
     assert _beyond_asked(Stats(sequences=22, shrinking=2), plan) == ""
+
+
+def test_the_verdict_of_a_part_counts_what_other_parts_were_drawn(tmp_path: Path) -> None:
+    from mbtspec import check
+    from mbtspec.parallel import parse_shard
+    from mbtspec.report.terminal import verdict_line
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(textwrap.dedent(f"""\
+        version: 1
+        openapi: {OPENAPI}
+        targets:
+          model: {{app: "tests.apps.uploads:model"}}
+          candidate: {{app: "tests.apps.uploads:same_version"}}
+        reset: [{{request: POST /__reset}}]
+        actions:
+          upload: {{request: uploadFile, store: {{files: response.body.id}}}}
+          get: {{request: getFile, path: {{id: {{pick: files}}}}}}
+        run: {{sequences: 20, steps: 5}}
+        """))
+    outcome = check(spec, seed=1, database=None, shard=parse_shard("2/4"))
+    stats = outcome.result.stats
+    assert stats.elsewhere > 0
+    line = verdict_line(outcome.result, outcome.plan)
+    assert (f"(and {stats.elsewhere} drawn for other parts of the run, dropped after "
+            f"{stats.elsewhere_calls} call") in line, line
+    whole = check(spec, seed=1, database=None)
+    assert "other parts" not in verdict_line(whole.result, whole.plan)
