@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from mbtspec.errors import (
+    SIGNALS_BEFORE_RUN,
     MbtspecError,
     TargetError,
     UsageError,
@@ -550,12 +551,14 @@ def _interrupted(signum: int, frame: object) -> None:
     """Ctrl-C or SIGTERM outside a run (a run takes them over, and stops its targets): exit
     130 now. Not KeyboardInterrupt: Click would turn it into "Aborted!" and exit code 1."""
     _ENDING.append(EXIT_INTERRUPTED)
+    SIGNALS_BEFORE_RUN.append(signum)
     raise SystemExit(EXIT_INTERRUPTED)
 
 
 def main() -> None:
     """Entry point of the ``mbtspec`` command."""
     _secrets.clear()
+    SIGNALS_BEFORE_RUN.clear()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupted)
     atexit.register(_end)  # (registered first, so it runs last)

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from mbtspec.spec.problems import Problem
 
 
+#: Signals (SIGINT, SIGTERM) that came before a run took them over, noted by the command's
+#: own handler: a run that starts after one stops at once (``executor._interrupts``), even
+#: when the exit that handler raised was swallowed on its way (it can land in any code).
+SIGNALS_BEFORE_RUN: list[int] = []
+
+
 class MbtspecError(Exception):
     """Root of every error mbtspec raises deliberately."""
 

@@ -32,6 +32,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import FrameType
 from typing import Any, ParamSpec, TypeVar
 
+from mbtspec.errors import SIGNALS_BEFORE_RUN
+
 ESCALATE_AFTER = 0.3  # seconds the main thread may take to notice a signal by itself
 STOP = ("stop",)  # put in the mailbox on a signal
 
@@ -63,6 +65,10 @@ class Interrupts:
             return  # signal handlers can only be set from the main thread
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._previous[signum] = signal.signal(signum, self._on_signal)
+        if SIGNALS_BEFORE_RUN:  # (its exit may have been swallowed: stop the run now)
+            self.received += 1
+            self.signum = SIGNALS_BEFORE_RUN[-1]
+            self.mailbox.put(STOP)
         self._watchdog = threading.Thread(target=self._watch, name="mbtspec-signals",
                                           daemon=True)
         self._watchdog.start()
