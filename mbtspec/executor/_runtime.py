@@ -1,8 +1,8 @@
 """The run loop: a Hypothesis test per sequence that draws its steps one by one (``sequence_test``).
 
 Hypothesis draws every choice (which action, see ``_choice``; every value) and shrinks failing
-sequences when they cannot be replayed (no reset); this module sends each
-step to every target concurrently, remembers stored values per target, asks the judge (the
+sequences when they cannot be replayed (no reset); this module sends each step to every
+target (at once, or in turn when they are fast: see ``Session``), remembers stored values per target, asks the judge (the
 compare stage, injected) what is wrong, and raises from one place per kind of failure so that
 shrinking stays on the same kind of bug.
 """
