@@ -2,9 +2,9 @@
 
 Hypothesis draws every choice (which action, see ``_choice``; every value) and shrinks failing
 sequences when they cannot be replayed (no reset); this module sends each step to every
-target (at once, or in turn when they are fast: see ``Session``), remembers stored values per target, asks the judge (the
-compare stage, injected) what is wrong, and raises from one place per kind of failure so that
-shrinking stays on the same kind of bug.
+target (at once, or in turn when they are fast: see ``Session``), remembers stored values per
+target, asks the judge (the compare stage, injected) what is wrong, and raises from one place
+per kind of failure so that shrinking stays on the same kind of bug.
 """
 
 from __future__ import annotations
