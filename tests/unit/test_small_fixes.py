@@ -64,9 +64,8 @@ def test_curl_asks_head_with_dash_i(tmp_path: Path) -> None:
     assert "-X HEAD" not in script
 
 
-def test_sequences_that_made_no_call_are_not_counted(tmp_path: Path) -> None:
-    from mbtspec import check
-
+def uploads_spec(tmp_path: Path, run: str) -> Path:
+    """A spec of the uploads app that stores and picks, with ``run``."""
     spec = tmp_path / "spec.yaml"
     spec.write_text(textwrap.dedent(f"""\
         version: 1
@@ -78,8 +77,15 @@ def test_sequences_that_made_no_call_are_not_counted(tmp_path: Path) -> None:
         actions:
           upload: {{request: uploadFile, store: {{files: response.body.id}}}}
           get: {{request: getFile, path: {{id: {{pick: files}}}}}}
-        run: {{sequences: 20, steps: 5, swarm: false}}
+        run: {run}
         """))
+    return spec
+
+
+def test_sequences_that_made_no_call_are_not_counted(tmp_path: Path) -> None:
+    from mbtspec import check
+
+    spec = uploads_spec(tmp_path, "{sequences: 20, steps: 5, swarm: false}")
     # (without swarm testing: a swarm's own draws change which sequences this seed gives,
     # and with them how many Hypothesis cuts short and draws again; see _beyond_asked)
     stats = check(spec, seed=1, database=None).result.stats
@@ -107,19 +113,7 @@ def test_the_verdict_of_a_part_counts_what_other_parts_were_drawn(tmp_path: Path
     from mbtspec.parallel import parse_shard
     from mbtspec.report.terminal import verdict_line
 
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(textwrap.dedent(f"""\
-        version: 1
-        openapi: {OPENAPI}
-        targets:
-          model: {{app: "tests.apps.uploads:model"}}
-          candidate: {{app: "tests.apps.uploads:same_version"}}
-        reset: [{{request: POST /__reset}}]
-        actions:
-          upload: {{request: uploadFile, store: {{files: response.body.id}}}}
-          get: {{request: getFile, path: {{id: {{pick: files}}}}}}
-        run: {{sequences: 20, steps: 5}}
-        """))
+    spec = uploads_spec(tmp_path, "{sequences: 20, steps: 5}")
     outcome = check(spec, seed=1, database=None, shard=parse_shard("2/4"))
     stats = outcome.result.stats
     assert stats.elsewhere > 0
