@@ -19,9 +19,9 @@ import os
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Generator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass
 
@@ -326,10 +326,19 @@ def _too_deep(value: Any) -> bool:
 SLOW_CALL = 0.002
 
 
-async def within(seconds: float, awaitable: Awaitable[T]) -> T:
-    """``await awaitable``, or ``TimeoutError`` after ``seconds``: what ``asyncio.wait_for``
+async def within(seconds: float, coroutine: Coroutine[Any, Any, T]) -> T:
+    """``await coroutine``, or ``TimeoutError`` after ``seconds``: what ``asyncio.wait_for``
     does, in the running task (wait_for makes a task per call: a third of the event loop's
-    cost of a step). A cancellation from elsewhere (Ctrl-C) is let through as it came."""
+    cost of a step). A cancellation from elsewhere (Ctrl-C) is let through as it came.
+
+    The coroutine is first run up to its first wait: one that never waits (an application
+    that answers from memory, the usual case) ends there and needs no timer, which it could
+    not meet anyway (the loop does not run meanwhile); from its first wait on, it runs in
+    this task under the timer (``_Resumed``)."""
+    try:
+        first = coroutine.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
     task = asyncio.current_task()
     assert task is not None
     expired = False
@@ -341,13 +350,43 @@ async def within(seconds: float, awaitable: Awaitable[T]) -> T:
 
     handle = asyncio.get_running_loop().call_later(seconds, expire)
     try:
-        return await awaitable
+        return await _Resumed(coroutine, first)
     except asyncio.CancelledError:
         if expired and task.uncancel() == 0:  # (no other cancellation came meanwhile)
             raise TimeoutError from None
         raise
     finally:
         handle.cancel()
+
+
+class _Resumed(Generic[T]):
+    """A coroutine already run up to its first wait (``first``: what it yielded), awaited
+    from there on, as ``await`` would have gone on: what it yields goes to the task (a
+    future to wait for, or nothing), what the task sends or throws (a cancellation) goes
+    back into it."""
+
+    def __init__(self, coroutine: Coroutine[Any, Any, T], first: Any) -> None:
+        self.coroutine = coroutine
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        coroutine, value = self.coroutine, self.first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as error:  # thrown in by the task: into the coroutine
+                try:
+                    value = coroutine.throw(error)
+                except StopIteration as done:
+                    return cast(T, done.value)
+            else:
+                try:
+                    value = coroutine.send(sent)
+                except StopIteration as done:
+                    return cast(T, done.value)
 
 
 def _plain_headers(raw: list[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...] | None:

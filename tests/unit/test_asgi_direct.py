@@ -202,3 +202,25 @@ def test_within_times_out_and_lets_other_cancellations_through() -> None:
         return "neither"
 
     assert asyncio.run(both_at_once()) == "cancelled"
+
+
+def test_within_runs_a_call_that_never_waits_without_a_timer() -> None:
+    from mbtspec.executor.targets import within
+
+    async def answers_at_once() -> int:
+        return 7
+
+    async def waits_once() -> int:
+        await asyncio.sleep(0.05)
+        return 8
+
+    async def main() -> tuple[int, str]:
+        first = await within(0, answers_at_once())  # (no turn of the loop: no timeout)
+        try:
+            await within(0.01, waits_once())
+        except TimeoutError:
+            return first, "timeout"
+        return first, "no timeout"
+
+    assert asyncio.run(main()) == (7, "timeout")
+    assert asyncio.run(within(5, waits_once())) == 8  # (resumed after its wait)
