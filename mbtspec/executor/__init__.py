@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, HypothesisException, UnsatisfiedAssumption
 
-from mbtspec.compiler import Plan, State, Unsatisfiable
+from mbtspec.compiler import Plan, Unsatisfiable
 from mbtspec.errors import RunError, TargetError
 from mbtspec.executor._boundaries import iter_boundary_failures
 from mbtspec.executor._draws import ReplayDraws
@@ -374,9 +374,7 @@ def _replay(runtime: Runtime, steps: tuple[Step, ...], kind: str) -> tuple[Step,
     """Run recorded steps again from a clean start (same drawn values, picks re-resolved
     against what this replay stores); the new trace if it fails the same way, else None.
     ``Abort`` and ``KeyboardInterrupt`` go through."""
-    runtime.reset_targets()
-    runtime.state = State(runtime.variables)
-    runtime.trace = []
+    runtime.start_replay()
     by_name = {p.name: p for p in runtime.plan.actions}
     try:
         for recorded in steps:

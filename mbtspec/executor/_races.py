@@ -21,7 +21,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException, UnsatisfiedAssumption
 
-from mbtspec.compiler import State, Unsatisfiable
+from mbtspec.compiler import Unsatisfiable
 from mbtspec.errors import RunError
 from mbtspec.executor._parallel import (
     Fresh,
@@ -101,9 +101,7 @@ class RaceShrinker:
             raise OutOfTime
         self.attempts += 1
         runtime = self.runtime
-        runtime.reset_targets()
-        runtime.state = State(runtime.variables)
-        runtime.trace = []
+        runtime.start_replay()
         runtime.stats.sequences += 1
         runtime.stats.shrinking += 1
         try:

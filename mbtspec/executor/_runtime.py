@@ -200,6 +200,13 @@ class Runtime:
                 setattr(self.stats, self.open, getattr(self.stats, self.open) - 1)
         self.open = ""
 
+    def start_replay(self) -> None:
+        """Reset the targets and forget the state and the trace: a replay (shrinking, a
+        confirmation) starts from nothing, as a sequence does."""
+        self.reset_targets()
+        self.state = State(self.variables)
+        self.trace = []
+
     def reset_targets(self) -> None:
         self.unreset = False
         started = time.monotonic()

@@ -34,7 +34,13 @@ from mbtspec.executor._interrupts import STOP, DaemonThreads, Interrupts
 from mbtspec.executor._process import ManagedProcess, keep, new_mark, stop_all, sweep, tidy
 from mbtspec.executor._runtime import Abort
 from mbtspec.executor.records import Request, Response
-from mbtspec.executor.targets import CommandTarget, Target, interpolate, make_target
+from mbtspec.executor.targets import (
+    CommandTarget,
+    Target,
+    command_line,
+    interpolate,
+    make_target,
+)
 from mbtspec.spec.model import ResetStep
 
 RESET_COMMAND_TIMEOUT = 120.0  # seconds a reset command may run
@@ -252,14 +258,7 @@ class Session:
     def _start_command(self, target: Target, step: ResetStep) -> ManagedProcess:
         env = target.env if isinstance(target, CommandTarget) else dict(os.environ)
         cwd = target.cwd if isinstance(target, CommandTarget) else None
-        try:
-            argv = [interpolate(a, target.variables) for a in step.command]
-        except KeyError as err:
-            reason = str(err.args[0])
-            if not reason.startswith("environment variable"):
-                reason = f"${{{reason}}} is not available for this target"
-            raise TargetError(target.name, f"reset command {step.command[0]!r} failed: "
-                              f"{reason}") from None
+        argv = command_line(target, step.command, "reset command")
         self.commands_mark = self.commands_mark or new_mark()
         self.commands_started += 1
         try:

@@ -29,7 +29,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 
-from mbtspec.compiler import State, Unsatisfiable
+from mbtspec.compiler import Unsatisfiable
 from mbtspec.compiler.state import Entry
 from mbtspec.executor._draws import ReplayDraws
 from mbtspec.executor._runtime import Runtime
@@ -58,9 +58,7 @@ class Shrinker:
             raise OutOfTime
         self.attempts += 1
         runtime = self.runtime
-        runtime.reset_targets()
-        runtime.state = State(runtime.variables)
-        runtime.trace = []
+        runtime.start_replay()
         by_name = {p.name: p for p in runtime.plan.actions}
         try:
             for index, recorded in enumerate(steps):

@@ -69,6 +69,18 @@ def interpolate(text: str, variables: dict[str, str], secrets: set[str] | None =
     return _VAR.sub(value, text)
 
 
+def command_line(target: Target, argv: Sequence[str], what: str) -> list[str]:
+    """``argv`` with its ``${...}`` replaced for ``target``; ``TargetError`` naming ``what``
+    (e.g. "reset command") and the variable when one is not available."""
+    try:
+        return [interpolate(a, target.variables) for a in argv]
+    except KeyError as err:
+        reason = str(err.args[0])
+        if not reason.startswith("environment variable"):
+            reason = f"${{{reason}}} is not available for this target"
+        raise TargetError(target.name, f"{what} {argv[0]!r} failed: {reason}") from None
+
+
 class Target:
     """Common part: the request/response plumbing over one httpx transport.
 
@@ -623,14 +635,7 @@ class CommandTarget(UrlTarget):
             self.sync_transport = self.new_transport()
         log = self.tmp / f"{self.name}.restart.log"
         for argv in commands:
-            try:
-                shown = [interpolate(a, self.variables) for a in argv]
-            except KeyError as err:
-                reason = str(err.args[0])
-                if not reason.startswith("environment variable"):
-                    reason = f"${{{reason}}} is not available for this target"
-                raise TargetError(self.name, f"restart command {argv[0]!r} failed: "
-                                  f"{reason}") from None
+            shown = command_line(self, argv, "restart command")
             try:
                 await run_to_end(shown, env=self.env, cwd=self.cwd, log_path=log,
                                  timeout=SETUP_TIMEOUT)
