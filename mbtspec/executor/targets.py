@@ -143,6 +143,14 @@ class Target:
         if request.refused:
             return Response(None, error=request.refused)
         started = time.perf_counter()
+        try:
+            return await self._call(request, started)
+        finally:  # (timed whichever way it went: see ``waits``)
+            self.app_calls += 1
+            self.app_seconds += time.perf_counter() - started
+
+    async def _call(self, request: Request, started: float) -> Response:
+        assert self.async_transport is not None
         transport = self.async_transport
         if not isinstance(transport, ASGIAppTransport) or self.cookies:
             return await self._send_through_httpx(request, started)
@@ -156,8 +164,6 @@ class Target:
             return self.failed(httpx.ReadTimeout("no response"), started)
         except httpx.HTTPError as err:
             return self.failed(err, started)
-        self.app_calls += 1
-        self.app_seconds += time.perf_counter() - started
         headers = _plain_headers(raw)
         if headers is None:  # cookies, a compressed body, headers not in ASCII: as httpx reads
             response = httpx.Response(status, headers=raw, stream=httpx.ByteStream(content))
