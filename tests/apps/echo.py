@@ -21,7 +21,7 @@ from typing import Any
 Scope = dict[str, Any]
 
 
-async def _body(receive: Any) -> bytes:
+async def read_body(receive: Any) -> bytes:
     chunks = []
     while True:
         message = await receive()
@@ -40,7 +40,7 @@ def _echo(suffix: str) -> Any:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        content = await _body(receive)
+        content = await read_body(receive)
         path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -78,7 +78,7 @@ def _huge(shift: int) -> Any:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        await _body(receive)
+        await read_body(receive)
         params = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if p)
         count = huge_count(float(params.get("mb", "1")))
         content = ("[" + ",".join(_ITEM % (i, i, i + shift) for i in range(count))
@@ -99,7 +99,7 @@ def _binary(extra: bytes) -> Any:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        await _body(receive)
+        await read_body(receive)
         if scope["path"] == "/json":
             content = json.dumps({"value": BINARY.decode("latin-1") + extra.decode()}).encode()
             await _send(send, 200, [(b"content-type", b"application/json")], content)
@@ -120,7 +120,7 @@ def _deep(leaf: int) -> Any:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        await _body(receive)
+        await read_body(receive)
         params = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if p)
         depth = int(params.get("depth", "900"))
         content = ("[" * depth + str(leaf) + "]" * depth).encode()

@@ -28,16 +28,9 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.apps.echo import read_body
+
 Scope = dict[str, Any]
-
-
-async def _read(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
 
 
 def _parts(content_type: str, body: bytes) -> list[dict[str, Any]]:
@@ -69,7 +62,7 @@ def make_app(version: int, bug: str = "") -> Any:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
-        body = await _read(receive)
+        body = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         method, path = scope["method"], scope["path"]
         query = parse_qs(scope.get("query_string", b"").decode())
